@@ -1,0 +1,61 @@
+using System;
+using System.Linq;
+
+namespace FastCalib.Generators;
+
+/// <summary>
+/// Writes a kernel expression as C# for one execution model: scalar (CPU with MathF, or GPU with GpuMath) or
+/// vector (Vector128/256/512 with SimdMath). <c>name</c> maps each identifier to the variable that holds it there.
+/// </summary>
+internal static class ExprEmitter
+{
+    public static string Scalar(Expr e, Func<string, string> name, string math) => e.Kind switch
+    {
+        ExprKind.Literal => e.Text,
+        ExprKind.Name => name(e.Text),
+        ExprKind.Negate => $"(-{Scalar(e.Args[0], name, math)})",
+        ExprKind.Not => $"(!{Scalar(e.Args[0], name, math)})",
+        ExprKind.Binary => $"({Scalar(e.Args[0], name, math)} {e.Text} {Scalar(e.Args[1], name, math)})",
+        ExprKind.Call => $"{math}.{e.Text}({string.Join(", ", e.Args.Select(a => Scalar(a, name, math)))})",
+        ExprKind.Conditional => $"({Scalar(e.Args[0], name, math)} ? {Scalar(e.Args[1], name, math)} : {Scalar(e.Args[2], name, math)})",
+        _ => throw new InvalidOperationException(e.Kind.ToString()),
+    };
+
+    public static string Vector(Expr e, Func<string, string> name, int width)
+    {
+        string v = "Vector" + width;
+        string Arg(int i) => Vector(e.Args[i], name, width);
+        switch (e.Kind)
+        {
+            case ExprKind.Literal: return $"{v}.Create({e.Text})";
+            case ExprKind.Name: return name(e.Text);
+            case ExprKind.Negate: return $"(-{Arg(0)})";
+            case ExprKind.Not: return $"{v}.OnesComplement({Arg(0)})";
+            case ExprKind.Conditional: return $"{v}.ConditionalSelect({Arg(0)}, {Arg(1)}, {Arg(2)})";
+            case ExprKind.Call:
+                return e.Text switch
+                {
+                    "Exp" => $"SimdMath{width}.Exp({Arg(0)})",
+                    "Log" => $"SimdMath{width}.Log({Arg(0)})",
+                    "Min" or "Max" => $"{v}.{e.Text}({Arg(0)}, {Arg(1)})",
+                    _ => $"{v}.{e.Text}({Arg(0)})",
+                };
+            case ExprKind.Binary:
+                return e.Text switch
+                {
+                    "+" or "-" or "*" or "/" => $"({Arg(0)} {e.Text} {Arg(1)})",
+                    "&&" => $"({Arg(0)} & {Arg(1)})",
+                    "||" => $"({Arg(0)} | {Arg(1)})",
+                    "<" => $"{v}.LessThan({Arg(0)}, {Arg(1)})",
+                    "<=" => $"{v}.LessThanOrEqual({Arg(0)}, {Arg(1)})",
+                    ">" => $"{v}.GreaterThan({Arg(0)}, {Arg(1)})",
+                    ">=" => $"{v}.GreaterThanOrEqual({Arg(0)}, {Arg(1)})",
+                    "==" => $"{v}.Equals({Arg(0)}, {Arg(1)})",
+                    "!=" => $"{v}.OnesComplement({v}.Equals({Arg(0)}, {Arg(1)}))",
+                    _ => throw new InvalidOperationException(e.Text),
+                };
+            default:
+                throw new InvalidOperationException(e.Kind.ToString());
+        }
+    }
+}

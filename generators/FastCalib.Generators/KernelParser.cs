@@ -1,0 +1,413 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace FastCalib.Generators;
+
+/// <summary>
+/// Reads a [RowKernel] method into a <see cref="KernelModel"/>: parameters, then statements in order, each checked
+/// against the accepted subset. Everything outside it becomes a diagnostic at the offending syntax.
+/// </summary>
+internal sealed class KernelParser
+{
+    private const string RowsType = "FastCalib.Kernels.Rows";
+    private const string ReadOnlyRowType = "FastCalib.Kernels.ReadOnlyRow";
+    private const string RowType = "FastCalib.Kernels.Row";
+
+    private static readonly HashSet<string> MathFunctions = new() { "Exp", "Log", "Sqrt", "Abs", "Min", "Max" };
+
+    private readonly SemanticModel _model;
+    private readonly List<DiagnosticInfo> _diagnostics = new();
+    private readonly Dictionary<string, ParamKind> _params = new();
+    private readonly Dictionary<string, bool> _locals = new(); // name -> is int
+    private readonly HashSet<string> _writtenRows = new();
+
+    private KernelParser(SemanticModel model) => _model = model;
+
+    public static KernelModel Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        var method = (IMethodSymbol)context.TargetSymbol;
+        var syntax = (MethodDeclarationSyntax)context.TargetNode;
+        return new KernelParser(context.SemanticModel).ParseMethod(method, syntax, cancellationToken);
+    }
+
+    private KernelModel ParseMethod(IMethodSymbol method, MethodDeclarationSyntax syntax, CancellationToken ct)
+    {
+        var containers = new List<ContainingType>();
+        for (var type = method.ContainingType; type is not null; type = type.ContainingType)
+        {
+            bool partial = type.DeclaringSyntaxReferences.Any(r =>
+                r.GetSyntax(ct) is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword));
+            if (!partial || type.TypeKind != TypeKind.Class || type.IsGenericType)
+                Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(),
+                    $"Row kernel '{method.Name}' must be declared in non-generic partial classes; '{type.Name}' is not one.");
+            containers.Insert(0, new ContainingType("class", type.Name, type.IsStatic));
+        }
+        if (!method.IsStatic || !method.ReturnsVoid || method.IsGenericMethod)
+            Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(),
+                $"Row kernel '{method.Name}' must be a static, non-generic method returning void.");
+
+        var parameters = new List<ParamModel>();
+        foreach (var p in method.Parameters)
+        {
+            var kind = Classify(p);
+            if (kind is null)
+            {
+                Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(),
+                    $"Parameter '{p.Name}' of type '{(p.RefKind == RefKind.None ? "" : p.RefKind.ToString().ToLowerInvariant() + " ")}{p.Type.ToDisplayString()}' is not supported; use ReadOnlyRow, Row, float, out float, out int or ref double.");
+                continue;
+            }
+            CheckName(p.Name, p.Locations.FirstOrDefault() ?? syntax.GetLocation());
+            _params[p.Name] = kind.Value;
+            parameters.Add(new ParamModel(p.Name, kind.Value));
+        }
+        if (parameters.Count(p => p.Kind == ParamKind.Total) > 1)
+            Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), "A row kernel may have at most one ref double total.");
+        if (!parameters.Any(p => p.Kind is ParamKind.InRow or ParamKind.OutRow))
+            Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), "A row kernel needs at least one ReadOnlyRow or Row parameter.");
+
+        var stages = new List<Stage>();
+        if (syntax.Body is null)
+            Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(), $"Row kernel '{method.Name}' needs a block body.");
+        else
+            foreach (var statement in syntax.Body.Statements)
+            {
+                ct.ThrowIfCancellationRequested();
+                var stage = ParseStatement(statement);
+                if (stage is not null) stages.Add(stage);
+            }
+
+        string ns = method.ContainingNamespace.IsGlobalNamespace ? "" : method.ContainingNamespace.ToDisplayString();
+        return new KernelModel(ns, containers.ToEquatable(), method.Name, parameters.ToEquatable(),
+            stages.ToEquatable(), _diagnostics.ToEquatable());
+    }
+
+    private static ParamKind? Classify(IParameterSymbol p)
+    {
+        string type = p.Type.ToDisplayString();
+        return (p.RefKind, type) switch
+        {
+            (RefKind.None, ReadOnlyRowType) => ParamKind.InRow,
+            (RefKind.None, RowType) => ParamKind.OutRow,
+            (RefKind.None, "float") => ParamKind.Uniform,
+            (RefKind.Out, "float") => ParamKind.OutFloat,
+            (RefKind.Out, "int") => ParamKind.OutInt,
+            (RefKind.Ref, "double") => ParamKind.Total,
+            _ => null,
+        };
+    }
+
+    private Stage? ParseStatement(StatementSyntax statement)
+    {
+        switch (statement)
+        {
+            case LocalDeclarationStatementSyntax { Declaration.Variables.Count: 1 } local
+                when local.Declaration.Variables[0].Initializer is { } init:
+                return ParseLocal(local, local.Declaration.Variables[0], init.Value);
+            case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call }:
+                return ParseRowsCall(call, target: null, targetIsInt: false);
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
+                return ParseAssignment(assignment);
+            default:
+                Report(Diagnostics.BadStatement, statement.GetLocation(),
+                    $"Statement '{Short(statement)}' is not supported; a row kernel is made of local declarations with an initializer, Rows.Map calls, assignments to out parameters and '+=' to a ref double.");
+                return null;
+        }
+    }
+
+    private Stage? ParseLocal(LocalDeclarationStatementSyntax local, VariableDeclaratorSyntax variable, ExpressionSyntax value)
+    {
+        string name = variable.Identifier.Text;
+        CheckName(name, variable.Identifier.GetLocation());
+        var symbol = _model.GetDeclaredSymbol(variable) as ILocalSymbol;
+        string type = symbol?.Type.ToDisplayString() ?? "?";
+        if (type is not ("float" or "int"))
+        {
+            Report(Diagnostics.BadStatement, local.GetLocation(), $"Local '{name}' has type '{type}'; row kernel locals are float (or int from Rows.ArgMax).");
+            return null;
+        }
+        bool isInt = type == "int";
+        Stage? stage;
+        if (value is InvocationExpressionSyntax call && IsRowsCall(call))
+            stage = ParseRowsCall(call, name, isInt);
+        else if (isInt)
+        {
+            Report(Diagnostics.BadStatement, local.GetLocation(), $"Int local '{name}' must be initialised by Rows.ArgMax.");
+            stage = null;
+        }
+        else
+        {
+            var body = ParseExpression(value, lambdaParams: null);
+            stage = body is null ? null : new Stage(StageKind.Let, name, "", default, default, body, "", false);
+        }
+        _locals[name] = isInt;
+        return stage;
+    }
+
+    private Stage? ParseAssignment(AssignmentExpressionSyntax assignment)
+    {
+        if (assignment.Left is not IdentifierNameSyntax left || !_params.TryGetValue(left.Identifier.Text, out var kind))
+        {
+            Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Assignment '{Short(assignment)}' is not supported; assign out parameters or add to a ref double.");
+            return null;
+        }
+        string name = left.Identifier.Text;
+        if (assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) && kind == ParamKind.OutInt)
+        {
+            if (assignment.Right is IdentifierNameSyntax id && _locals.TryGetValue(id.Identifier.Text, out bool isInt) && isInt)
+                return new Stage(StageKind.AssignOut, name, "", default, default, null, id.Identifier.Text, true);
+            Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Out int '{name}' must be assigned an int local from Rows.ArgMax.");
+            return null;
+        }
+        if (assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) && kind == ParamKind.OutFloat)
+        {
+            var body = ParseExpression(assignment.Right, null);
+            return body is null ? null : new Stage(StageKind.AssignOut, name, "", default, default, body, "", false);
+        }
+        if (assignment.IsKind(SyntaxKind.AddAssignmentExpression) && kind == ParamKind.Total)
+        {
+            var body = ParseExpression(assignment.Right, null);
+            return body is null ? null : new Stage(StageKind.AddTotal, name, "", default, default, body, "", false);
+        }
+        Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Assignment '{Short(assignment)}' is not supported; use 'outParam = value' or 'total += value'.");
+        return null;
+    }
+
+    private bool IsRowsCall(InvocationExpressionSyntax call) =>
+        _model.GetSymbolInfo(call).Symbol is IMethodSymbol m && m.ContainingType.ToDisplayString() == RowsType;
+
+    private Stage? ParseRowsCall(InvocationExpressionSyntax call, string? target, bool targetIsInt)
+    {
+        if (_model.GetSymbolInfo(call).Symbol is not IMethodSymbol method || method.ContainingType.ToDisplayString() != RowsType)
+        {
+            Report(Diagnostics.BadCall, call.GetLocation(), $"Call '{Short(call)}' is not supported here; statements call the Rows patterns (Max, Min, Sum, ArgMax, At, Map, MapSum).");
+            return null;
+        }
+        var args = call.ArgumentList.Arguments;
+        string name = method.Name;
+        bool returnsValue = name != "Map";
+        if (returnsValue != (target is not null))
+        {
+            Report(Diagnostics.BadStatement, call.GetLocation(), returnsValue
+                ? $"The result of Rows.{name} must initialise a local."
+                : "Rows.Map returns nothing; call it as a statement.");
+            return null;
+        }
+        if (name == "At")
+        {
+            var row = RowArgument(args[0].Expression, mustBeOutput: false);
+            if (args[1].Expression is not IdentifierNameSyntax index || !_locals.TryGetValue(index.Identifier.Text, out bool isInt) || !isInt)
+            {
+                Report(Diagnostics.BadName, args[1].GetLocation(), "Rows.At takes an int local produced by Rows.ArgMax.");
+                return null;
+            }
+            return row is null ? null : new Stage(StageKind.At, target!, "", new[] { row }.ToEquatable(), default, null, index.Identifier.Text, false);
+        }
+
+        var kind = name switch
+        {
+            "Max" => StageKind.Max,
+            "Min" => StageKind.Min,
+            "Sum" => StageKind.Sum,
+            "ArgMax" => StageKind.ArgMax,
+            "MapSum" => StageKind.MapSum,
+            _ => StageKind.Map,
+        };
+        bool hasOutput = kind is StageKind.Map or StageKind.MapSum;
+        string output = "";
+        int first = 0;
+        if (hasOutput)
+        {
+            output = RowArgument(args[0].Expression, mustBeOutput: true) ?? "";
+            first = 1;
+        }
+        var inputs = new List<string>();
+        for (int i = first; i < args.Count - 1; i++)
+        {
+            var input = RowArgument(args[i].Expression, mustBeOutput: false);
+            if (input is not null) inputs.Add(input);
+        }
+        var lambdaSyntax = args[args.Count - 1].Expression;
+        var (lambdaParams, bodySyntax) = lambdaSyntax switch
+        {
+            SimpleLambdaExpressionSyntax s => (new List<string> { s.Parameter.Identifier.Text }, s.ExpressionBody),
+            ParenthesizedLambdaExpressionSyntax p => (p.ParameterList.Parameters.Select(x => x.Identifier.Text).ToList(), p.ExpressionBody),
+            _ => (new List<string>(), null),
+        };
+        if (bodySyntax is null)
+        {
+            Report(Diagnostics.BadLambda, lambdaSyntax.GetLocation(), "The element function must be a lambda with an expression body, e.g. v => MathF.Exp(v - max).");
+            return null;
+        }
+        foreach (var p in lambdaParams)
+            if (_params.ContainsKey(p) || _locals.ContainsKey(p) || p.StartsWith("__"))
+            {
+                Report(Diagnostics.BadName, lambdaSyntax.GetLocation(), $"Lambda parameter '{p}' reuses the name of a parameter or local (or starts with the reserved '__'); give it its own name.");
+                return null;
+            }
+        var body = ParseExpression(bodySyntax, new HashSet<string>(lambdaParams));
+        if (body is null || inputs.Count != args.Count - 1 - first) return null;
+        if (hasOutput) _writtenRows.Add(output);
+        return new Stage(kind, target ?? "", output, inputs.ToEquatable(), lambdaParams.ToEquatable(), body, "", targetIsInt);
+    }
+
+    private string? RowArgument(ExpressionSyntax expression, bool mustBeOutput)
+    {
+        if (expression is IdentifierNameSyntax id && _params.TryGetValue(id.Identifier.Text, out var kind)
+            && kind is ParamKind.InRow or ParamKind.OutRow)
+        {
+            string name = id.Identifier.Text;
+            if (mustBeOutput && kind != ParamKind.OutRow)
+            {
+                Report(Diagnostics.BadName, expression.GetLocation(), $"'{name}' is a ReadOnlyRow; the first argument of Map and MapSum is the Row written.");
+                return null;
+            }
+            if (!mustBeOutput && kind == ParamKind.OutRow && !_writtenRows.Contains(name))
+            {
+                Report(Diagnostics.BadName, expression.GetLocation(), $"Row '{name}' is read before any statement writes it.");
+                return null;
+            }
+            return name;
+        }
+        Report(Diagnostics.BadName, expression.GetLocation(), $"'{Short(expression)}' is not a row parameter; Rows patterns take ReadOnlyRow or Row parameters of the kernel.");
+        return null;
+    }
+
+    /// <summary>Converts an expression; <paramref name="lambdaParams"/> is null outside element functions.</summary>
+    private Expr? ParseExpression(ExpressionSyntax syntax, HashSet<string>? lambdaParams)
+    {
+        var constant = _model.GetConstantValue(syntax);
+        if (constant.HasValue && constant.Value is float or double or int or long)
+            return Expr.Leaf(ExprKind.Literal, FloatLiteral(System.Convert.ToSingle(constant.Value, CultureInfo.InvariantCulture)));
+
+        switch (syntax)
+        {
+            case ParenthesizedExpressionSyntax p:
+                return ParseExpression(p.Expression, lambdaParams);
+            case PrefixUnaryExpressionSyntax u when u.IsKind(SyntaxKind.UnaryMinusExpression):
+                return Unary(ExprKind.Negate, u.Operand, lambdaParams, wantBoolean: false);
+            case PrefixUnaryExpressionSyntax u when u.IsKind(SyntaxKind.UnaryPlusExpression):
+                return ParseExpression(u.Operand, lambdaParams);
+            case PrefixUnaryExpressionSyntax u when u.IsKind(SyntaxKind.LogicalNotExpression):
+                return Unary(ExprKind.Not, u.Operand, lambdaParams, wantBoolean: true);
+            case BinaryExpressionSyntax b:
+                return Binary(b, lambdaParams);
+            case ConditionalExpressionSyntax c:
+            {
+                var condition = ParseExpression(c.Condition, lambdaParams);
+                var whenTrue = ParseExpression(c.WhenTrue, lambdaParams);
+                var whenFalse = ParseExpression(c.WhenFalse, lambdaParams);
+                if (condition is null || whenTrue is null || whenFalse is null) return null;
+                if (!condition.IsBoolean || whenTrue.IsBoolean || whenFalse.IsBoolean)
+                    return Unsupported(c, "a conditional needs a comparison as its condition and numbers in both branches");
+                return new Expr(ExprKind.Conditional, "?:", new[] { condition, whenTrue, whenFalse }.ToEquatable());
+            }
+            case InvocationExpressionSyntax call:
+                return Call(call, lambdaParams);
+            case IdentifierNameSyntax id:
+                return Name(id, lambdaParams);
+            default:
+                return Unsupported(syntax, "allowed are float literals and constants, parameters, locals, + - * /, unary minus, comparisons and && || ! inside c ? a : b, and MathF.Exp/Log/Sqrt/Abs/Min/Max");
+        }
+    }
+
+    private Expr? Unary(ExprKind kind, ExpressionSyntax operand, HashSet<string>? lambdaParams, bool wantBoolean)
+    {
+        var inner = ParseExpression(operand, lambdaParams);
+        if (inner is null) return null;
+        if (inner.IsBoolean != wantBoolean)
+            return Unsupported(operand, wantBoolean ? "'!' applies to comparisons" : "unary minus applies to numbers");
+        return new Expr(kind, "", new[] { inner }.ToEquatable());
+    }
+
+    private Expr? Binary(BinaryExpressionSyntax b, HashSet<string>? lambdaParams)
+    {
+        string op = b.OperatorToken.Text;
+        bool arithmetic = op is "+" or "-" or "*" or "/";
+        bool comparison = op is "<" or "<=" or ">" or ">=" or "==" or "!=";
+        bool logical = op is "&&" or "||";
+        if (!arithmetic && !comparison && !logical)
+            return Unsupported(b, $"operator '{op}' is not in the subset (+ - * / < <= > >= == != && ||)");
+        var left = ParseExpression(b.Left, lambdaParams);
+        var right = ParseExpression(b.Right, lambdaParams);
+        if (left is null || right is null) return null;
+        if (left.IsBoolean != logical || right.IsBoolean != logical)
+            return Unsupported(b, logical ? $"'{op}' combines comparisons" : $"'{op}' applies to numbers");
+        return new Expr(ExprKind.Binary, op, new[] { left, right }.ToEquatable());
+    }
+
+    private Expr? Call(InvocationExpressionSyntax call, HashSet<string>? lambdaParams)
+    {
+        if (_model.GetSymbolInfo(call).Symbol is not IMethodSymbol m
+            || m.ContainingType.ToDisplayString() != "System.MathF" || !MathFunctions.Contains(m.Name))
+        {
+            Report(Diagnostics.BadCall, call.GetLocation(),
+                $"Call '{Short(call)}' is not supported in a row kernel expression; allowed are MathF.Exp, Log, Sqrt, Abs, Min and Max.");
+            return null;
+        }
+        var args = new List<Expr>();
+        foreach (var arg in call.ArgumentList.Arguments)
+        {
+            var e = ParseExpression(arg.Expression, lambdaParams);
+            if (e is null) return null;
+            if (e.IsBoolean) return Unsupported(arg.Expression, "math functions take numbers");
+            args.Add(e);
+        }
+        return new Expr(ExprKind.Call, m.Name, args.ToEquatable());
+    }
+
+    private Expr? Name(IdentifierNameSyntax id, HashSet<string>? lambdaParams)
+    {
+        string name = id.Identifier.Text;
+        if (lambdaParams is not null && lambdaParams.Contains(name)) return Expr.Leaf(ExprKind.Name, name);
+        if (_locals.TryGetValue(name, out bool isInt))
+        {
+            if (!isInt) return Expr.Leaf(ExprKind.Name, name);
+            Report(Diagnostics.BadName, id.GetLocation(), $"Int local '{name}' can only be passed to Rows.At or assigned to an out int.");
+            return null;
+        }
+        if (_params.TryGetValue(name, out var kind))
+        {
+            if (kind == ParamKind.Uniform) return Expr.Leaf(ExprKind.Name, name);
+            Report(Diagnostics.BadName, id.GetLocation(), kind is ParamKind.InRow or ParamKind.OutRow
+                ? $"Row '{name}' cannot be used as a value; read its elements through a Rows pattern's lambda."
+                : $"'{name}' is an output and cannot be read.");
+            return null;
+        }
+        Report(Diagnostics.BadName, id.GetLocation(), $"'{name}' is not a parameter, local or lambda parameter of this kernel.");
+        return null;
+    }
+
+    private Expr? Unsupported(SyntaxNode node, string why)
+    {
+        Report(Diagnostics.BadExpression, node.GetLocation(), $"Expression '{Short(node)}' is not supported: {why}.");
+        return null;
+    }
+
+    private void CheckName(string name, Location location)
+    {
+        if (name.StartsWith("__"))
+            Report(Diagnostics.BadName, location, $"Name '{name}' starts with '__', which generated code reserves.");
+    }
+
+    private void Report(DiagnosticDescriptor descriptor, Location location, string message) =>
+        _diagnostics.Add(new DiagnosticInfo(descriptor.Id, message, LocationInfo.From(location)));
+
+    private static string Short(SyntaxNode node)
+    {
+        string text = node.ToString().Replace("\r", " ").Replace("\n", " ");
+        return text.Length <= 60 ? text : text.Substring(0, 57) + "...";
+    }
+
+    internal static string FloatLiteral(float value)
+    {
+        if (float.IsNaN(value)) return "float.NaN";
+        if (float.IsPositiveInfinity(value)) return "float.PositiveInfinity";
+        if (float.IsNegativeInfinity(value)) return "float.NegativeInfinity";
+        return value.ToString("R", CultureInfo.InvariantCulture) + "f";
+    }
+}

@@ -1,0 +1,64 @@
+namespace FastCalib;
+
+/// <summary>Argument validation shared by the public kernels; messages name the argument, what was expected and what was seen.</summary>
+internal static class Check
+{
+    /// <summary>The number of rows of a row-major [rows, cols] matrix of <paramref name="length"/> elements.</summary>
+    public static long Rows(string operation, string argument, long length, int cols)
+    {
+        if (cols <= 0)
+            throw new ArgumentOutOfRangeException("cols", cols, $"{operation}: cols must be at least 1, got {cols}.");
+        if (length % cols != 0)
+            throw new ArgumentException($"{operation}: {argument} has {length} elements, which is not a whole number of rows of {cols} columns.", argument);
+        return length / cols;
+    }
+
+    /// <summary>The reciprocal of a temperature that must be finite and greater than 0.</summary>
+    public static float InverseTemperature(string operation, float temperature)
+    {
+        if (!float.IsFinite(temperature) || temperature <= 0)
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, $"{operation}: temperature must be finite and greater than 0, got {temperature}.");
+        float inverse = 1f / temperature;
+        if (!float.IsFinite(inverse))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, $"{operation}: temperature {temperature} is so small that 1/temperature overflows float.");
+        return inverse;
+    }
+
+    /// <summary>An array of the same shape as the input.</summary>
+    public static void SameLength(string operation, string argument, long length, string reference, long expected)
+    {
+        if (length != expected)
+            throw new ArgumentException($"{operation}: {argument} has {length} elements but {reference} has {expected}; they must have the same shape.", argument);
+    }
+
+    /// <summary>One value per row.</summary>
+    public static void PerRow(string operation, string argument, long length, long rows)
+    {
+        if (length != rows)
+            throw new ArgumentException($"{operation}: {argument} has {length} elements but there are {rows} rows; it needs one per row.", argument);
+    }
+
+    /// <summary>An array of exactly <paramref name="expected"/> elements.</summary>
+    public static void Length(string operation, string argument, long length, long expected)
+    {
+        if (length != expected)
+            throw new ArgumentException($"{operation}: {argument} must have exactly {expected} element(s), got {length}.", argument);
+    }
+
+    /// <summary>
+    /// Two spans must not share memory, except that <paramref name="output"/> may be exactly <paramref name="input"/>
+    /// when <paramref name="inPlaceAllowed"/> (the kernel reads each element before writing the same element).
+    /// </summary>
+    public static void NoOverlap<TIn, TOut>(string operation, string outputName, ReadOnlySpan<TOut> output, string inputName, ReadOnlySpan<TIn> input, bool inPlaceAllowed)
+        where TIn : unmanaged
+        where TOut : unmanaged
+    {
+        var outBytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(output);
+        var inBytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(input);
+        if (!outBytes.Overlaps(inBytes, out int offset)) return;
+        if (inPlaceAllowed && offset == 0 && outBytes.Length == inBytes.Length) return;
+        throw new ArgumentException(inPlaceAllowed
+            ? $"{operation}: {outputName} overlaps {inputName}; it may be the same span (in place) but must not partly overlap it."
+            : $"{operation}: {outputName} overlaps {inputName}; they must be separate memory.", outputName);
+    }
+}

@@ -1,0 +1,58 @@
+using System.ComponentModel;
+using System.Runtime.Intrinsics;
+
+namespace FastCalib.Kernels;
+
+/// <summary>SIMD width selection for generated kernels.</summary>
+[EditorBrowsable(EditorBrowsableState.Advanced)]
+public static class SimdWidth
+{
+    /// <summary>The widest vector width, in bits, that this CPU accelerates (128 when none is).</summary>
+    public static int Best { get; } =
+        Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
+
+    /// <summary>Rows of at most this many columns are vectorised across rows (one row per lane) instead of within a row.</summary>
+    public const int TileMaxCols = 32;
+}
+
+/// <summary>A range of rows [Start, End) handed to one call of a kernel's chunk function.</summary>
+/// <param name="Start">First row.</param>
+/// <param name="End">One past the last row.</param>
+[EditorBrowsable(EditorBrowsableState.Advanced)]
+public readonly record struct RowRange(long Start, long End);
+
+/// <summary>
+/// Splits the rows of a matrix into chunks and runs them on up to a given number of threads.
+/// Chunk boundaries depend only on the shape, never on the thread count, and per-chunk totals are added in chunk
+/// order, so totals are the same whatever the number of threads.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Advanced)]
+public static class CpuRows
+{
+    /// <summary>Elements per chunk that make a task worth scheduling.</summary>
+    public const long ChunkElements = 1 << 16;
+
+    /// <summary>Runs <paramref name="chunk"/> over all rows and returns the sum of what it returns, in chunk order.</summary>
+    public static double Run(long rows, int cols, int maxThreads, Func<RowRange, double> chunk)
+    {
+        if (rows <= 0) return 0;
+        long rowsPerChunk = Math.Max(1, ChunkElements / Math.Max(1, cols));
+        long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        if (chunks == 1 || maxThreads == 1)
+        {
+            double total = 0;
+            for (long c = 0; c < chunks; c++) total += chunk(Range(c, rowsPerChunk, rows));
+            return total;
+        }
+
+        var partial = new double[chunks];
+        Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxThreads },
+            c => partial[c] = chunk(Range(c, rowsPerChunk, rows)));
+        double sum = 0;
+        foreach (double p in partial) sum += p;
+        return sum;
+    }
+
+    private static RowRange Range(long chunk, long rowsPerChunk, long rows) =>
+        new(chunk * rowsPerChunk, Math.Min(rows, (chunk + 1) * rowsPerChunk));
+}

@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FastCalib.Kernels;
+
+/// <summary>
+/// Launch plumbing shared by generated ILGPU kernels: the per-accelerator kernel cache and the work shape.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Advanced)]
+public static class GpuRows
+{
+    private static readonly ConditionalWeakTable<Accelerator, ConcurrentDictionary<string, Lazy<Delegate>>> Cache = new();
+
+    /// <summary>Rows of at most this many columns get one thread each; wider rows get a thread group each.</summary>
+    public const int ThreadPerRowMaxCols = 32;
+
+    /// <summary>
+    /// Returns the kernel loaded on <paramref name="accelerator"/>, compiling it on first use only; safe to call from many threads.
+    /// </summary>
+    /// <param name="accelerator">Where the kernel runs.</param>
+    /// <param name="key">The kernel's unique name (its generated class and entry point).</param>
+    /// <param name="load">Compiles and loads the kernel; called at most once per accelerator and key.</param>
+    public static TDelegate Load<TDelegate>(Accelerator accelerator, string key, Func<Accelerator, TDelegate> load)
+        where TDelegate : Delegate
+    {
+        var perAccelerator = Cache.GetValue(accelerator, static _ => new ConcurrentDictionary<string, Lazy<Delegate>>());
+        var lazy = perAccelerator.GetOrAdd(key,
+            _ => new Lazy<Delegate>(() => load(accelerator), LazyThreadSafetyMode.ExecutionAndPublication));
+        return (TDelegate)lazy.Value;
+    }
+
+    /// <summary>Launch shape for one thread per row: groups of the accelerator's preferred size, enough to cover the rows once (capped).</summary>
+    public static KernelConfig ThreadPerRow(Accelerator accelerator, long rows)
+    {
+        int group = Math.Min(accelerator.MaxNumThreadsPerGroup, Math.Max(accelerator.WarpSize, 256 / accelerator.WarpSize * accelerator.WarpSize));
+        long groups = Math.Clamp((rows + group - 1) / group, 1, GridLimit(accelerator));
+        return new KernelConfig((int)groups, group);
+    }
+
+    /// <summary>
+    /// Launch shape for one group per row: about 32 columns per thread, a multiple of the warp size,
+    /// at most the accelerator's group size (a warp per row for ~1000 columns, a full group for very wide rows).
+    /// </summary>
+    public static KernelConfig GroupPerRow(Accelerator accelerator, long rows, int cols)
+    {
+        int warp = accelerator.WarpSize;
+        int maxGroup = accelerator.MaxNumThreadsPerGroup / warp * warp;
+        int wanted = (cols / 32 + warp - 1) / warp * warp;
+        int group = Math.Clamp(wanted, warp, maxGroup);
+        if (group / warp > warp)
+            throw new NotSupportedException($"Accelerator {accelerator.Name}: groups of {group} threads hold more than {warp} warps of {warp}, which the group reduction does not support.");
+        long groups = Math.Clamp(rows, 1, GridLimit(accelerator));
+        return new KernelConfig((int)groups, group);
+    }
+
+    private static long GridLimit(Accelerator accelerator) =>
+        Math.Min(accelerator.MaxGridSize.X, Math.Max(1, accelerator.NumMultiprocessors) * 64L);
+}

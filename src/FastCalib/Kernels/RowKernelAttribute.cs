@@ -1,0 +1,44 @@
+namespace FastCalib.Kernels;
+
+/// <summary>
+/// Marks a static method in a <c>static partial class</c> as the one definition of a row-wise kernel.
+/// The FastCalib source generator turns its body into the scalar, SIMD CPU and ILGPU paths of the kernel,
+/// emitted into the same class as a nested class named <c>&lt;Method&gt;Kernel</c>.
+/// </summary>
+/// <remarks>
+/// <para>The definition is ordinary C# that also runs as written (one row at a time, slowly), which is how the
+/// generated paths are tested against it. Parameters:</para>
+/// <list type="bullet">
+/// <item><see cref="ReadOnlyRow"/>: an input matrix [rows, cols], seen one row at a time.</item>
+/// <item><see cref="Row"/>: an output matrix [rows, cols]; it may be read after it was written.</item>
+/// <item><c>float</c>: a uniform value shared by all rows.</item>
+/// <item><c>out float</c> / <c>out int</c>: one output value per row.</item>
+/// <item><c>ref double</c>: a total over all rows, accumulated with <c>+=</c> (in float64).</item>
+/// </list>
+/// <para>Statements: a <c>float</c> local bound to <see cref="Rows"/> <c>Max</c>, <c>Min</c>, <c>Sum</c>,
+/// <c>MapSum</c> or <c>At</c>; an <c>int</c> local bound to <see cref="Rows.ArgMax(ReadOnlyRow, Func{float, float})"/>;
+/// a <c>float</c> local bound to an expression; <see cref="Rows"/> <c>Map</c>; an assignment to an <c>out</c>
+/// parameter; <c>total += expression</c> on a <c>ref double</c> parameter. Expressions use <c>float</c> literals,
+/// parameters and locals, <c>+ - * /</c>, unary minus, comparisons and <c>&amp;&amp; || !</c> inside a
+/// conditional <c>c ? a : b</c>, and <c>MathF.Exp/Log/Sqrt/Abs/Min/Max</c>. Anything else is reported as a
+/// compile-time diagnostic (FCG0xx).</para>
+/// </remarks>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
+public sealed class RowKernelAttribute : Attribute
+{
+}
+
+/// <summary>
+/// Marks a hand-written class of <c>Vector256</c> helpers whose twins for <c>Vector128</c> and <c>Vector512</c>
+/// the source generator emits by renaming every identifier that contains <c>256</c>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+internal sealed class SimdWidthTemplateAttribute : Attribute
+{
+}
+
+/// <summary>Marks a generated ILGPU kernel entry point (used by tests that compile every kernel to PTX).</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
+public sealed class GpuKernelEntryAttribute : Attribute
+{
+}

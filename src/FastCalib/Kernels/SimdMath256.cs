@@ -1,0 +1,191 @@
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace FastCalib.Kernels;
+
+/// <summary>
+/// Vector helpers used by generated SIMD kernels: a fast exponential, partial loads and stores for row tails,
+/// horizontal reductions and the transposition of narrow rows into tiles. This class is the template:
+/// the generator emits <c>SimdMath128</c> and <c>SimdMath512</c> from it by renaming every identifier that contains 256.
+/// </summary>
+[SimdWidthTemplate]
+[EditorBrowsable(EditorBrowsableState.Advanced)]
+public static unsafe class SimdMath256
+{
+    /// <summary>Lanes per vector.</summary>
+    public static int Lanes
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector256<float>.Count;
+    }
+
+    /// <summary>
+    /// e^x for every lane, max relative error about 2 ulp for results in float's normal range; results below
+    /// it lose precision gradually as IEEE denormals do and reach 0 below x = -104; x above 88.8 gives +infinity;
+    /// NaN gives NaN.
+    /// </summary>
+    /// <remarks>
+    /// Range reduction e^x = 2^k e^r with k = round(x log2 e) and r = x - k ln 2 (ln 2 split in two constants
+    /// after Cody and Waite, so r is exact to float precision), |r| &lt;= ln 2 / 2; e^r by its degree-7 Taylor
+    /// polynomial (truncation error below 5.2e-9 there) in Horner form with fused multiply-adds. The scale 2^k is
+    /// applied as two powers of two of half the exponent each, so that overflow and gradual underflow round once,
+    /// as IEEE arithmetic does.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        var xc = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(-104f)), Vector256.Create(88.8f));
+        var k = Vector256.Round(xc * Vector256.Create(1.44269504088896341f));
+        var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-0.693359375f), xc);
+        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(2.12194440e-4f), r);
+
+        var p = Vector256.Create(1f / 5040f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 720f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+
+        var ki = Vector256.ConvertToInt32(k);
+        var k1 = Vector256.ShiftRightArithmetic(ki, 1);
+        var k2 = ki - k1;
+        var bias = Vector256.Create(127);
+        var s1 = Vector256.ShiftLeft(k1 + bias, 23).AsSingle();
+        var s2 = Vector256.ShiftLeft(k2 + bias, 23).AsSingle();
+        var result = p * s1 * s2;
+        // keep NaN inputs NaN (the native min/max above may have replaced them)
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
+    }
+
+    /// <summary>Natural logarithm for every lane (the runtime's accurate vector log).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log(Vector256<float> x) => Vector256.Log(x);
+
+    /// <summary>Lanes [0, n) set, the rest clear.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FirstLanes(int n) =>
+        Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle();
+
+    /// <summary>Loads the first <paramref name="n"/> (&lt; lanes) values; the other lanes are 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadFirst(float* source, int n)
+    {
+        Vector256<float> v = default;
+        Unsafe.CopyBlockUnaligned(&v, source, (uint)(n * sizeof(float)));
+        return v;
+    }
+
+    /// <summary>Stores the first <paramref name="n"/> (&lt; lanes) lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreFirst(Vector256<float> v, float* destination, int n) =>
+        Unsafe.CopyBlockUnaligned(destination, &v, (uint)(n * sizeof(float)));
+
+    /// <summary>Maximum over the lanes, NaN if any lane is NaN.</summary>
+    public static float MaxAcross(Vector256<float> v)
+    {
+        float m = v.GetElement(0);
+        for (int i = 1; i < Vector256<float>.Count; i++) m = MathF.Max(m, v.GetElement(i));
+        return m;
+    }
+
+    /// <summary>Minimum over the lanes, NaN if any lane is NaN.</summary>
+    public static float MinAcross(Vector256<float> v)
+    {
+        float m = v.GetElement(0);
+        for (int i = 1; i < Vector256<float>.Count; i++) m = MathF.Min(m, v.GetElement(i));
+        return m;
+    }
+
+    /// <summary>Sum over the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector256<float> v) => Vector256.Sum(v);
+
+    /// <summary>
+    /// Whether lanes of <paramref name="v"/> beat <paramref name="best"/> under the first-maximum rule
+    /// (greater, or NaN where the best is not NaN).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Beats(Vector256<float> v, Vector256<float> best) =>
+        Vector256.GreaterThan(v, best) | Vector256.AndNot(Vector256.IsNaN(v), Vector256.IsNaN(best));
+
+    /// <summary>Merges per-lane (best value, index) pairs into the row's first maximum.</summary>
+    public static int ArgMaxAcross(Vector256<float> best, Vector256<int> index)
+    {
+        float bv = best.GetElement(0);
+        int bi = index.GetElement(0);
+        for (int i = 1; i < Vector256<float>.Count; i++)
+        {
+            float v = best.GetElement(i);
+            int j = index.GetElement(i);
+            bool vNaN = float.IsNaN(v), bNaN = float.IsNaN(bv);
+            bool equal = v == bv || (vNaN && bNaN);
+            if (v > bv || (vNaN && !bNaN) || (equal && j < bi))
+            {
+                bv = v;
+                bi = j;
+            }
+        }
+        return bi;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of <paramref name="cols"/> values into a column-major tile
+    /// (tile[j * lanes + r] = row r, column j); lanes past <paramref name="rows"/> repeat the last row.
+    /// </summary>
+    public static void LoadTile(float* source, int cols, int rows, float* tile)
+    {
+        int lanes = Vector256<float>.Count;
+        for (int r = 0; r < lanes; r++)
+        {
+            float* row = source + (long)Math.Min(r, rows - 1) * cols;
+            for (int j = 0; j < cols; j++) tile[j * lanes + r] = row[j];
+        }
+    }
+
+    /// <summary>Writes the first <paramref name="rows"/> rows of a column-major tile back to row-major memory.</summary>
+    public static void StoreTile(float* tile, int cols, int rows, float* destination)
+    {
+        int lanes = Vector256<float>.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = destination + (long)r * cols;
+            for (int j = 0; j < cols; j++) row[j] = tile[j * lanes + r];
+        }
+    }
+
+    /// <summary>Per lane r, the tile value at column index[r].</summary>
+    public static Vector256<float> GatherTile(float* tile, Vector256<int> index)
+    {
+        Vector256<float> v = default;
+        float* p = (float*)&v;
+        for (int r = 0; r < Vector256<float>.Count; r++) p[r] = tile[index.GetElement(r) * Vector256<float>.Count + r];
+        return v;
+    }
+
+    /// <summary>Stores the first <paramref name="n"/> lanes of a per-row result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreRows(Vector256<float> v, float* destination, int n)
+    {
+        if (n == Vector256<float>.Count) v.Store(destination);
+        else StoreFirst(v, destination, n);
+    }
+
+    /// <summary>Stores the first <paramref name="n"/> lanes of a per-row integer result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreRows(Vector256<int> v, int* destination, int n)
+    {
+        if (n == Vector256<int>.Count) v.Store(destination);
+        else Unsafe.CopyBlockUnaligned(destination, &v, (uint)(n * sizeof(int)));
+    }
+
+    /// <summary>Sum of the first <paramref name="n"/> lanes in float64.</summary>
+    public static double SumRows(Vector256<float> v, int n)
+    {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += v.GetElement(i);
+        return s;
+    }
+}

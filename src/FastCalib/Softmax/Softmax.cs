@@ -1,0 +1,285 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FastCalib;
+
+/// <summary>
+/// Softmax with temperature over the rows of a row-major float32 matrix [rows, cols]: forward, log-softmax,
+/// fused top-1 and the backward passes for training loops, on host spans (scalar, SIMD or GPU backend, see
+/// <see cref="ComputeOptions"/>) or on ILGPU device views.
+/// </summary>
+/// <remarks>
+/// <para>Every row is shifted by its maximum before exponentiating, so logits of any magnitude (±1e4 and beyond) are
+/// safe; the temperature T divides the logits and must be finite and greater than 0.</para>
+/// <para>Non-finite logits: −∞ is an ordinary value (probability 0), so masked logits work; a row whose values are
+/// all −∞, or that contains +∞ or NaN, gives NaN in every output of that row (as PyTorch does), and
+/// <see cref="Top1(ReadOnlySpan{float}, Span{float}, Span{int}, int, float, ComputeOptions)"/> gives confidence NaN
+/// and, as its index, the first maximum with NaN counted greatest (NumPy's and PyTorch's argmax).</para>
+/// <para>Accuracy: the SIMD path uses a fast vector exponential (max relative error about 2 ulp); probabilities
+/// below float's smallest normal (1.2e-38) lose precision gradually and reach 0. Sums are float32 per row.</para>
+/// <para>Outputs are caller-provided: no call allocates on the SIMD and scalar paths (except task scheduling for
+/// large inputs). Forward and log-forward may write in place (output the same span as the logits); the backward
+/// passes may write the logit gradient over the upstream gradient. Other overlaps are rejected.</para>
+/// </remarks>
+public static unsafe partial class Softmax
+{
+    /// <summary>probabilities = softmax(logits / temperature) per row.</summary>
+    /// <param name="logits">Row-major [rows, cols] logits.</param>
+    /// <param name="probabilities">Output, same shape; may be <paramref name="logits"/> itself.</param>
+    /// <param name="cols">Columns per row (classes), at least 1.</param>
+    /// <param name="temperature">T &gt; 0, finite.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void Forward(ReadOnlySpan<float> logits, Span<float> probabilities, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.Forward";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
+        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(probabilities), probabilities, nameof(logits), logits, inPlaceAllowed: true);
+        if (rows == 0) return;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var z = gpu.Upload(logits, nameof(logits));
+            var p = gpu.Allocate<float>(logits.Length, nameof(probabilities));
+            gpu.Guard(() => SoftmaxKernels.ForwardKernel.Gpu(gpu.Stream, z, p, invT, rows, cols));
+            gpu.Download(p, probabilities);
+            return;
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* z = logits, p = probabilities)
+            SoftmaxKernels.ForwardKernel.Cpu(simd, width, threads, rows, cols, z, p, invT);
+    }
+
+    /// <summary>logProbabilities = log_softmax(logits / temperature) per row.</summary>
+    /// <param name="logits">Row-major [rows, cols] logits.</param>
+    /// <param name="logProbabilities">Output, same shape; may be <paramref name="logits"/> itself.</param>
+    /// <param name="cols">Columns per row, at least 1.</param>
+    /// <param name="temperature">T &gt; 0, finite.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void LogForward(ReadOnlySpan<float> logits, Span<float> logProbabilities, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.LogForward";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
+        Check.SameLength(op, nameof(logProbabilities), logProbabilities.Length, nameof(logits), logits.Length);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(logProbabilities), logProbabilities, nameof(logits), logits, inPlaceAllowed: true);
+        if (rows == 0) return;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var z = gpu.Upload(logits, nameof(logits));
+            var lp = gpu.Allocate<float>(logits.Length, nameof(logProbabilities));
+            gpu.Guard(() => SoftmaxKernels.LogForwardKernel.Gpu(gpu.Stream, z, lp, invT, rows, cols));
+            gpu.Download(lp, logProbabilities);
+            return;
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* z = logits, lp = logProbabilities)
+            SoftmaxKernels.LogForwardKernel.Cpu(simd, width, threads, rows, cols, z, lp, invT);
+    }
+
+    /// <summary>
+    /// Fused top-1 per row: the predicted class (first argmax of the logits) and its probability under
+    /// softmax(logits / temperature), without writing the probability matrix.
+    /// </summary>
+    /// <param name="logits">Row-major [rows, cols] logits.</param>
+    /// <param name="confidence">Output, one per row: the largest probability.</param>
+    /// <param name="predicted">Output, one per row: the column of the first maximum.</param>
+    /// <param name="cols">Columns per row, at least 1.</param>
+    /// <param name="temperature">T &gt; 0, finite.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void Top1(ReadOnlySpan<float> logits, Span<float> confidence, Span<int> predicted, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.Top1";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
+        Check.PerRow(op, nameof(confidence), confidence.Length, rows);
+        Check.PerRow(op, nameof(predicted), predicted.Length, rows);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(confidence), confidence, nameof(logits), logits, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(predicted), predicted, nameof(logits), logits, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(predicted), predicted, nameof(confidence), confidence, inPlaceAllowed: false);
+        if (rows == 0) return;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var z = gpu.Upload(logits, nameof(logits));
+            var c = gpu.Allocate<float>(rows, nameof(confidence));
+            var k = gpu.Allocate<int>(rows, nameof(predicted));
+            gpu.Guard(() => SoftmaxKernels.Top1Kernel.Gpu(gpu.Stream, z, invT, c, k, rows, cols));
+            gpu.Download(c, confidence);
+            gpu.Download(k, predicted);
+            return;
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* z = logits, c = confidence)
+        fixed (int* k = predicted)
+            SoftmaxKernels.Top1Kernel.Cpu(simd, width, threads, rows, cols, z, invT, c, k);
+    }
+
+    /// <summary>
+    /// Backward pass of <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/>:
+    /// gradLogits = dL/dlogits from the forward output and dL/dprobabilities,
+    /// gradLogits_j = p_j (g_j − Σ_k g_k p_k) / T.
+    /// </summary>
+    /// <param name="probabilities">The forward output p, [rows, cols].</param>
+    /// <param name="gradProbabilities">The upstream gradient g = dL/dp, same shape.</param>
+    /// <param name="gradLogits">Output dL/dlogits, same shape; may be <paramref name="gradProbabilities"/> itself.</param>
+    /// <param name="cols">Columns per row, at least 1.</param>
+    /// <param name="temperature">The temperature the forward pass used.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void Backward(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> gradProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.Backward";
+        long rows = Check.Rows(op, nameof(probabilities), probabilities.Length, cols);
+        Check.SameLength(op, nameof(gradProbabilities), gradProbabilities.Length, nameof(probabilities), probabilities.Length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(probabilities), probabilities.Length);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(probabilities), probabilities, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradProbabilities), gradProbabilities, inPlaceAllowed: true);
+        if (rows == 0) return;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var p = gpu.Upload(probabilities, nameof(probabilities));
+            var g = gpu.Upload(gradProbabilities, nameof(gradProbabilities));
+            var dz = gpu.Allocate<float>(probabilities.Length, nameof(gradLogits));
+            gpu.Guard(() => SoftmaxKernels.BackwardKernel.Gpu(gpu.Stream, p, g, dz, invT, rows, cols));
+            gpu.Download(dz, gradLogits);
+            return;
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* p = probabilities, g = gradProbabilities, dz = gradLogits)
+            SoftmaxKernels.BackwardKernel.Cpu(simd, width, threads, rows, cols, p, g, dz, invT);
+    }
+
+    /// <summary>
+    /// <see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/>
+    /// that also returns dL/dT, the gradient with respect to the temperature summed over all rows:
+    /// dL/dT = −(1/T) Σ_rows Σ_j gradLogits_j · logits_j (accumulated in float64).
+    /// </summary>
+    /// <param name="logits">The forward input z, [rows, cols].</param>
+    /// <param name="probabilities">The forward output p, same shape.</param>
+    /// <param name="gradProbabilities">The upstream gradient g = dL/dp, same shape.</param>
+    /// <param name="gradLogits">Output dL/dlogits, same shape; may be <paramref name="gradProbabilities"/> itself.</param>
+    /// <param name="cols">Columns per row, at least 1.</param>
+    /// <param name="temperature">The temperature the forward pass used.</param>
+    /// <param name="options">Backend and threads.</param>
+    /// <returns>dL/dT.</returns>
+    public static double BackwardWithTemperature(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> gradProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.BackwardWithTemperature";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
+        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
+        Check.SameLength(op, nameof(gradProbabilities), gradProbabilities.Length, nameof(logits), logits.Length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logits), logits.Length);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logits), logits, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(probabilities), probabilities, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradProbabilities), gradProbabilities, inPlaceAllowed: true);
+        if (rows == 0) return 0;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var z = gpu.Upload(logits, nameof(logits));
+            var p = gpu.Upload(probabilities, nameof(probabilities));
+            var g = gpu.Upload(gradProbabilities, nameof(gradProbabilities));
+            var dz = gpu.Allocate<float>(logits.Length, nameof(gradLogits));
+            var dT = gpu.Upload<double>([0.0], "the temperature gradient");
+            gpu.Guard(() => SoftmaxKernels.BackwardWithTemperatureKernel.Gpu(gpu.Stream, z, p, g, dz, invT, dT, rows, cols));
+            gpu.Download(dz, gradLogits);
+            Span<double> total = stackalloc double[1];
+            gpu.Download(dT, total);
+            return total[0];
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* z = logits, p = probabilities, g = gradProbabilities, dz = gradLogits)
+            return SoftmaxKernels.BackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, p, g, dz, invT);
+    }
+
+    /// <summary>
+    /// Backward pass of <see cref="LogForward(ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/>:
+    /// gradLogits_j = (g_j − exp(logp_j) Σ_k g_k) / T.
+    /// </summary>
+    /// <param name="logProbabilities">The forward output log p, [rows, cols].</param>
+    /// <param name="gradLogProbabilities">The upstream gradient g = dL/dlog p, same shape.</param>
+    /// <param name="gradLogits">Output dL/dlogits, same shape; may be <paramref name="gradLogProbabilities"/> itself.</param>
+    /// <param name="cols">Columns per row, at least 1.</param>
+    /// <param name="temperature">The temperature the forward pass used.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void LogBackward(ReadOnlySpan<float> logProbabilities, ReadOnlySpan<float> gradLogProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.LogBackward";
+        long rows = Check.Rows(op, nameof(logProbabilities), logProbabilities.Length, cols);
+        Check.SameLength(op, nameof(gradLogProbabilities), gradLogProbabilities.Length, nameof(logProbabilities), logProbabilities.Length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logProbabilities), logProbabilities.Length);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logProbabilities), logProbabilities, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradLogProbabilities), gradLogProbabilities, inPlaceAllowed: true);
+        if (rows == 0) return;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var lp = gpu.Upload(logProbabilities, nameof(logProbabilities));
+            var g = gpu.Upload(gradLogProbabilities, nameof(gradLogProbabilities));
+            var dz = gpu.Allocate<float>(logProbabilities.Length, nameof(gradLogits));
+            gpu.Guard(() => SoftmaxKernels.LogBackwardKernel.Gpu(gpu.Stream, lp, g, dz, invT, rows, cols));
+            gpu.Download(dz, gradLogits);
+            return;
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* lp = logProbabilities, g = gradLogProbabilities, dz = gradLogits)
+            SoftmaxKernels.LogBackwardKernel.Cpu(simd, width, threads, rows, cols, lp, g, dz, invT);
+    }
+
+    /// <summary>
+    /// <see cref="LogBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/>
+    /// that also returns dL/dT = −(1/T) Σ_rows Σ_j gradLogits_j · logits_j (accumulated in float64).
+    /// </summary>
+    /// <param name="logits">The forward input z, [rows, cols].</param>
+    /// <param name="logProbabilities">The forward output log p, same shape.</param>
+    /// <param name="gradLogProbabilities">The upstream gradient g = dL/dlog p, same shape.</param>
+    /// <param name="gradLogits">Output dL/dlogits, same shape; may be <paramref name="gradLogProbabilities"/> itself.</param>
+    /// <param name="cols">Columns per row, at least 1.</param>
+    /// <param name="temperature">The temperature the forward pass used.</param>
+    /// <param name="options">Backend and threads.</param>
+    /// <returns>dL/dT.</returns>
+    public static double LogBackwardWithTemperature(ReadOnlySpan<float> logits, ReadOnlySpan<float> logProbabilities, ReadOnlySpan<float> gradLogProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.LogBackwardWithTemperature";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
+        Check.SameLength(op, nameof(logProbabilities), logProbabilities.Length, nameof(logits), logits.Length);
+        Check.SameLength(op, nameof(gradLogProbabilities), gradLogProbabilities.Length, nameof(logits), logits.Length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logits), logits.Length);
+        float invT = Check.InverseTemperature(op, temperature);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logits), logits, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logProbabilities), logProbabilities, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradLogProbabilities), gradLogProbabilities, inPlaceAllowed: true);
+        if (rows == 0) return 0;
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var z = gpu.Upload(logits, nameof(logits));
+            var lp = gpu.Upload(logProbabilities, nameof(logProbabilities));
+            var g = gpu.Upload(gradLogProbabilities, nameof(gradLogProbabilities));
+            var dz = gpu.Allocate<float>(logits.Length, nameof(gradLogits));
+            var dT = gpu.Upload<double>([0.0], "the temperature gradient");
+            gpu.Guard(() => SoftmaxKernels.LogBackwardWithTemperatureKernel.Gpu(gpu.Stream, z, lp, g, dz, invT, dT, rows, cols));
+            gpu.Download(dz, gradLogits);
+            Span<double> total = stackalloc double[1];
+            gpu.Download(dT, total);
+            return total[0];
+        }
+        var (simd, width, threads) = Cpu(options);
+        fixed (float* z = logits, lp = logProbabilities, g = gradLogProbabilities, dz = gradLogits)
+            return SoftmaxKernels.LogBackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, lp, g, dz, invT);
+    }
+
+    private static (bool Simd, int Width, int Threads) Cpu(ComputeOptions options) =>
+        options.Backend switch
+        {
+            Backend.Simd => (true, options.ResolveVectorWidth(), options.ResolveThreads()),
+            Backend.Scalar => (false, 0, options.ResolveThreads()),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Backend, "Unknown backend."),
+        };
+}
