@@ -21,6 +21,12 @@ internal sealed class KernelEmitter
     private static readonly int[] Widths = { 128, 256, 512 };
     private const int Unroll = 4;
 
+    /// <summary>
+    /// Kernels run few times on much data, so their loops skip tiered compilation (whose first tier would run
+    /// unoptimised vector code until on-stack replacement) and their stack tiles skip zeroing.
+    /// </summary>
+    private const string HotMethod = "[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization), System.Runtime.CompilerServices.SkipLocalsInit]";
+
     private readonly KernelModel _k;
     private readonly CodeWriter _w = new();
 
@@ -87,6 +93,7 @@ internal sealed class KernelEmitter
     private void EmitScalar()
     {
         _w.Line("/// <summary>The scalar path over rows [range.Start, range.End).</summary>");
+        _w.Line(HotMethod);
         _w.Open($"public static double Scalar(RowRange __range, int cols, {CpuParams()})");
         _w.Line("double __total = 0;");
         _w.Open("for (long __row = __range.Start; __row < __range.End; __row++)");
@@ -128,6 +135,7 @@ internal sealed class KernelEmitter
     {
         string V = "Vector" + width, M = "SimdMath" + width;
         _w.Line($"/// <summary>Within-row {V} path: each row in vectors, with a masked partial vector at its end.</summary>");
+        _w.Line(HotMethod);
         _w.Open($"private static double Row{width}(RowRange __range, int cols, {CpuParams()})");
         _w.Line("double __total = 0;");
         _w.Line($"int __w = {V}<float>.Count;");
@@ -270,6 +278,7 @@ internal sealed class KernelEmitter
     {
         string V = "Vector" + width, M = "SimdMath" + width;
         _w.Line($"/// <summary>Across-rows {V} path for narrow rows: as many rows at a time as a vector has lanes, one row per lane.</summary>");
+        _w.Line(HotMethod);
         _w.Open($"private static double Tile{width}(RowRange __range, int cols, {CpuParams()})");
         _w.Line("double __total = 0;");
         _w.Line($"int __w = {V}<float>.Count;");
