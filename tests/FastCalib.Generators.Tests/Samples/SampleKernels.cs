@@ -1,0 +1,96 @@
+// Sample row kernels compiled by the generator tests (not part of the test assembly itself). Together they use
+// every construct the generator accepts, and Run* helpers give the tests array-based entry points.
+using System;
+using FastCalib.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Samples;
+
+public static unsafe partial class SampleKernels
+{
+    [RowKernel]
+    public static void Mixed(ReadOnlyRow a, ReadOnlyRow b, ReadOnlyRow c, Row y, float k, out float low, out int arg, ref double total)
+    {
+        float smallest = Rows.Min(a, v => MathF.Abs(v));
+        float largest = Rows.Max(c, v => v * k);
+        float s3 = Rows.Sum(a, b, c, (x, u, w) => x * u + w);
+        int im = Rows.ArgMax(b, v => -v);
+        float atB = Rows.At(b, im);
+        float m2 = Rows.MapSum(y, a, b, (x, u) => x > 0 && u > 0 ? MathF.Sqrt(x * u) : MathF.Max(x, u) * k);
+        Rows.Map(y, y, c, (v, w) => !(w < 0) || v == 0 ? v + smallest : MathF.Log(MathF.Abs(w) + 1f) - MathF.Min(v, -v));
+        float s1 = Rows.Sum(y, v => v >= 1 ? 1 : (v <= -1 ? -1 : v != v ? 0 : v));
+        low = smallest + atB - largest / 8;
+        arg = im;
+        total += s3 * 0.5f + m2 + s1 - MathF.Exp(-MathF.Abs(atB));
+    }
+
+    /// <summary>Every comparison and logical operator, as a bit code per element.</summary>
+    [RowKernel]
+    public static void Comparisons(ReadOnlyRow a, ReadOnlyRow b, Row y)
+    {
+        Rows.Map(y, a, b, (x, u) => (x < u ? 1 : 0) + (x <= u ? 2 : 0) + (x > u ? 4 : 0) + (x >= u ? 8 : 0)
+            + (x == u ? 16 : 0) + (x != u ? 32 : 0) + ((!(x < 0) && u > 0) || x == 0 ? 64 : 0) + -(x - u) * 1000);
+    }
+
+    public static void RunComparisons(int width, float[] a, float[] b, float[] y, int rows, int cols)
+    {
+        if (width < 0)
+        {
+            for (int r = 0; r < rows; r++)
+                Comparisons(new ReadOnlyRow(a.AsSpan(r * cols, cols)), new ReadOnlyRow(b.AsSpan(r * cols, cols)), new Row(y.AsSpan(r * cols, cols)));
+            return;
+        }
+        fixed (float* pa = a, pb = b, py = y)
+            ComparisonsKernel.Cpu(width != 0, width, 1, rows, cols, pa, pb, py);
+    }
+
+    public static void RunComparisonsGpu(Accelerator accelerator, float[] a, float[] b, float[] y, int rows, int cols)
+    {
+        using var da = accelerator.Allocate1D(a);
+        using var db = accelerator.Allocate1D(b);
+        using var dy = accelerator.Allocate1D<float>(y.Length);
+        ComparisonsKernel.Gpu(accelerator.DefaultStream, da.View, db.View, dy.View, rows, cols);
+        accelerator.Synchronize();
+        dy.View.CopyToCPU(y);
+    }
+
+    /// <summary>Runs the definition itself, row by row, through the Rows implementations.</summary>
+    public static double RunDefinition(float[] a, float[] b, float[] c, float[] y, float k, float[] low, int[] arg, int rows, int cols)
+    {
+        double total = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            Mixed(new ReadOnlyRow(a.AsSpan(r * cols, cols)), new ReadOnlyRow(b.AsSpan(r * cols, cols)), new ReadOnlyRow(c.AsSpan(r * cols, cols)),
+                new Row(y.AsSpan(r * cols, cols)), k, out low[r], out arg[r], ref total);
+        }
+        return total;
+    }
+
+    /// <summary>Runs a generated CPU path: width 0 is the scalar path, 128/256/512 the SIMD path.</summary>
+    public static double RunCpu(int width, float[] a, float[] b, float[] c, float[] y, float k, float[] low, int[] arg, int rows, int cols)
+    {
+        fixed (float* pa = a, pb = b, pc = c, py = y, pl = low)
+        fixed (int* pi = arg)
+            return MixedKernel.Cpu(width != 0, width, 1, rows, cols, pa, pb, pc, py, k, pl, pi);
+    }
+
+    /// <summary>Runs the generated ILGPU path on an accelerator.</summary>
+    public static double RunGpu(Accelerator accelerator, float[] a, float[] b, float[] c, float[] y, float k, float[] low, int[] arg, int rows, int cols)
+    {
+        using var da = accelerator.Allocate1D(a);
+        using var db = accelerator.Allocate1D(b);
+        using var dc = accelerator.Allocate1D(c);
+        using var dy = accelerator.Allocate1D<float>(y.Length);
+        using var dl = accelerator.Allocate1D<float>(rows);
+        using var di = accelerator.Allocate1D<int>(rows);
+        using var dt = accelerator.Allocate1D<double>(1);
+        dt.MemSetToZero();
+        MixedKernel.Gpu(accelerator.DefaultStream, da.View, db.View, dc.View, dy.View, k, dl.View, di.View, dt.View, rows, cols);
+        accelerator.Synchronize();
+        dy.View.CopyToCPU(y);
+        dl.View.CopyToCPU(low);
+        di.View.CopyToCPU(arg);
+        return dt.GetAsArray1D()[0];
+    }
+}

@@ -1,0 +1,100 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using FastCalib.Kernels;
+using Xunit;
+
+namespace FastCalib.Tests.Backends;
+
+using Softmax = FastCalib.Softmax;
+
+/// <summary>
+/// The ILGPU path beyond host spans: the device-view API, compilation of every generated kernel to PTX (so the CUDA
+/// compiler's rules are checked on machines without a GPU), CUDA runs where a device exists, and device errors.
+/// </summary>
+public class GpuTests
+{
+    public static IEnumerable<object[]> Accelerators()
+    {
+        yield return new object[] { "ilgpu-cpu" };
+        yield return new object[] { "cuda" };
+    }
+
+    private static Accelerator? Get(string name) => name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+
+    [SkippableTheory]
+    [MemberData(nameof(Accelerators))]
+    public void Device_views_match_the_host_api(string name)
+    {
+        var accelerator = Get(name);
+        Skip.If(accelerator is null, Paths.NoCuda);
+        var stream = accelerator!.DefaultStream;
+        foreach (var c in new[] { new SoftmaxCase(33, 9, 4, 0.6f, 21, false), new SoftmaxCase(5, 700, 4, 1.7f, 22, false) })
+        {
+            var z = c.Logits();
+            var g = c.Gradient();
+            var host = new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator };
+            var expectedP = new float[z.Length];
+            var expectedC = new float[c.Rows];
+            var expectedK = new int[c.Rows];
+            var expectedDz = new float[z.Length];
+            Softmax.Forward(z, expectedP, c.Cols, c.Temperature, host);
+            Softmax.Top1(z, expectedC, expectedK, c.Cols, c.Temperature, host);
+            double expectedT = Softmax.BackwardWithTemperature(z, expectedP, g, expectedDz, c.Cols, c.Temperature, host);
+
+            using var dz = accelerator.Allocate1D(z);
+            using var dp = accelerator.Allocate1D<float>(z.Length);
+            using var dg = accelerator.Allocate1D(g);
+            using var dgrad = accelerator.Allocate1D<float>(z.Length);
+            using var dc = accelerator.Allocate1D<float>(c.Rows);
+            using var dk = accelerator.Allocate1D<int>(c.Rows);
+            using var dT = accelerator.Allocate1D<double>(1);
+            dT.View.CopyFromCPU(new[] { 123.0 });   // overwritten, not added to
+            Softmax.Forward(stream, dz.View, dp.View, c.Cols, c.Temperature);
+            Softmax.Top1(stream, dz.View, dc.View, dk.View, c.Cols, c.Temperature);
+            Softmax.BackwardWithTemperature(stream, dz.View, dp.View, dg.View, dgrad.View, dT.View, c.Cols, c.Temperature);
+            stream.Synchronize();
+            Assert.Equal(expectedP, dp.GetAsArray1D());
+            Assert.Equal(expectedC, dc.GetAsArray1D());
+            Assert.Equal(expectedK, dk.GetAsArray1D());
+            Assert.Equal(expectedDz, dgrad.GetAsArray1D());
+            Assert.Equal(expectedT, dT.GetAsArray1D()[0], Math.Abs(expectedT) * 1e-12 + 1e-12);   // atomic float64 adds in any order
+        }
+    }
+
+    /// <summary>Every generated ILGPU entry point compiles to PTX for sm_80, and Exp lowers to the fast ex2 instruction.</summary>
+    [Fact]
+    public void Every_generated_kernel_compiles_to_ptx()
+    {
+        var entries = typeof(Softmax).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static))
+            .Where(m => m.GetCustomAttribute<GpuKernelEntryAttribute>() is not null)
+            .ToList();
+        Assert.True(entries.Count >= 14, $"found only {entries.Count} kernel entry points");
+        using var context = GpuDevice.CreateContext();
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_78, null);
+        foreach (var method in entries)
+        {
+            var entry = EntryPointDescription.FromExplicitlyGroupedKernel(method);
+            var compiled = backend.Compile(entry, default(KernelSpecialization));
+            string ptx = ((PTXCompiledKernel)compiled).PTXAssembly;
+            Assert.Contains(".entry", ptx);
+            if (method.DeclaringType!.Name == "ForwardKernel") Assert.Contains("ex2.approx", ptx);
+        }
+    }
+
+    [Fact]
+    public void Device_failures_name_the_operation_and_sizes()
+    {
+        var options = new ComputeOptions { Backend = Backend.Gpu, Accelerator = Paths.CpuAccelerator.Value };
+        using var gpu = GpuHost.Open(options, "Softmax.Forward");
+        var e = Assert.Throws<DeviceException>(() => gpu.Allocate<float>(1L << 50, "probabilities"));
+        Assert.Contains("Softmax.Forward", e.Message);
+        Assert.Contains("probabilities", e.Message);
+        Assert.Contains((1L << 52).ToString(), e.Message);
+    }
+}
