@@ -165,14 +165,13 @@ internal sealed class KernelEmitter
                     _w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
                     _w.Line($"__bi = {V}.ConditionalSelect(__b.AsInt32(), {V}<int>.Indices + {V}.Create(__j), __bi);");
                     _w.Close();
-                    _w.Open("if (__j < cols)");
-                    _w.Line("int __n = cols - __j;");
-                    EmitRowLoads(stage, width, "__j", partial: true);
-                    _w.Line($"var __f = {VectorBody(stage, width, rowScalarsAreVectors: false)};");
-                    _w.Line($"var __b = {M}.Beats(__f, __bv) & {M}.FirstLanes(__n);");
-                    _w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
-                    _w.Line($"__bi = {V}.ConditionalSelect(__b.AsInt32(), {V}<int>.Indices + {V}.Create(__j), __bi);");
-                    _w.Close();
+                    EmitRowTail(stage, width, (at, _) =>
+                    {
+                        _w.Line($"var __f = {VectorBody(stage, width, rowScalarsAreVectors: false)};");
+                        _w.Line($"var __b = {M}.Beats(__f, __bv) & __m;");
+                        _w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
+                        _w.Line($"__bi = {V}.ConditionalSelect(__b.AsInt32(), {V}<int>.Indices + {V}.Create({at}), __bi);");
+                    });
                     _w.Line($"{stage.Target} = {M}.ArgMaxAcross(__bv, __bi);");
                     _w.Close();
                     break;
@@ -184,11 +183,8 @@ internal sealed class KernelEmitter
                     EmitRowLoads(stage, width, "__j", partial: false);
                     _w.Line($"({VectorBody(stage, width, false)}).Store(__r_{stage.Output} + __j);");
                     _w.Close();
-                    _w.Open("if (__j < cols)");
-                    _w.Line("int __n = cols - __j;");
-                    EmitRowLoads(stage, width, "__j", partial: true);
-                    _w.Line($"{M}.StoreFirst({VectorBody(stage, width, false)}, __r_{stage.Output} + __j, __n);");
-                    _w.Close();
+                    EmitRowTail(stage, width, (at, partial) =>
+                        EmitMaskedStore(stage.Output, width, at, partial, VectorBody(stage, width, false)));
                     _w.Close();
                     break;
                 default:
@@ -230,15 +226,48 @@ internal sealed class KernelEmitter
         if (store) _w.Line($"__f.Store(__r_{stage.Output} + __j);");
         _w.Line($"__a0 = {combine("__a0", "__f")};");
         _w.Close();
-        _w.Open("if (__j < cols)");
-        _w.Line("int __n = cols - __j;");
-        EmitRowLoads(stage, width, "__j", partial: true);
-        _w.Line($"var __f = {VectorBody(stage, width, false)};");
-        if (store) _w.Line($"{M}.StoreFirst(__f, __r_{stage.Output} + __j, __n);");
-        _w.Line($"__a0 = {V}.ConditionalSelect({M}.FirstLanes(__n), {combine("__a0", "__f")}, __a0);");
-        _w.Close();
+        EmitRowTail(stage, width, (at, partial) =>
+        {
+            _w.Line($"var __f = {VectorBody(stage, width, false)};");
+            if (store) EmitMaskedStore(stage.Output, width, at, partial, "__f");
+            _w.Line($"__a0 = {V}.ConditionalSelect(__m, {combine("__a0", "__f")}, __a0);");
+        });
         _w.Line($"{stage.Target} = {M}.{across}({combine(combine("__a0", "__a1"), combine("__a2", "__a3"))});");
         _w.Close();
+    }
+
+    /// <summary>
+    /// The columns left after the whole vectors, [__j, cols). Rows of at least one vector redo the row's last whole
+    /// vector, with __m set on the lanes not yet done (earlier lanes are kept by blending, never recomputed into
+    /// results), which costs no partial memory access; shorter rows go through a stack copy of their few values.
+    /// The body sees the lane mask __m, the start column and whether the loads were partial.
+    /// </summary>
+    private void EmitRowTail(Stage stage, int width, Action<string, bool> body)
+    {
+        string V = "Vector" + width, M = "SimdMath" + width;
+        _w.Open("if (__j < cols)");
+        _w.Open("if (cols >= __w)");
+        _w.Line("int __s = cols - __w;");
+        _w.Line($"var __m = {V}.OnesComplement({M}.FirstLanes(__j - __s));");
+        EmitRowLoads(stage, width, "__s", partial: false);
+        body("__s", false);
+        _w.Close();
+        _w.Open("else");
+        _w.Line("int __n = cols - __j;");
+        _w.Line($"var __m = {M}.FirstLanes(__n);");
+        EmitRowLoads(stage, width, "__j", partial: true);
+        body("__j", true);
+        _w.Close();
+        _w.Close();
+    }
+
+    /// <summary>Stores the masked lanes of a tail vector, keeping what the row already holds in the others.</summary>
+    private void EmitMaskedStore(string output, int width, string at, bool partial, string value)
+    {
+        string V = "Vector" + width, M = "SimdMath" + width;
+        _w.Line(partial
+            ? $"{M}.StoreFirst({value}, __r_{output} + {at}, __n);"
+            : $"{V}.ConditionalSelect(__m, {value}, {V}.Load(__r_{output} + {at})).Store(__r_{output} + {at});");
     }
 
     private static (string Identity, Func<string, string, string> Combine, string Across) ReduceOps(StageKind kind, int width) => kind switch
@@ -288,7 +317,7 @@ internal sealed class KernelEmitter
         _w.Line("int __rows = (int)Math.Min(__w, __range.End - __row);");
         _w.Line("long __o = __row * cols;");
         foreach (var p in RowParams.Where(p => p.Kind == ParamKind.InRow))
-            _w.Line($"{M}.LoadTile({p.Name} + __o, cols, __rows, __t_{p.Name});");
+            _w.Line($"{M}.LoadTile({p.Name} + __o, cols, __rows, __range.End - __row, __t_{p.Name});");
         foreach (var stage in _k.Stages)
         {
             switch (stage.Kind)

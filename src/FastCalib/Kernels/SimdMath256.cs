@@ -6,12 +6,13 @@ namespace FastCalib.Kernels;
 
 /// <summary>
 /// Vector helpers used by generated SIMD kernels: a fast exponential, partial loads and stores for row tails,
-/// horizontal reductions and the transposition of narrow rows into tiles. This class is the template:
-/// the generator emits <c>SimdMath128</c> and <c>SimdMath512</c> from it by renaming every identifier that contains 256.
+/// horizontal reductions and per-row results of tiles. This file is the template: the generator emits
+/// <c>SimdMath128</c> and <c>SimdMath512</c> from it by renaming every identifier that contains 256. What differs
+/// by width (instruction choices, the transposition of tiles) lives in the hand-written <c>SimdMath.Native.cs</c>.
 /// </summary>
 [SimdWidthTemplate]
 [EditorBrowsable(EditorBrowsableState.Advanced)]
-public static unsafe class SimdMath256
+public static unsafe partial class SimdMath256
 {
     /// <summary>Lanes per vector.</summary>
     public static int Lanes
@@ -30,7 +31,7 @@ public static unsafe class SimdMath256
     /// after Cody and Waite, so r is exact to float precision), |r| &lt;= ln 2 / 2; e^r by its degree-7 Taylor
     /// polynomial (truncation error below 5.2e-9 there) in Horner form with fused multiply-adds. The scale 2^k is
     /// applied as two powers of two of half the exponent each, so that overflow and gradual underflow round once,
-    /// as IEEE arithmetic does.
+    /// as IEEE arithmetic does (one instruction, vscalefps, where AVX-512 is available).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
@@ -49,15 +50,22 @@ public static unsafe class SimdMath256
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
 
+        var result = ScaleByPowerOfTwo(p, k);
+        // keep NaN inputs NaN (the native min/max above may have replaced them)
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
+    }
+
+    /// <summary>p · 2^k for integral k in [-150, 128], as two powers of two of half the exponent each (portable form).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ScaleByPowerOfTwoPortable(Vector256<float> p, Vector256<float> k)
+    {
         var ki = Vector256.ConvertToInt32(k);
         var k1 = Vector256.ShiftRightArithmetic(ki, 1);
         var k2 = ki - k1;
         var bias = Vector256.Create(127);
         var s1 = Vector256.ShiftLeft(k1 + bias, 23).AsSingle();
         var s2 = Vector256.ShiftLeft(k2 + bias, 23).AsSingle();
-        var result = p * s1 * s2;
-        // keep NaN inputs NaN (the native min/max above may have replaced them)
-        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
+        return p * s1 * s2;
     }
 
     /// <summary>Natural logarithm for every lane (the runtime's accurate vector log).</summary>
@@ -84,6 +92,7 @@ public static unsafe class SimdMath256
         Unsafe.CopyBlockUnaligned(destination, &v, (uint)(n * sizeof(float)));
 
     /// <summary>Maximum over the lanes, NaN if any lane is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float MaxAcross(Vector256<float> v)
     {
         float m = v.GetElement(0);
@@ -92,6 +101,7 @@ public static unsafe class SimdMath256
     }
 
     /// <summary>Minimum over the lanes, NaN if any lane is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float MinAcross(Vector256<float> v)
     {
         float m = v.GetElement(0);
@@ -112,6 +122,7 @@ public static unsafe class SimdMath256
         Vector256.GreaterThan(v, best) | Vector256.AndNot(Vector256.IsNaN(v), Vector256.IsNaN(best));
 
     /// <summary>Merges per-lane (best value, index) pairs into the row's first maximum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int ArgMaxAcross(Vector256<float> best, Vector256<int> index)
     {
         float bv = best.GetElement(0);
@@ -131,32 +142,8 @@ public static unsafe class SimdMath256
         return bi;
     }
 
-    /// <summary>
-    /// Copies <paramref name="rows"/> rows of <paramref name="cols"/> values into a column-major tile
-    /// (tile[j * lanes + r] = row r, column j); lanes past <paramref name="rows"/> repeat the last row.
-    /// </summary>
-    public static void LoadTile(float* source, int cols, int rows, float* tile)
-    {
-        int lanes = Vector256<float>.Count;
-        for (int r = 0; r < lanes; r++)
-        {
-            float* row = source + (long)Math.Min(r, rows - 1) * cols;
-            for (int j = 0; j < cols; j++) tile[j * lanes + r] = row[j];
-        }
-    }
-
-    /// <summary>Writes the first <paramref name="rows"/> rows of a column-major tile back to row-major memory.</summary>
-    public static void StoreTile(float* tile, int cols, int rows, float* destination)
-    {
-        int lanes = Vector256<float>.Count;
-        for (int r = 0; r < rows; r++)
-        {
-            float* row = destination + (long)r * cols;
-            for (int j = 0; j < cols; j++) row[j] = tile[j * lanes + r];
-        }
-    }
-
     /// <summary>Per lane r, the tile value at column index[r].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Vector256<float> GatherTile(float* tile, Vector256<int> index)
     {
         Vector256<float> v = default;
@@ -182,6 +169,7 @@ public static unsafe class SimdMath256
     }
 
     /// <summary>Sum of the first <paramref name="n"/> lanes in float64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SumRows(Vector256<float> v, int n)
     {
         double s = 0;

@@ -1,0 +1,222 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace FastCalib.Kernels;
+
+// The width-specific halves of SimdMath128/256/512 (the other halves are generated from the SimdMath256 template):
+// instruction choices that renaming cannot express, and the transposition of narrow rows into column-major tiles.
+
+public static unsafe partial class SimdMath128
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ScaleByPowerOfTwo(Vector128<float> p, Vector128<float> k) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(p, k) : ScaleByPowerOfTwoPortable(p, k);
+
+    /// <summary>Copies rows into a column-major tile (tile[j * lanes + r]); lanes past <paramref name="rows"/> repeat the last row.</summary>
+    public static void LoadTile(float* source, int cols, int rows, long available, float* tile) =>
+        TileTranspose.LoadScalar(source, cols, rows, tile, Vector128<float>.Count);
+
+    /// <summary>Writes the first <paramref name="rows"/> rows of a column-major tile back to row-major memory.</summary>
+    public static void StoreTile(float* tile, int cols, int rows, float* destination) =>
+        TileTranspose.StoreScalar(tile, cols, rows, destination, Vector128<float>.Count);
+}
+
+public static unsafe partial class SimdMath256
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ScaleByPowerOfTwo(Vector256<float> p, Vector256<float> k) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(p, k) : ScaleByPowerOfTwoPortable(p, k);
+
+    /// <summary>
+    /// Copies 8 rows into a column-major tile (tile[j * 8 + r]) with in-register 8x8 transposes when the rows are
+    /// full and the last row's block can be read (<paramref name="available"/> rows from <paramref name="source"/> on);
+    /// otherwise element by element, lanes past <paramref name="rows"/> repeating the last row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LoadTile(float* source, int cols, int rows, long available, float* tile)
+    {
+        if (Avx.IsSupported && rows == 8 && TileTranspose.CanReadBlocks(cols, 8, available))
+            TileTranspose.Load8(source, cols, tile, 8, 0);
+        else
+            TileTranspose.LoadScalar(source, cols, rows, tile, 8);
+    }
+
+    /// <summary>Writes the first <paramref name="rows"/> rows of a column-major tile back to row-major memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void StoreTile(float* tile, int cols, int rows, float* destination)
+    {
+        if (Avx.IsSupported && rows == 8 && cols >= 8)
+            TileTranspose.Store8(tile, cols, destination, 8, 0);
+        else
+            TileTranspose.StoreScalar(tile, cols, rows, destination, 8);
+    }
+}
+
+public static unsafe partial class SimdMath512
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ScaleByPowerOfTwo(Vector512<float> p, Vector512<float> k) =>
+        Avx512F.IsSupported ? Avx512F.Scale(p, k) : ScaleByPowerOfTwoPortable(p, k);
+
+    /// <summary>Copies 16 rows into a column-major tile as two 8-row halves transposed in registers (see <see cref="SimdMath256.LoadTile"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LoadTile(float* source, int cols, int rows, long available, float* tile)
+    {
+        if (Avx.IsSupported && rows == 16 && TileTranspose.CanReadBlocks(cols, 16, available))
+        {
+            TileTranspose.Load8(source, cols, tile, 16, 0);
+            TileTranspose.Load8(source + 8L * cols, cols, tile, 16, 8);
+        }
+        else
+        {
+            TileTranspose.LoadScalar(source, cols, rows, tile, 16);
+        }
+    }
+
+    /// <summary>Writes the first <paramref name="rows"/> rows of a column-major tile back to row-major memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void StoreTile(float* tile, int cols, int rows, float* destination)
+    {
+        if (Avx.IsSupported && rows == 16 && cols >= 8)
+        {
+            TileTranspose.Store8(tile, cols, destination, 16, 0);
+            TileTranspose.Store8(tile, cols, destination + 8L * cols, 16, 8);
+        }
+        else
+        {
+            TileTranspose.StoreScalar(tile, cols, rows, destination, 16);
+        }
+    }
+}
+
+/// <summary>
+/// Moves narrow rows between row-major memory and column-major tiles (one row per vector lane). The fast form
+/// transposes 8x8 blocks in AVX registers (unpack, shuffle, 128-bit permute: 24 instructions per 64 values);
+/// the last block of a row starts at cols - 8 and overlaps the previous one, which rewrites equal values.
+/// </summary>
+internal static unsafe class TileTranspose
+{
+    /// <summary>
+    /// Whether 8-wide loads from the start of each of the tile's rows stay within <paramref name="available"/> rows:
+    /// rows shorter than 8 read into the following rows, which must exist.
+    /// </summary>
+    public static bool CanReadBlocks(int cols, int lanes, long available) =>
+        cols >= 8 ? available >= lanes : (long)(lanes - 1) * cols + 8 <= available * cols;
+
+    /// <summary>Transposes 8 rows (starting at <paramref name="source"/>) into lanes [lane0, lane0 + 8) of a tile of <paramref name="lanes"/> lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Load8(float* source, int cols, float* tile, int lanes, int lane0)
+    {
+        for (int jb = 0; ; jb += 8)
+        {
+            int j = Math.Min(jb, Math.Max(0, cols - 8));
+            float* s = source + j;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + cols);
+            var r2 = Avx.LoadVector256(s + 2L * cols);
+            var r3 = Avx.LoadVector256(s + 3L * cols);
+            var r4 = Avx.LoadVector256(s + 4L * cols);
+            var r5 = Avx.LoadVector256(s + 5L * cols);
+            var r6 = Avx.LoadVector256(s + 6L * cols);
+            var r7 = Avx.LoadVector256(s + 7L * cols);
+            Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            float* t = tile + (long)j * lanes + lane0;
+            Avx.Store(t, r0);
+            Avx.Store(t + lanes, r1);
+            Avx.Store(t + 2 * lanes, r2);
+            Avx.Store(t + 3 * lanes, r3);
+            Avx.Store(t + 4 * lanes, r4);
+            Avx.Store(t + 5 * lanes, r5);
+            Avx.Store(t + 6 * lanes, r6);
+            Avx.Store(t + 7 * lanes, r7);
+            if (j + 8 >= cols) return;
+        }
+    }
+
+    /// <summary>Writes lanes [lane0, lane0 + 8) of a tile back as 8 rows of <paramref name="cols"/> (at least 8) values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Store8(float* tile, int cols, float* destination, int lanes, int lane0)
+    {
+        for (int jb = 0; ; jb += 8)
+        {
+            int j = Math.Min(jb, cols - 8);
+            float* t = tile + (long)j * lanes + lane0;
+            var c0 = Avx.LoadVector256(t);
+            var c1 = Avx.LoadVector256(t + lanes);
+            var c2 = Avx.LoadVector256(t + 2 * lanes);
+            var c3 = Avx.LoadVector256(t + 3 * lanes);
+            var c4 = Avx.LoadVector256(t + 4 * lanes);
+            var c5 = Avx.LoadVector256(t + 5 * lanes);
+            var c6 = Avx.LoadVector256(t + 6 * lanes);
+            var c7 = Avx.LoadVector256(t + 7 * lanes);
+            Transpose8x8(ref c0, ref c1, ref c2, ref c3, ref c4, ref c5, ref c6, ref c7);
+            float* d = destination + j;
+            Avx.Store(d, c0);
+            Avx.Store(d + cols, c1);
+            Avx.Store(d + 2L * cols, c2);
+            Avx.Store(d + 3L * cols, c3);
+            Avx.Store(d + 4L * cols, c4);
+            Avx.Store(d + 5L * cols, c5);
+            Avx.Store(d + 6L * cols, c6);
+            Avx.Store(d + 7L * cols, c7);
+            if (j + 8 >= cols) return;
+        }
+    }
+
+    /// <summary>In-place transpose of the 8x8 matrix whose rows are r0..r7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        // interleave pairs of rows: t0 = a0 b0 a1 b1 | a4 b4 a5 b5, t1 = a2 b2 a3 b3 | a6 b6 a7 b7, ...
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        // gather quadruples: s0 = a0 b0 c0 d0 | a4 b4 c4 d4, s1 = a1 b1 c1 d1 | a5 ..., ...
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        // join 128-bit halves: column k = low halves (k < 4) or high halves (k >= 4) of s(k mod 4) and s(k mod 4 + 4)
+        r0 = Avx.Permute2x128(s0, s4, 0x20);
+        r1 = Avx.Permute2x128(s1, s5, 0x20);
+        r2 = Avx.Permute2x128(s2, s6, 0x20);
+        r3 = Avx.Permute2x128(s3, s7, 0x20);
+        r4 = Avx.Permute2x128(s0, s4, 0x31);
+        r5 = Avx.Permute2x128(s1, s5, 0x31);
+        r6 = Avx.Permute2x128(s2, s6, 0x31);
+        r7 = Avx.Permute2x128(s3, s7, 0x31);
+    }
+
+    /// <summary>Element-by-element tile load; lanes past <paramref name="rows"/> repeat the last row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LoadScalar(float* source, int cols, int rows, float* tile, int lanes)
+    {
+        for (int r = 0; r < lanes; r++)
+        {
+            float* row = source + (long)Math.Min(r, rows - 1) * cols;
+            for (int j = 0; j < cols; j++) tile[j * lanes + r] = row[j];
+        }
+    }
+
+    /// <summary>Element-by-element tile store of the first <paramref name="rows"/> rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void StoreScalar(float* tile, int cols, int rows, float* destination, int lanes)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = destination + (long)r * cols;
+            for (int j = 0; j < cols; j++) row[j] = tile[j * lanes + r];
+        }
+    }
+}
