@@ -324,13 +324,20 @@ internal sealed class KernelEmitter
             {
                 case StageKind.Max or StageKind.Min or StageKind.Sum or StageKind.MapSum:
                 {
+                    // two accumulators (even and odd columns) halve the dependency chain of a short row
                     var (identity, combine, _) = ReduceOps(stage.Kind, width);
                     _w.Line($"var {stage.Target} = {V}.Create({identity});");
-                    _w.Open("for (int __j = 0; __j < cols; __j++)");
-                    EmitTileLoads(stage, width);
-                    _w.Line($"var __f = {VectorBody(stage, width, rowScalarsAreVectors: true)};");
-                    if (stage.Kind == StageKind.MapSum) _w.Line($"__f.Store(__t_{stage.Output} + __j * __w);");
-                    _w.Line($"{stage.Target} = {combine(stage.Target, "__f")};");
+                    _w.Open("");
+                    _w.Line($"var __a1 = {V}.Create({identity});");
+                    _w.Line("int __j = 0;");
+                    _w.Open("for (; __j + 1 < cols; __j += 2)");
+                    EmitTileReduceStep(stage, width, stage.Target, combine, "__j");
+                    EmitTileReduceStep(stage, width, "__a1", combine, "(__j + 1)");
+                    _w.Close();
+                    _w.Open("if (__j < cols)");
+                    EmitTileReduceStep(stage, width, stage.Target, combine, "__j");
+                    _w.Close();
+                    _w.Line($"{stage.Target} = {combine(stage.Target, "__a1")};");
                     _w.Close();
                     break;
                 }
@@ -376,10 +383,20 @@ internal sealed class KernelEmitter
         _w.Close().Line();
     }
 
-    private void EmitTileLoads(Stage stage, int width)
+    private void EmitTileReduceStep(Stage stage, int width, string accumulator, Func<string, string, string> combine, string column)
+    {
+        _w.Open("");
+        EmitTileLoads(stage, width, column);
+        _w.Line($"var __f = {VectorBody(stage, width, rowScalarsAreVectors: true)};");
+        if (stage.Kind == StageKind.MapSum) _w.Line($"__f.Store(__t_{stage.Output} + {column} * __w);");
+        _w.Line($"{accumulator} = {combine(accumulator, "__f")};");
+        _w.Close();
+    }
+
+    private void EmitTileLoads(Stage stage, int width, string column = "__j")
     {
         for (int i = 0; i < stage.Inputs.Count; i++)
-            _w.Line($"var {stage.LambdaParams[i]} = Vector{width}.Load(__t_{stage.Inputs[i]} + __j * __w);");
+            _w.Line($"var {stage.LambdaParams[i]} = Vector{width}.Load(__t_{stage.Inputs[i]} + {column} * __w);");
     }
 
     // ---------------------------------------------------------------- scalar stages (CPU scalar and GPU)

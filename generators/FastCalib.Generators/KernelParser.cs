@@ -71,15 +71,18 @@ internal sealed class KernelParser
             Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), "A row kernel needs at least one ReadOnlyRow or Row parameter.");
 
         var stages = new List<Stage>();
-        if (syntax.Body is null)
-            Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(), $"Row kernel '{method.Name}' needs a block body.");
-        else
-            foreach (var statement in syntax.Body.Statements)
-            {
-                ct.ThrowIfCancellationRequested();
-                var stage = ParseStatement(statement);
-                if (stage is not null) stages.Add(stage);
-            }
+        if (syntax.ExpressionBody is { } arrow)
+        {
+            // an expression body (=> Rows.Map(...)) is one expression statement
+            var stage = ParseExpressionStatement(arrow.Expression);
+            if (stage is not null) stages.Add(stage);
+        }
+        foreach (var statement in syntax.Body?.Statements ?? default)
+        {
+            ct.ThrowIfCancellationRequested();
+            var stage = ParseStatement(statement);
+            if (stage is not null) stages.Add(stage);
+        }
 
         string ns = method.ContainingNamespace.IsGlobalNamespace ? "" : method.ContainingNamespace.ToDisplayString();
         return new KernelModel(ns, containers.ToEquatable(), method.Name, parameters.ToEquatable(),
@@ -108,13 +111,26 @@ internal sealed class KernelParser
             case LocalDeclarationStatementSyntax { Declaration.Variables.Count: 1 } local
                 when local.Declaration.Variables[0].Initializer is { } init:
                 return ParseLocal(local, local.Declaration.Variables[0], init.Value);
-            case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call }:
-                return ParseRowsCall(call, target: null, targetIsInt: false);
-            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
-                return ParseAssignment(assignment);
+            case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax or AssignmentExpressionSyntax } expression:
+                return ParseExpressionStatement(expression.Expression);
             default:
                 Report(Diagnostics.BadStatement, statement.GetLocation(),
                     $"Statement '{Short(statement)}' is not supported; a row kernel is made of local declarations with an initializer, Rows.Map calls, assignments to out parameters and '+=' to a ref double.");
+                return null;
+        }
+    }
+
+    private Stage? ParseExpressionStatement(ExpressionSyntax expression)
+    {
+        switch (expression)
+        {
+            case InvocationExpressionSyntax call:
+                return ParseRowsCall(call, target: null, targetIsInt: false);
+            case AssignmentExpressionSyntax assignment:
+                return ParseAssignment(assignment);
+            default:
+                Report(Diagnostics.BadStatement, expression.GetLocation(),
+                    $"Statement '{Short(expression)}' is not supported; a row kernel is made of local declarations with an initializer, Rows.Map calls, assignments to out parameters and '+=' to a ref double.");
                 return null;
         }
     }

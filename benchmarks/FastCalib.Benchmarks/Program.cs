@@ -1,0 +1,17 @@
+using BenchmarkDotNet.Running;
+
+namespace FastCalib.Benchmarks;
+
+/// <summary>
+/// Runs the benchmarks: <c>dotnet run -c Release --project benchmarks/FastCalib.Benchmarks -- --filter '*'</c>
+/// (add <c>--job Dry</c> for a quick smoke run). Results and the machine they came from go to benchmarks/RESULTS.md.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        // a job named on the command line (e.g. --job Dry) replaces the default one instead of running beside it
+        KernelConfig.AddDefaultJob = !args.Any(a => a is "--job" or "-j");
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using Xunit;
+
+namespace FastCalib.Tests.Packaging;
+
+/// <summary>
+/// The NuGet package works for someone else: pack FastCalib (as built for this test run) into a local folder feed,
+/// check what it holds, then build and run a separate consumer project that references it, calls the kernels and
+/// defines a row kernel of its own (which proves the generator ships in the package).
+/// </summary>
+public class PackageConsumerTests
+{
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
+    [Fact]
+    public void A_separate_project_can_reference_the_package_and_call_a_kernel()
+    {
+        string repo = RepositoryRoot();
+        string work = Directory.CreateTempSubdirectory("fastcalib-package-").FullName;
+        try
+        {
+            string feed = Path.Combine(work, "feed");
+            string version = $"0.1.0-check.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
+            Run("dotnet", $"pack \"{Path.Combine(repo, "src", "FastCalib", "FastCalib.csproj")}\" -c {Configuration} --no-build -o \"{feed}\" -p:PackageVersion={version}", repo);
+
+            string package = Path.Combine(feed, $"FastCalib.{version}.nupkg");
+            using (var zip = ZipFile.OpenRead(package))
+            {
+                var entries = zip.Entries.Select(e => e.FullName).ToList();
+                Assert.Contains("lib/net10.0/FastCalib.dll", entries);
+                Assert.Contains("lib/net10.0/FastCalib.xml", entries);
+                Assert.Contains("README.md", entries);
+                Assert.Contains("analyzers/dotnet/cs/FastCalib.Generators.dll", entries);
+                string nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec")).Open()).ReadToEnd();
+                Assert.Contains("<readme>README.md</readme>", nuspec);
+                Assert.Contains("<license type=\"expression\">MIT</license>", nuspec);
+                Assert.Contains("id=\"ILGPU\"", nuspec);
+            }
+
+            string consumer = Path.Combine(work, "consumer");
+            Directory.CreateDirectory(consumer);
+            string globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            File.WriteAllText(Path.Combine(consumer, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <config><add key="globalPackagesFolder" value="{Path.Combine(work, "packages")}" /></config>
+                  <fallbackPackageFolders><add key="user" value="{globalPackages}" /></fallbackPackageFolders>
+                  <packageSources><add key="local" value="{feed}" /></packageSources>
+                </configuration>
+                """);
+            File.WriteAllText(Path.Combine(consumer, "Consumer.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <Nullable>enable</Nullable>
+                    <AllowUnsafeBlocks>true</AllowUnsafeBlocks>
+                    <InvariantGlobalization>true</InvariantGlobalization>
+                  </PropertyGroup>
+                  <ItemGroup><PackageReference Include="FastCalib" Version="{version}" /></ItemGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
+                using System;
+                using FastCalib;
+                using FastCalib.Kernels;
+
+                float[] z = [1, 2, 3, 4, 0, 0];
+                var p = new float[6];
+                Softmax.Forward(z, p, 3, 1f);
+                var confidence = new float[2];
+                var predicted = new int[2];
+                Softmax.Top1(z, confidence, predicted, 3, 1f);
+                var y = new float[6];
+                unsafe
+                {
+                    fixed (float* pz = z, py = y)
+                        Mine.TwiceKernel.Cpu(true, SimdWidth.Best, 1, 2, 3, pz, py);
+                }
+                Console.WriteLine($"{p[0]:F4} {p[2]:F4} {confidence[1]:F4} {predicted[0]} {predicted[1]} {y[1]:F1}");
+
+                static partial class Mine
+                {
+                    [RowKernel]
+                    static void Twice(ReadOnlyRow x, Row y) => Rows.Map(y, x, v => v + v);
+                }
+                """);
+            string output = Run("dotnet", "run -c Release", consumer);
+            // softmax([1, 2, 3]) = [0.0900, 0.2447, 0.6652]; top-1 of [4, 0, 0] is e^4 / (e^4 + 2) = 0.9647 at class 0
+            Assert.Contains("0.0900 0.6652 0.9647 2 0 4.0", output);
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static string Run(string file, string arguments, string directory)
+    {
+        var start = new ProcessStartInfo(file, arguments)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"{file} {arguments} timed out");
+        string output = stdout.Result + stderr.Result;
+        Assert.True(process.ExitCode == 0, $"{file} {arguments} failed with {process.ExitCode}:\n{output}");
+        return output;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FastCalib.sln"))) return dir.FullName;
+        throw new InvalidOperationException("FastCalib.sln not found above the test assembly.");
+    }
+}
