@@ -6,18 +6,9 @@ namespace FastCalib.Tests;
 /// </summary>
 public static class Reference
 {
-    /// <summary>softmax(z / T) of one row, plus a[j] = (max u - u_j), the exponent's size, used for error bounds.</summary>
-    public static double[] Softmax(ReadOnlySpan<float> z, double temperature)
-    {
-        var u = new double[z.Length];
-        for (int j = 0; j < z.Length; j++) u[j] = z[j] / temperature;
-        double max = u.Max();
-        double sum = 0;
-        for (int j = 0; j < u.Length; j++) sum += Math.Exp(u[j] - max);
-        var p = new double[u.Length];
-        for (int j = 0; j < u.Length; j++) p[j] = Math.Exp(u[j] - max) / sum;
-        return p;
-    }
+    /// <summary>softmax(z / T) of one row: exp of the log-softmax below.</summary>
+    public static double[] Softmax(ReadOnlySpan<float> z, double temperature) =>
+        LogSoftmax(z, temperature).Select(Math.Exp).ToArray();
 
     /// <summary>log softmax(z / T) of one row.</summary>
     public static double[] LogSoftmax(ReadOnlySpan<float> z, double temperature)

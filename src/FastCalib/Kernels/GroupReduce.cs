@@ -12,60 +12,83 @@ namespace FastCalib.Kernels;
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public static class GroupReduce
 {
-    /// <summary>Sum over the group.</summary>
-    public static float Sum(float value)
+    /// <summary>An associative operation with its identity, for <see cref="AllReduce{T, TOp}"/>.</summary>
+    public interface IOperation<T>
+        where T : unmanaged
     {
-        value = WarpSum(value);
-        int warps = Group.DimX / Warp.WarpSize;
-        if (warps == 1) return value;
-        var shared = SharedMemory.Allocate<float>(32);
-        if (Warp.LaneIdx == 0) shared[Warp.WarpIdx] = value;
-        Group.Barrier();
-        float partial = Warp.LaneIdx < warps ? shared[Warp.LaneIdx] : 0f;
-        Group.Barrier();
-        return WarpSum(partial);
+        /// <summary>The value that leaves any other unchanged.</summary>
+        static abstract T Identity { get; }
+
+        /// <summary>Combines two values.</summary>
+        static abstract T Apply(T a, T b);
     }
+
+    /// <summary>Float sum.</summary>
+    public readonly struct Add : IOperation<float>
+    {
+        /// <inheritdoc/>
+        public static float Identity => 0f;
+
+        /// <inheritdoc/>
+        public static float Apply(float a, float b) => a + b;
+    }
+
+    /// <summary>Float64 sum.</summary>
+    public readonly struct AddDouble : IOperation<double>
+    {
+        /// <inheritdoc/>
+        public static double Identity => 0.0;
+
+        /// <inheritdoc/>
+        public static double Apply(double a, double b) => a + b;
+    }
+
+    /// <summary>Maximum, NaN if either is NaN.</summary>
+    public readonly struct Maximum : IOperation<float>
+    {
+        /// <inheritdoc/>
+        public static float Identity => float.NegativeInfinity;
+
+        /// <inheritdoc/>
+        public static float Apply(float a, float b) => GpuMath.Max(a, b);
+    }
+
+    /// <summary>Minimum, NaN if either is NaN.</summary>
+    public readonly struct Minimum : IOperation<float>
+    {
+        /// <inheritdoc/>
+        public static float Identity => float.PositiveInfinity;
+
+        /// <inheritdoc/>
+        public static float Apply(float a, float b) => GpuMath.Min(a, b);
+    }
+
+    /// <summary>Sum over the group.</summary>
+    public static float Sum(float value) => AllReduce<float, Add>(value);
 
     /// <summary>Sum over the group in float64.</summary>
-    public static double SumDouble(double value)
-    {
-        value = WarpSumDouble(value);
-        int warps = Group.DimX / Warp.WarpSize;
-        if (warps == 1) return value;
-        var shared = SharedMemory.Allocate<double>(32);
-        if (Warp.LaneIdx == 0) shared[Warp.WarpIdx] = value;
-        Group.Barrier();
-        double partial = Warp.LaneIdx < warps ? shared[Warp.LaneIdx] : 0.0;
-        Group.Barrier();
-        return WarpSumDouble(partial);
-    }
+    public static double SumDouble(double value) => AllReduce<double, AddDouble>(value);
 
     /// <summary>Maximum over the group, NaN if any thread holds NaN.</summary>
-    public static float Max(float value)
-    {
-        value = WarpMax(value);
-        int warps = Group.DimX / Warp.WarpSize;
-        if (warps == 1) return value;
-        var shared = SharedMemory.Allocate<float>(32);
-        if (Warp.LaneIdx == 0) shared[Warp.WarpIdx] = value;
-        Group.Barrier();
-        float partial = Warp.LaneIdx < warps ? shared[Warp.LaneIdx] : float.NegativeInfinity;
-        Group.Barrier();
-        return WarpMax(partial);
-    }
+    public static float Max(float value) => AllReduce<float, Maximum>(value);
 
     /// <summary>Minimum over the group, NaN if any thread holds NaN.</summary>
-    public static float Min(float value)
+    public static float Min(float value) => AllReduce<float, Minimum>(value);
+
+    /// <summary>Combines every thread's value with <typeparamref name="TOp"/>; all threads get the result.</summary>
+    public static T AllReduce<T, TOp>(T value)
+        where T : unmanaged
+        where TOp : struct, IOperation<T>
     {
-        value = WarpMin(value);
+        value = WarpAllReduce<T, TOp>(value);
         int warps = Group.DimX / Warp.WarpSize;
         if (warps == 1) return value;
-        var shared = SharedMemory.Allocate<float>(32);
+        var shared = SharedMemory.Allocate<T>(32);
         if (Warp.LaneIdx == 0) shared[Warp.WarpIdx] = value;
         Group.Barrier();
-        float partial = Warp.LaneIdx < warps ? shared[Warp.LaneIdx] : float.PositiveInfinity;
+        T partial = Warp.LaneIdx < warps ? shared[Warp.LaneIdx] : TOp.Identity;
         Group.Barrier();
-        return WarpMin(partial);
+        return WarpAllReduce<T, TOp>(partial);
     }
 
     /// <summary>
@@ -101,27 +124,11 @@ public static class GroupReduce
         return value > bestValue || (vNaN && !bNaN) || (equal && index < bestIndex);
     }
 
-    private static float WarpSum(float value)
+    private static T WarpAllReduce<T, TOp>(T value)
+        where T : unmanaged
+        where TOp : struct, IOperation<T>
     {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset >>= 1) value += Warp.ShuffleXor(value, offset);
-        return value;
-    }
-
-    private static double WarpSumDouble(double value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset >>= 1) value += Warp.ShuffleXor(value, offset);
-        return value;
-    }
-
-    private static float WarpMax(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset >>= 1) value = GpuMath.Max(value, Warp.ShuffleXor(value, offset));
-        return value;
-    }
-
-    private static float WarpMin(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset >>= 1) value = GpuMath.Min(value, Warp.ShuffleXor(value, offset));
+        for (int offset = Warp.WarpSize / 2; offset > 0; offset >>= 1) value = TOp.Apply(value, Warp.ShuffleXor(value, offset));
         return value;
     }
 

@@ -170,5 +170,33 @@ public class SoftmaxEdgeTests
         Assert.Equal(dT, dTInPlace);
     }
 
+    /// <summary>LLM-vocabulary rows (131072 columns) with a few large logits, forward and top-1.</summary>
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void Vocabulary_sized_rows(KernelPath path)
+    {
+        var c = new SoftmaxCase(2, 131072, 2, 0.7f, 77, false);
+        var z = c.Logits();
+        z[123_457] = 25f;
+        z[131072 + 99_999] = 24f;
+        var p = TestData.Poisoned(z.Length, TestData.Poison);
+        var conf = new float[2];
+        var k = new int[2];
+        Softmax.Forward(z, p, c.Cols, c.Temperature, path.Options);
+        Softmax.Top1(z, conf, k, c.Cols, c.Temperature, path.Options);
+        for (int r = 0; r < 2; r++)
+        {
+            var row = z.AsSpan(r * c.Cols, c.Cols);
+            var expected = Reference.Softmax(row, c.Temperature);
+            var a = Reference.ExponentSizes(row, c.Temperature);
+            for (int j = 0; j < c.Cols; j++)
+                Tolerance.AssertClose(p[r * c.Cols + j], expected[j], Tolerance.Probability(expected[j], a[j], c.Cols), $"{path} p[{r},{j}]");
+            Assert.Equal(Reference.ArgMax(row), k[r]);
+            Tolerance.AssertClose(conf[r], expected[k[r]], Tolerance.Probability(expected[k[r]], 0, c.Cols), $"{path} confidence[{r}]");
+        }
+        Assert.Equal(123_457, k[0]);
+        Assert.Equal(99_999, k[1]);
+    }
+
     private static float[] Row(int cols, Func<int, float> value) => Enumerable.Range(0, cols).Select(value).ToArray();
 }
