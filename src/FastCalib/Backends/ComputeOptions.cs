@@ -18,13 +18,16 @@ public enum Backend
     Gpu = 2,
 }
 
-/// <summary>How a host-memory call runs. The default runs SIMD code on all cores.</summary>
+/// <summary>How a host-memory call runs. The default (<c>default(ComputeOptions)</c>) runs SIMD code on all cores.</summary>
 public readonly record struct ComputeOptions
 {
     /// <summary>The implementation to use.</summary>
     public Backend Backend { get; init; }
 
-    /// <summary>Most CPU threads to use; 0 means all cores. Results do not depend on it beyond float rounding of per-row work (which it does not change).</summary>
+    /// <summary>
+    /// Most CPU threads to use; 0 means all cores. Results are bit-for-bit the same for any value: rows are split
+    /// into chunks by shape alone and totals are added in chunk order.
+    /// </summary>
     public int MaxThreads { get; init; }
 
     /// <summary>
