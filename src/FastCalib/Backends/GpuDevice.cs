@@ -27,9 +27,12 @@ public static class GpuDevice
         !string.Equals(Environment.GetEnvironmentVariable("FASTCALIB_GPU"), "cpu", StringComparison.OrdinalIgnoreCase)
         && Context.GetCudaDevices().Count > 0;
 
-    /// <summary>Creates a context with the settings FastCalib's kernels need; for users who manage their own accelerators.</summary>
+    /// <summary>
+    /// Creates a context with the settings FastCalib's kernels need (ILGPU.Algorithms for XMath, fast 32-bit math;
+    /// not the 32-bit-only mode, which would demote the float64 totals); for users who manage their own accelerators.
+    /// </summary>
     public static Context CreateContext() =>
-        Context.Create(builder => builder.Default().EnableAlgorithms().Math(MathMode.Fast32BitOnly));
+        Context.Create(builder => builder.Default().EnableAlgorithms().Math(MathMode.Fast));
 
     private static Accelerator CreateDefault()
     {

@@ -66,7 +66,10 @@ public class GpuTests
         }
     }
 
-    /// <summary>Every generated ILGPU entry point compiles to PTX for sm_80, and Exp lowers to the fast ex2 instruction.</summary>
+    /// <summary>
+    /// Every generated ILGPU entry point compiles to PTX for sm_80; Exp lowers to the fast ex2 instruction and the
+    /// float64 totals stay float64.
+    /// </summary>
     [Fact]
     public void Every_generated_kernel_compiles_to_ptx()
     {
@@ -84,6 +87,9 @@ public class GpuTests
             string ptx = ((PTXCompiledKernel)compiled).PTXAssembly;
             Assert.Contains(".entry", ptx);
             if (method.DeclaringType!.Name == "ForwardKernel") Assert.Contains("ex2.approx", ptx);
+            // totals over rows stay float64 on the device (fast math must not demote them)
+            // (a context in a 32-bit-only math mode would turn the float64 reduction into red.add.f32 on a double)
+            if (method.DeclaringType!.Name == "BackwardWithTemperatureKernel") Assert.Matches(@"(red|atom)(\.global)?\.add\.f64", ptx);
         }
     }
 
