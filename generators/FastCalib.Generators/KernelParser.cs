@@ -404,10 +404,15 @@ internal sealed class KernelParser
         return null;
     }
 
+    /// <summary>Names the generated entry points use for their own parameters and locals.</summary>
+    private static readonly HashSet<string> Reserved = new() { "rows", "cols", "simd", "vectorWidth", "maxThreads", "stream", "accelerator", "kernel", "tile" };
+
     private void CheckName(string name, Location location)
     {
         if (name.StartsWith("__"))
             Report(Diagnostics.BadName, location, $"Name '{name}' starts with '__', which generated code reserves.");
+        else if (Reserved.Contains(name))
+            Report(Diagnostics.BadName, location, $"Name '{name}' is used by the generated code; choose another (reserved: {string.Join(", ", Reserved)}).");
     }
 
     private void Report(DiagnosticDescriptor descriptor, Location location, string message) =>

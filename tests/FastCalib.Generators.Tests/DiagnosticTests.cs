@@ -19,6 +19,7 @@ public class DiagnosticTests
     [InlineData("FCG005", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { float s = MathF.Tanh(1); Rows.Map(y, x, v => v); } }", "MathF.Tanh")]
     [InlineData("FCG006", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { Rows.Map(y, x, v => { return v; }); } }", "expression body")]
     [InlineData("FCG007", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { Rows.Map(y, y, v => v); } }", "read before")]
+    [InlineData("FCG007", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y, float cols) { Rows.Map(y, x, v => v * cols); } }", "used by the generated code")]
     [InlineData("FCG007", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { float m = Rows.Max(x, v => v); Rows.Map(y, x, m => m); } }", "reuses")]
     [InlineData("FCG007", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y, float t) { int i = Rows.ArgMax(x, v => v); Rows.Map(y, x, v => v + i); } }", "Int local")]
     [InlineData("FCG007", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y, out float o) { o = 1; float k = o; Rows.Map(y, x, v => v); } }", "cannot be read")]
