@@ -40,63 +40,54 @@ public static partial class Softmax
 
     /// <summary>Backward pass of softmax on device views: gradLogits_j = p_j (g_j − Σ_k g_k p_k) / T.</summary>
     public static void Backward(AcceleratorStream stream, ArrayView<float> probabilities, ArrayView<float> gradProbabilities, ArrayView<float> gradLogits, int cols, float temperature = 1f)
-    {
-        const string op = "Softmax.Backward";
-        long rows = Check.Rows(op, nameof(probabilities), probabilities.Length, cols);
-        Check.SameLength(op, nameof(gradProbabilities), gradProbabilities.Length, nameof(probabilities), probabilities.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(probabilities), probabilities.Length);
-        float invT = Check.InverseTemperature(op, temperature);
-        GpuHost.Launch(op, stream, Shape(rows, cols), () => SoftmaxKernels.BackwardKernel.Gpu(stream, probabilities, gradProbabilities, gradLogits, invT, rows, cols));
-    }
+        => RunBackward("Softmax.Backward", log: false, stream, default, probabilities, gradProbabilities, gradLogits, default, cols, temperature);
 
     /// <summary>
     /// Backward pass of softmax on device views, also writing dL/dT (summed over rows, float64) into
     /// <paramref name="gradTemperature"/>[0], which is overwritten.
     /// </summary>
     public static void BackwardWithTemperature(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<float> gradProbabilities, ArrayView<float> gradLogits, ArrayView<double> gradTemperature, int cols, float temperature = 1f)
-    {
-        const string op = "Softmax.BackwardWithTemperature";
-        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
-        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradProbabilities), gradProbabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logits), logits.Length);
-        Check.Length(op, nameof(gradTemperature), gradTemperature.Length, 1);
-        float invT = Check.InverseTemperature(op, temperature);
-        GpuHost.Launch(op, stream, Shape(rows, cols), () =>
-        {
-            gradTemperature.MemSetToZero(stream);
-            SoftmaxKernels.BackwardWithTemperatureKernel.Gpu(stream, logits, probabilities, gradProbabilities, gradLogits, invT, gradTemperature, rows, cols);
-        });
-    }
+        => RunBackward("Softmax.BackwardWithTemperature", log: false, stream, logits, probabilities, gradProbabilities, gradLogits, gradTemperature, cols, temperature);
 
     /// <summary>Backward pass of log-softmax on device views: gradLogits_j = (g_j − exp(logp_j) Σ_k g_k) / T.</summary>
     public static void LogBackward(AcceleratorStream stream, ArrayView<float> logProbabilities, ArrayView<float> gradLogProbabilities, ArrayView<float> gradLogits, int cols, float temperature = 1f)
-    {
-        const string op = "Softmax.LogBackward";
-        long rows = Check.Rows(op, nameof(logProbabilities), logProbabilities.Length, cols);
-        Check.SameLength(op, nameof(gradLogProbabilities), gradLogProbabilities.Length, nameof(logProbabilities), logProbabilities.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logProbabilities), logProbabilities.Length);
-        float invT = Check.InverseTemperature(op, temperature);
-        GpuHost.Launch(op, stream, Shape(rows, cols), () => SoftmaxKernels.LogBackwardKernel.Gpu(stream, logProbabilities, gradLogProbabilities, gradLogits, invT, rows, cols));
-    }
+        => RunBackward("Softmax.LogBackward", log: true, stream, default, logProbabilities, gradLogProbabilities, gradLogits, default, cols, temperature);
 
     /// <summary>
     /// Backward pass of log-softmax on device views, also writing dL/dT (summed over rows, float64) into
     /// <paramref name="gradTemperature"/>[0], which is overwritten.
     /// </summary>
     public static void LogBackwardWithTemperature(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> logProbabilities, ArrayView<float> gradLogProbabilities, ArrayView<float> gradLogits, ArrayView<double> gradTemperature, int cols, float temperature = 1f)
+        => RunBackward("Softmax.LogBackwardWithTemperature", log: true, stream, logits, logProbabilities, gradLogProbabilities, gradLogits, gradTemperature, cols, temperature);
+
+    /// <summary>
+    /// The device backward passes: softmax or log-softmax (<paramref name="log"/>); with dL/dT when
+    /// <paramref name="gradTemperature"/> is given (then <paramref name="logits"/> is read and the total overwritten).
+    /// </summary>
+    private static void RunBackward(string op, bool log, AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> forward,
+        ArrayView<float> grad, ArrayView<float> gradLogits, ArrayView<double> gradTemperature, int cols, float temperature)
     {
-        const string op = "Softmax.LogBackwardWithTemperature";
-        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
-        Check.SameLength(op, nameof(logProbabilities), logProbabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradLogProbabilities), gradLogProbabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logits), logits.Length);
-        Check.Length(op, nameof(gradTemperature), gradTemperature.Length, 1);
+        bool withTemperature = gradTemperature.IsValid;
+        string forwardName = log ? "logProbabilities" : "probabilities";
+        string gradName = log ? "gradLogProbabilities" : "gradProbabilities";
+        string first = withTemperature ? nameof(logits) : forwardName;
+        long length = withTemperature ? logits.Length : forward.Length;
+        long rows = Check.Rows(op, first, length, cols);
+        if (withTemperature) Check.SameLength(op, forwardName, forward.Length, first, length);
+        Check.SameLength(op, gradName, grad.Length, first, length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, first, length);
+        if (withTemperature) Check.Length(op, nameof(gradTemperature), gradTemperature.Length, 1);
         float invT = Check.InverseTemperature(op, temperature);
         GpuHost.Launch(op, stream, Shape(rows, cols), () =>
         {
-            gradTemperature.MemSetToZero(stream);
-            SoftmaxKernels.LogBackwardWithTemperatureKernel.Gpu(stream, logits, logProbabilities, gradLogProbabilities, gradLogits, invT, gradTemperature, rows, cols);
+            if (withTemperature) gradTemperature.MemSetToZero(stream);
+            switch (log, withTemperature)
+            {
+                case (false, false): SoftmaxKernels.BackwardKernel.Gpu(stream, forward, grad, gradLogits, invT, rows, cols); break;
+                case (false, true): SoftmaxKernels.BackwardWithTemperatureKernel.Gpu(stream, logits, forward, grad, gradLogits, invT, gradTemperature, rows, cols); break;
+                case (true, false): SoftmaxKernels.LogBackwardKernel.Gpu(stream, forward, grad, gradLogits, invT, rows, cols); break;
+                default: SoftmaxKernels.LogBackwardWithTemperatureKernel.Gpu(stream, logits, forward, grad, gradLogits, invT, gradTemperature, rows, cols); break;
+            }
         });
     }
 

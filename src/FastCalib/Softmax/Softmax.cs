@@ -130,27 +130,7 @@ public static unsafe partial class Softmax
     /// <param name="options">Backend and threads.</param>
     public static void Backward(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> gradProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
     {
-        const string op = "Softmax.Backward";
-        long rows = Check.Rows(op, nameof(probabilities), probabilities.Length, cols);
-        Check.SameLength(op, nameof(gradProbabilities), gradProbabilities.Length, nameof(probabilities), probabilities.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(probabilities), probabilities.Length);
-        float invT = Check.InverseTemperature(op, temperature);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(probabilities), probabilities, inPlaceAllowed: false);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradProbabilities), gradProbabilities, inPlaceAllowed: true);
-        if (rows == 0) return;
-        if (options.Backend == Backend.Gpu)
-        {
-            using var gpu = GpuHost.Open(options, op);
-            var p = gpu.Upload(probabilities, nameof(probabilities));
-            var g = gpu.Upload(gradProbabilities, nameof(gradProbabilities));
-            var dz = gpu.Allocate<float>(probabilities.Length, nameof(gradLogits));
-            gpu.Guard(() => SoftmaxKernels.BackwardKernel.Gpu(gpu.Stream, p, g, dz, invT, rows, cols));
-            gpu.Download(dz, gradLogits);
-            return;
-        }
-        var (simd, width, threads) = Cpu(options);
-        fixed (float* p = probabilities, g = gradProbabilities, dz = gradLogits)
-            SoftmaxKernels.BackwardKernel.Cpu(simd, width, threads, rows, cols, p, g, dz, invT);
+        _ = RunBackward("Softmax.Backward", log: false, withTemperature: false, default, probabilities, gradProbabilities, gradLogits, cols, temperature, options);
     }
 
     /// <summary>
@@ -167,35 +147,7 @@ public static unsafe partial class Softmax
     /// <param name="options">Backend and threads.</param>
     /// <returns>dL/dT.</returns>
     public static double BackwardWithTemperature(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> gradProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
-    {
-        const string op = "Softmax.BackwardWithTemperature";
-        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
-        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradProbabilities), gradProbabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logits), logits.Length);
-        float invT = Check.InverseTemperature(op, temperature);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logits), logits, inPlaceAllowed: false);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(probabilities), probabilities, inPlaceAllowed: false);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradProbabilities), gradProbabilities, inPlaceAllowed: true);
-        if (rows == 0) return 0;
-        if (options.Backend == Backend.Gpu)
-        {
-            using var gpu = GpuHost.Open(options, op);
-            var z = gpu.Upload(logits, nameof(logits));
-            var p = gpu.Upload(probabilities, nameof(probabilities));
-            var g = gpu.Upload(gradProbabilities, nameof(gradProbabilities));
-            var dz = gpu.Allocate<float>(logits.Length, nameof(gradLogits));
-            var dT = gpu.Upload<double>([0.0], "the temperature gradient");
-            gpu.Guard(() => SoftmaxKernels.BackwardWithTemperatureKernel.Gpu(gpu.Stream, z, p, g, dz, invT, dT, rows, cols));
-            gpu.Download(dz, gradLogits);
-            Span<double> total = stackalloc double[1];
-            gpu.Download(dT, total);
-            return total[0];
-        }
-        var (simd, width, threads) = Cpu(options);
-        fixed (float* z = logits, p = probabilities, g = gradProbabilities, dz = gradLogits)
-            return SoftmaxKernels.BackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, p, g, dz, invT);
-    }
+        => RunBackward("Softmax.BackwardWithTemperature", log: false, withTemperature: true, logits, probabilities, gradProbabilities, gradLogits, cols, temperature, options);
 
     /// <summary>
     /// Backward pass of <see cref="LogForward(ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/>:
@@ -209,27 +161,7 @@ public static unsafe partial class Softmax
     /// <param name="options">Backend and threads.</param>
     public static void LogBackward(ReadOnlySpan<float> logProbabilities, ReadOnlySpan<float> gradLogProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
     {
-        const string op = "Softmax.LogBackward";
-        long rows = Check.Rows(op, nameof(logProbabilities), logProbabilities.Length, cols);
-        Check.SameLength(op, nameof(gradLogProbabilities), gradLogProbabilities.Length, nameof(logProbabilities), logProbabilities.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logProbabilities), logProbabilities.Length);
-        float invT = Check.InverseTemperature(op, temperature);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logProbabilities), logProbabilities, inPlaceAllowed: false);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradLogProbabilities), gradLogProbabilities, inPlaceAllowed: true);
-        if (rows == 0) return;
-        if (options.Backend == Backend.Gpu)
-        {
-            using var gpu = GpuHost.Open(options, op);
-            var lp = gpu.Upload(logProbabilities, nameof(logProbabilities));
-            var g = gpu.Upload(gradLogProbabilities, nameof(gradLogProbabilities));
-            var dz = gpu.Allocate<float>(logProbabilities.Length, nameof(gradLogits));
-            gpu.Guard(() => SoftmaxKernels.LogBackwardKernel.Gpu(gpu.Stream, lp, g, dz, invT, rows, cols));
-            gpu.Download(dz, gradLogits);
-            return;
-        }
-        var (simd, width, threads) = Cpu(options);
-        fixed (float* lp = logProbabilities, g = gradLogProbabilities, dz = gradLogits)
-            SoftmaxKernels.LogBackwardKernel.Cpu(simd, width, threads, rows, cols, lp, g, dz, invT);
+        _ = RunBackward("Softmax.LogBackward", log: true, withTemperature: false, default, logProbabilities, gradLogProbabilities, gradLogits, cols, temperature, options);
     }
 
     /// <summary>
@@ -245,34 +177,60 @@ public static unsafe partial class Softmax
     /// <param name="options">Backend and threads.</param>
     /// <returns>dL/dT.</returns>
     public static double LogBackwardWithTemperature(ReadOnlySpan<float> logits, ReadOnlySpan<float> logProbabilities, ReadOnlySpan<float> gradLogProbabilities, Span<float> gradLogits, int cols, float temperature = 1f, ComputeOptions options = default)
+        => RunBackward("Softmax.LogBackwardWithTemperature", log: true, withTemperature: true, logits, logProbabilities, gradLogProbabilities, gradLogits, cols, temperature, options);
+
+    /// <summary>
+    /// The four backward passes share their checks and their host and device plumbing and differ only in the kernel:
+    /// softmax or log-softmax (<paramref name="log"/>), with or without dL/dT (then <paramref name="logits"/> is read).
+    /// </summary>
+    private static double RunBackward(string op, bool log, bool withTemperature, ReadOnlySpan<float> logits,
+        ReadOnlySpan<float> forward, ReadOnlySpan<float> grad, Span<float> gradLogits, int cols, float temperature, ComputeOptions options)
     {
-        const string op = "Softmax.LogBackwardWithTemperature";
-        long rows = Check.Rows(op, nameof(logits), logits.Length, cols);
-        Check.SameLength(op, nameof(logProbabilities), logProbabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradLogProbabilities), gradLogProbabilities.Length, nameof(logits), logits.Length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, nameof(logits), logits.Length);
+        string forwardName = log ? "logProbabilities" : "probabilities";
+        string gradName = log ? "gradLogProbabilities" : "gradProbabilities";
+        string first = withTemperature ? nameof(logits) : forwardName;
+        int length = withTemperature ? logits.Length : forward.Length;
+        long rows = Check.Rows(op, first, length, cols);
+        if (withTemperature) Check.SameLength(op, forwardName, forward.Length, first, length);
+        Check.SameLength(op, gradName, grad.Length, first, length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, first, length);
         float invT = Check.InverseTemperature(op, temperature);
         Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logits), logits, inPlaceAllowed: false);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logProbabilities), logProbabilities, inPlaceAllowed: false);
-        Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(gradLogProbabilities), gradLogProbabilities, inPlaceAllowed: true);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, forwardName, forward, inPlaceAllowed: false);
+        Check.NoOverlap(op, nameof(gradLogits), gradLogits, gradName, grad, inPlaceAllowed: true);
         if (rows == 0) return 0;
         if (options.Backend == Backend.Gpu)
         {
             using var gpu = GpuHost.Open(options, op);
-            var z = gpu.Upload(logits, nameof(logits));
-            var lp = gpu.Upload(logProbabilities, nameof(logProbabilities));
-            var g = gpu.Upload(gradLogProbabilities, nameof(gradLogProbabilities));
-            var dz = gpu.Allocate<float>(logits.Length, nameof(gradLogits));
+            var z = withTemperature ? gpu.Upload(logits, nameof(logits)) : default;
+            var y = gpu.Upload(forward, forwardName);
+            var g = gpu.Upload(grad, gradName);
+            var dz = gpu.Allocate<float>(length, nameof(gradLogits));
             var dT = gpu.Upload<double>([0.0], "the temperature gradient");
-            gpu.Guard(() => SoftmaxKernels.LogBackwardWithTemperatureKernel.Gpu(gpu.Stream, z, lp, g, dz, invT, dT, rows, cols));
+            gpu.Guard(() =>
+            {
+                switch (log, withTemperature)
+                {
+                    case (false, false): SoftmaxKernels.BackwardKernel.Gpu(gpu.Stream, y, g, dz, invT, rows, cols); break;
+                    case (false, true): SoftmaxKernels.BackwardWithTemperatureKernel.Gpu(gpu.Stream, z, y, g, dz, invT, dT, rows, cols); break;
+                    case (true, false): SoftmaxKernels.LogBackwardKernel.Gpu(gpu.Stream, y, g, dz, invT, rows, cols); break;
+                    default: SoftmaxKernels.LogBackwardWithTemperatureKernel.Gpu(gpu.Stream, z, y, g, dz, invT, dT, rows, cols); break;
+                }
+            });
             gpu.Download(dz, gradLogits);
             Span<double> total = stackalloc double[1];
             gpu.Download(dT, total);
             return total[0];
         }
         var (simd, width, threads) = Cpu(options);
-        fixed (float* z = logits, lp = logProbabilities, g = gradLogProbabilities, dz = gradLogits)
-            return SoftmaxKernels.LogBackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, lp, g, dz, invT);
+        fixed (float* z = logits, y = forward, g = grad, dz = gradLogits)
+            return (log, withTemperature) switch
+            {
+                (false, false) => SoftmaxKernels.BackwardKernel.Cpu(simd, width, threads, rows, cols, y, g, dz, invT),
+                (false, true) => SoftmaxKernels.BackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, y, g, dz, invT),
+                (true, false) => SoftmaxKernels.LogBackwardKernel.Cpu(simd, width, threads, rows, cols, y, g, dz, invT),
+                _ => SoftmaxKernels.LogBackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, y, g, dz, invT),
+            };
     }
 
     private static (bool Simd, int Width, int Threads) Cpu(ComputeOptions options) =>

@@ -63,6 +63,28 @@ public class GpuTests
             Assert.Equal(expectedK, dk.GetAsArray1D());
             Assert.Equal(expectedDz, dgrad.GetAsArray1D());
             Assert.Equal(expectedT, dT.GetAsArray1D()[0], Math.Abs(expectedT) * 1e-12 + 1e-12);   // atomic float64 adds in any order
+
+            // the log-softmax pair and the plain backward pass, also against the host API on the same accelerator
+            var expectedLp = new float[z.Length];
+            Softmax.LogForward(z, expectedLp, c.Cols, c.Temperature, host);
+            double expectedLogT = Softmax.LogBackwardWithTemperature(z, expectedLp, g, expectedDz, c.Cols, c.Temperature, host);
+            Softmax.LogForward(stream, dz.View, dp.View, c.Cols, c.Temperature);
+            Softmax.LogBackwardWithTemperature(stream, dz.View, dp.View, dg.View, dgrad.View, dT.View, c.Cols, c.Temperature);
+            stream.Synchronize();
+            Assert.Equal(expectedLp, dp.GetAsArray1D());
+            Assert.Equal(expectedDz, dgrad.GetAsArray1D());
+            Assert.Equal(expectedLogT, dT.GetAsArray1D()[0], Math.Abs(expectedLogT) * 1e-12 + 1e-12);
+            Softmax.Forward(z, expectedP, c.Cols, c.Temperature, host);
+            Softmax.Backward(expectedP, g, expectedDz, c.Cols, c.Temperature, host);
+            Softmax.Forward(stream, dz.View, dp.View, c.Cols, c.Temperature);
+            Softmax.Backward(stream, dp.View, dg.View, dgrad.View, c.Cols, c.Temperature);
+            stream.Synchronize();
+            Assert.Equal(expectedDz, dgrad.GetAsArray1D());
+            Softmax.LogBackward(expectedLp, g, expectedDz, c.Cols, c.Temperature, host);
+            dp.View.CopyFromCPU(expectedLp);
+            Softmax.LogBackward(stream, dp.View, dg.View, dgrad.View, c.Cols, c.Temperature);
+            stream.Synchronize();
+            Assert.Equal(expectedDz, dgrad.GetAsArray1D());
         }
     }
 
