@@ -68,16 +68,8 @@ public static partial class Softmax
         ArrayView<float> grad, ArrayView<float> gradLogits, ArrayView<double> gradTemperature, int cols, float temperature)
     {
         bool withTemperature = gradTemperature.IsValid;
-        string forwardName = log ? "logProbabilities" : "probabilities";
-        string gradName = log ? "gradLogProbabilities" : "gradProbabilities";
-        string first = withTemperature ? nameof(logits) : forwardName;
-        long length = withTemperature ? logits.Length : forward.Length;
-        long rows = Check.Rows(op, first, length, cols);
-        if (withTemperature) Check.SameLength(op, forwardName, forward.Length, first, length);
-        Check.SameLength(op, gradName, grad.Length, first, length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, first, length);
+        var (rows, invT) = CheckBackward(op, log, withTemperature, logits.Length, forward.Length, grad.Length, gradLogits.Length, cols, temperature);
         if (withTemperature) Check.Length(op, nameof(gradTemperature), gradTemperature.Length, 1);
-        float invT = Check.InverseTemperature(op, temperature);
         GpuHost.Launch(op, stream, Shape(rows, cols), () =>
         {
             if (withTemperature) gradTemperature.MemSetToZero(stream);

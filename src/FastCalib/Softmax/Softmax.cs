@@ -186,15 +186,9 @@ public static unsafe partial class Softmax
     private static double RunBackward(string op, bool log, bool withTemperature, ReadOnlySpan<float> logits,
         ReadOnlySpan<float> forward, ReadOnlySpan<float> grad, Span<float> gradLogits, int cols, float temperature, ComputeOptions options)
     {
-        string forwardName = log ? "logProbabilities" : "probabilities";
-        string gradName = log ? "gradLogProbabilities" : "gradProbabilities";
-        string first = withTemperature ? nameof(logits) : forwardName;
-        int length = withTemperature ? logits.Length : forward.Length;
-        long rows = Check.Rows(op, first, length, cols);
-        if (withTemperature) Check.SameLength(op, forwardName, forward.Length, first, length);
-        Check.SameLength(op, gradName, grad.Length, first, length);
-        Check.SameLength(op, nameof(gradLogits), gradLogits.Length, first, length);
-        float invT = Check.InverseTemperature(op, temperature);
+        var (forwardName, gradName) = BackwardNames(log);
+        var (rows, invT) = CheckBackward(op, log, withTemperature, logits.Length, forward.Length, grad.Length, gradLogits.Length, cols, temperature);
+        int length = forward.Length;
         Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(logits), logits, inPlaceAllowed: false);
         Check.NoOverlap(op, nameof(gradLogits), gradLogits, forwardName, forward, inPlaceAllowed: false);
         Check.NoOverlap(op, nameof(gradLogits), gradLogits, gradName, grad, inPlaceAllowed: true);
@@ -231,6 +225,22 @@ public static unsafe partial class Softmax
                 (true, false) => SoftmaxKernels.LogBackwardKernel.Cpu(simd, width, threads, rows, cols, y, g, dz, invT),
                 _ => SoftmaxKernels.LogBackwardWithTemperatureKernel.Cpu(simd, width, threads, rows, cols, z, y, g, dz, invT),
             };
+    }
+
+    private static (string Forward, string Grad) BackwardNames(bool log) =>
+        log ? ("logProbabilities", "gradLogProbabilities") : ("probabilities", "gradProbabilities");
+
+    /// <summary>The shape and temperature checks of every backward pass (host or device): returns rows and 1/T.</summary>
+    private static (long Rows, float InvT) CheckBackward(string op, bool log, bool withTemperature, long logits, long forward, long grad, long gradLogits, int cols, float temperature)
+    {
+        var (forwardName, gradName) = BackwardNames(log);
+        string first = withTemperature ? nameof(logits) : forwardName;
+        long length = withTemperature ? logits : forward;
+        long rows = Check.Rows(op, first, length, cols);
+        if (withTemperature) Check.SameLength(op, forwardName, forward, first, length);
+        Check.SameLength(op, gradName, grad, first, length);
+        Check.SameLength(op, nameof(gradLogits), gradLogits, first, length);
+        return (rows, Check.InverseTemperature(op, temperature));
     }
 
     private static (bool Simd, int Width, int Threads) Cpu(ComputeOptions options) =>
