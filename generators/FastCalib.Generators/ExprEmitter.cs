@@ -18,6 +18,7 @@ internal static class ExprEmitter
         ExprKind.Binary => $"({Scalar(e.Args[0], name, math)} {e.Text} {Scalar(e.Args[1], name, math)})",
         ExprKind.Call => $"{math}.{e.Text}({string.Join(", ", e.Args.Select(a => Scalar(a, name, math)))})",
         ExprKind.Conditional => $"({Scalar(e.Args[0], name, math)} ? {Scalar(e.Args[1], name, math)} : {Scalar(e.Args[2], name, math)})",
+        ExprKind.IntCompare => $"({name(e.Args[0].Text)} {e.Text} {name(e.Args[1].Text)})",
         _ => throw new InvalidOperationException(e.Kind.ToString()),
     };
 
@@ -32,6 +33,11 @@ internal static class ExprEmitter
             case ExprKind.Negate: return $"(-{Arg(0)})";
             case ExprKind.Not: return $"{v}.OnesComplement({Arg(0)})";
             case ExprKind.Conditional: return $"{v}.ConditionalSelect({Arg(0)}, {Arg(1)}, {Arg(2)})";
+            case ExprKind.IntCompare:
+            {
+                string equal = $"{v}.Equals({name(e.Args[0].Text)}, {name(e.Args[1].Text)}).AsSingle()";
+                return e.Text == "==" ? equal : $"{v}.OnesComplement({equal})";
+            }
             case ExprKind.Call:
                 return e.Text switch
                 {

@@ -58,7 +58,7 @@ internal sealed class KernelParser
             if (kind is null)
             {
                 Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(),
-                    $"Parameter '{p.Name}' of type '{(p.RefKind == RefKind.None ? "" : p.RefKind.ToString().ToLowerInvariant() + " ")}{p.Type.ToDisplayString()}' is not supported; use ReadOnlyRow, Row, float, out float, out int or ref double.");
+                    $"Parameter '{p.Name}' of type '{(p.RefKind == RefKind.None ? "" : p.RefKind.ToString().ToLowerInvariant() + " ")}{p.Type.ToDisplayString()}' is not supported; use ReadOnlyRow, Row, float, in float, in int, out float, out int or ref double.");
                 continue;
             }
             CheckName(p.Name, p.Locations.FirstOrDefault() ?? syntax.GetLocation());
@@ -100,6 +100,8 @@ internal sealed class KernelParser
             (RefKind.Out, "float") => ParamKind.OutFloat,
             (RefKind.Out, "int") => ParamKind.OutInt,
             (RefKind.Ref, "double") => ParamKind.Total,
+            (RefKind.In, "float") => ParamKind.RowFloat,
+            (RefKind.In, "int") => ParamKind.RowInt,
             _ => null,
         };
     }
@@ -174,9 +176,9 @@ internal sealed class KernelParser
         string name = left.Identifier.Text;
         if (assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) && kind == ParamKind.OutInt)
         {
-            if (assignment.Right is IdentifierNameSyntax id && _locals.TryGetValue(id.Identifier.Text, out bool isInt) && isInt)
+            if (assignment.Right is IdentifierNameSyntax id && IsIntName(id.Identifier.Text))
                 return new Stage(StageKind.AssignOut, name, "", default, default, null, id.Identifier.Text, true);
-            Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Out int '{name}' must be assigned an int local from Rows.ArgMax.");
+            Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Out int '{name}' must be assigned an int local from Rows.ArgMax or an in int parameter.");
             return null;
         }
         if (assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) && kind == ParamKind.OutFloat)
@@ -216,9 +218,9 @@ internal sealed class KernelParser
         if (name == "At")
         {
             var row = RowArgument(args[0].Expression, mustBeOutput: false);
-            if (args[1].Expression is not IdentifierNameSyntax index || !_locals.TryGetValue(index.Identifier.Text, out bool isInt) || !isInt)
+            if (args[1].Expression is not IdentifierNameSyntax index || !IsIntName(index.Identifier.Text))
             {
-                Report(Diagnostics.BadName, args[1].GetLocation(), "Rows.At takes an int local produced by Rows.ArgMax.");
+                Report(Diagnostics.BadName, args[1].GetLocation(), "Rows.At takes an int local produced by Rows.ArgMax or an in int parameter.");
                 return null;
             }
             return row is null ? null : new Stage(StageKind.At, target!, "", new[] { row }.ToEquatable(), default, null, index.Identifier.Text, false);
@@ -340,9 +342,21 @@ internal sealed class KernelParser
         return new Expr(kind, "", new[] { inner }.ToEquatable());
     }
 
+    /// <summary>An int local (from Rows.ArgMax) or an in int parameter.</summary>
+    private bool IsIntName(string name) =>
+        (_locals.TryGetValue(name, out bool isInt) && isInt) || (_params.TryGetValue(name, out var kind) && kind == ParamKind.RowInt);
+
     private Expr? Binary(BinaryExpressionSyntax b, HashSet<string>? lambdaParams)
     {
         string op = b.OperatorToken.Text;
+        // ints compare only with each other, by == and !=, outside element functions (e.g. predicted == label)
+        if (op is "==" or "!=" && b.Left is IdentifierNameSyntax li && b.Right is IdentifierNameSyntax ri
+            && IsIntName(li.Identifier.Text) && IsIntName(ri.Identifier.Text))
+        {
+            if (lambdaParams is not null)
+                return Unsupported(b, "int comparisons belong in per-row statements, not in element functions");
+            return new Expr(ExprKind.IntCompare, op, new[] { Expr.Leaf(ExprKind.Name, li.Identifier.Text), Expr.Leaf(ExprKind.Name, ri.Identifier.Text) }.ToEquatable());
+        }
         bool arithmetic = op is "+" or "-" or "*" or "/";
         bool comparison = op is "<" or "<=" or ">" or ">=" or "==" or "!=";
         bool logical = op is "&&" or "||";
@@ -383,12 +397,23 @@ internal sealed class KernelParser
         if (_locals.TryGetValue(name, out bool isInt))
         {
             if (!isInt) return Expr.Leaf(ExprKind.Name, name);
-            Report(Diagnostics.BadName, id.GetLocation(), $"Int local '{name}' can only be passed to Rows.At or assigned to an out int.");
+            Report(Diagnostics.BadName, id.GetLocation(), $"Int local '{name}' can only be passed to Rows.At, compared with == or != to another int, or assigned to an out int.");
             return null;
         }
         if (_params.TryGetValue(name, out var kind))
         {
             if (kind == ParamKind.Uniform) return Expr.Leaf(ExprKind.Name, name);
+            if (kind == ParamKind.RowFloat)
+            {
+                if (lambdaParams is null) return Expr.Leaf(ExprKind.Name, name);
+                Report(Diagnostics.BadName, id.GetLocation(), $"Per-row input '{name}' cannot be used in an element function; copy it into a local first (float v = {name};).");
+                return null;
+            }
+            if (kind == ParamKind.RowInt)
+            {
+                Report(Diagnostics.BadName, id.GetLocation(), $"In int '{name}' can only be passed to Rows.At, compared with == or != to another int, or assigned to an out int.");
+                return null;
+            }
             Report(Diagnostics.BadName, id.GetLocation(), kind is ParamKind.InRow or ParamKind.OutRow
                 ? $"Row '{name}' cannot be used as a value; read its elements through a Rows pattern's lambda."
                 : $"'{name}' is an output and cannot be read.");

@@ -56,6 +56,10 @@ internal enum ParamKind
     OutInt,
     /// <summary>ref double: a total over all rows.</summary>
     Total,
+    /// <summary>in float: one input value per row.</summary>
+    RowFloat,
+    /// <summary>in int: one input value per row (e.g. a label).</summary>
+    RowInt,
 }
 
 internal sealed record ParamModel(string Name, ParamKind Kind);
@@ -69,6 +73,7 @@ internal enum ExprKind
     Binary,    // Text: operator (+ - * / < <= > >= == != && ||)
     Call,      // Text: Exp Log Sqrt Abs Min Max
     Conditional,
+    IntCompare, // Text: == or !=; Args: two Name leaves naming ints (int locals or in int parameters)
 }
 
 /// <summary>A node of a kernel expression: the subset of C# the generator accepts.</summary>
@@ -76,7 +81,7 @@ internal sealed record Expr(ExprKind Kind, string Text, EquatableArray<Expr> Arg
 {
     public static Expr Leaf(ExprKind kind, string text) => new(kind, text, default);
 
-    public bool IsBoolean => Kind == ExprKind.Not
+    public bool IsBoolean => Kind is ExprKind.Not or ExprKind.IntCompare
         || (Kind == ExprKind.Binary && Text is "<" or "<=" or ">" or ">=" or "==" or "!=" or "&&" or "||");
 
     /// <summary>Every name the expression reads.</summary>

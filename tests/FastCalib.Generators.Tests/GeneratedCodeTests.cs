@@ -73,6 +73,36 @@ public class GeneratedCodeTests
         Assert.Equal(expected, gpu);
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Per_row_inputs_and_int_comparisons_agree_on_every_path(int rows, int cols)
+    {
+        var random = new Random(rows + 7 * cols);
+        var p = Enumerable.Range(0, rows * cols).Select(_ => random.Next(0, 4) * 0.25f).ToArray();   // ties included
+        var label = Enumerable.Range(0, rows).Select(_ => random.Next(cols)).ToArray();
+        var weight = Enumerable.Range(0, rows).Select(_ => (float)random.NextDouble() + 0.5f).ToArray();
+        var method = Samples.Value.GetMethod("RunLabelled")!;
+        (float[], float[], int[], double) Run(int width, object? accelerator)
+        {
+            var a = new float[rows];
+            var h = new float[rows];
+            var e = new int[rows];
+            double t = (double)method.Invoke(null, new[] { width, accelerator, p, label, weight, a, h, e, rows, cols })!;
+            return (a, h, e, t);
+        }
+        var expected = Run(-1, null);
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        foreach (var (width, acc) in new (int, object?)[] { (0, null), (128, null), (256, null), (512, null), (0, accelerator) })
+        {
+            var actual = Run(width, acc);
+            Assert.Equal(expected.Item1, actual.Item1);
+            Assert.Equal(expected.Item2, actual.Item2);
+            Assert.Equal(expected.Item3, actual.Item3);
+            Assert.Equal(expected.Item4, actual.Item4, 1e-9);
+        }
+    }
+
     private static bool Close(float x, float y) => Math.Abs(x - y) <= 2e-5f * (1 + Math.Abs(y)) || (float.IsNaN(x) && float.IsNaN(y));
 
     private static (float[] Y, float[] Low, int[] Arg, double Total) Run(string method, object? extra, float[] a, float[] b, float[] c, float k, int rows, int cols)

@@ -153,6 +153,21 @@ public static unsafe partial class SimdMath256
         return v;
     }
 
+    /// <summary>Per-row inputs of a tile: the first <paramref name="n"/> values, the other lanes 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadRows(float* source, int n) =>
+        n == Vector256<float>.Count ? Vector256.Load(source) : LoadFirst(source, n);
+
+    /// <summary>Per-row integer inputs of a tile: the first <paramref name="n"/> values, the other lanes 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> LoadRows(int* source, int n)
+    {
+        if (n == Vector256<int>.Count) return Vector256.Load(source);
+        Vector256<int> v = default;
+        Unsafe.CopyBlockUnaligned(&v, source, (uint)(n * sizeof(int)));
+        return v;
+    }
+
     /// <summary>Stores the first <paramref name="n"/> lanes of a per-row result.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreRows(Vector256<float> v, float* destination, int n)

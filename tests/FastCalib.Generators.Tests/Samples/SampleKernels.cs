@@ -55,6 +55,50 @@ public static unsafe partial class SampleKernels
         dy.View.CopyToCPU(y);
     }
 
+    /// <summary>Per-row inputs (a label and a weight) and int comparisons.</summary>
+    [RowKernel]
+    public static void Labelled(ReadOnlyRow p, in int label, in float weight, out float atLabel, out float hit, out int echo, ref double total)
+    {
+        int arg = Rows.ArgMax(p, v => v);
+        float pl = Rows.At(p, label);
+        float w = weight;
+        atLabel = pl;
+        hit = arg == label ? w : -w;
+        echo = label;
+        total += arg != label ? pl * w : 0;
+    }
+
+    public static double RunLabelled(int width, Accelerator? accelerator, float[] p, int[] label, float[] weight, float[] atLabel, float[] hit, int[] echo, int rows, int cols)
+    {
+        if (width < 0)
+        {
+            double total = 0;
+            for (int r = 0; r < rows; r++)
+                Labelled(new ReadOnlyRow(p.AsSpan(r * cols, cols)), label[r], weight[r], out atLabel[r], out hit[r], out echo[r], ref total);
+            return total;
+        }
+        if (accelerator is null)
+        {
+            fixed (float* pp = p, pw = weight, pa = atLabel, ph = hit)
+            fixed (int* pl = label, pe = echo)
+                return LabelledKernel.Cpu(width != 0, width, 1, rows, cols, pp, pl, pw, pa, ph, pe);
+        }
+        using var dp = accelerator.Allocate1D(p);
+        using var dl = accelerator.Allocate1D(label);
+        using var dw = accelerator.Allocate1D(weight);
+        using var da = accelerator.Allocate1D<float>(rows);
+        using var dh = accelerator.Allocate1D<float>(rows);
+        using var de = accelerator.Allocate1D<int>(rows);
+        using var dt = accelerator.Allocate1D<double>(1);
+        dt.MemSetToZero();
+        LabelledKernel.Gpu(accelerator.DefaultStream, dp.View, dl.View, dw.View, da.View, dh.View, de.View, dt.View, rows, cols);
+        accelerator.Synchronize();
+        da.View.CopyToCPU(atLabel);
+        dh.View.CopyToCPU(hit);
+        de.View.CopyToCPU(echo);
+        return dt.GetAsArray1D()[0];
+    }
+
     /// <summary>Runs the definition itself, row by row, through the Rows implementations.</summary>
     public static double RunDefinition(float[] a, float[] b, float[] c, float[] y, float k, float[] low, int[] arg, int rows, int cols)
     {
