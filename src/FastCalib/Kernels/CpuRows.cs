@@ -36,22 +36,30 @@ public static class CpuRows
     public static double Run(long rows, int cols, int maxThreads, Func<RowRange, double> chunk)
     {
         if (rows <= 0) return 0;
-        long rowsPerChunk = Math.Max(1, ChunkElements / Math.Max(1, cols));
-        long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
-        if (chunks == 1 || maxThreads == 1)
-        {
-            double total = 0;
-            for (long c = 0; c < chunks; c++) total += chunk(Range(c, rowsPerChunk, rows));
-            return total;
-        }
-
-        var partial = new double[chunks];
-        Parallel.For(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxThreads },
-            c => partial[c] = chunk(Range(c, rowsPerChunk, rows)));
+        var partial = new double[Chunks(rows, cols)];
+        ForEachChunk(rows, cols, maxThreads, (c, range) => partial[c] = chunk(range));
         double sum = 0;
         foreach (double p in partial) sum += p;
         return sum;
     }
+
+    /// <summary>How many chunks <see cref="ForEachChunk"/> makes of a [rows, cols] matrix (a function of the shape only).</summary>
+    public static int Chunks(long rows, int cols) => rows <= 0 ? 0 : checked((int)((rows + RowsPerChunk(cols) - 1) / RowsPerChunk(cols)));
+
+    /// <summary>Calls <paramref name="chunk"/> with each chunk's index and rows, on up to <paramref name="maxThreads"/> threads.</summary>
+    public static void ForEachChunk(long rows, int cols, int maxThreads, Action<int, RowRange> chunk)
+    {
+        int chunks = Chunks(rows, cols);
+        long rowsPerChunk = RowsPerChunk(cols);
+        if (chunks <= 1 || maxThreads == 1)
+        {
+            for (int c = 0; c < chunks; c++) chunk(c, Range(c, rowsPerChunk, rows));
+            return;
+        }
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxThreads }, c => chunk(c, Range(c, rowsPerChunk, rows)));
+    }
+
+    private static long RowsPerChunk(int cols) => Math.Max(1, ChunkElements / Math.Max(1, cols));
 
     private static RowRange Range(long chunk, long rowsPerChunk, long rows) =>
         new(chunk * rowsPerChunk, Math.Min(rows, (chunk + 1) * rowsPerChunk));
