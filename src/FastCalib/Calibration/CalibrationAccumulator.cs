@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using FastCalib.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -145,10 +146,17 @@ public sealed unsafe class CalibrationAccumulator
         const string op = "CalibrationAccumulator.AddConfidences";
         Check.SameLength(op, nameof(correct), correct.Length, nameof(confidence), confidence.Length);
         var part = Empty();
-        for (int i = 0; i < confidence.Length; i++)
+        float* ok = stackalloc float[Block];
+        fixed (float* c = confidence)
         {
-            if (!part.AddRow(confidence[i], correct[i]))
-                throw new ArgumentException($"{op}: confidence[{i}] is {confidence[i]}; confidences must be in [0, 1].", nameof(confidence));
+            for (int start = 0; start < confidence.Length; start += Block)
+            {
+                int n = Math.Min(Block, confidence.Length - start);
+                for (int i = 0; i < n; i++) ok[i] = correct[start + i] ? 1 : 0;
+                int bad = part.AddBlock(c + start, ok, null, null, n);
+                if (bad >= 0)
+                    throw new ArgumentException($"{op}: confidence[{start + bad}] is {confidence[start + bad]}; confidences must be in [0, 1].", nameof(confidence));
+            }
         }
         Merge(part);
     }
@@ -162,15 +170,28 @@ public sealed unsafe class CalibrationAccumulator
         const string op = "CalibrationAccumulator.AddBinary";
         Check.SameLength(op, nameof(target), target.Length, nameof(probability), probability.Length);
         var part = Empty();
-        for (int i = 0; i < probability.Length; i++)
+        float* ok = stackalloc float[Block];
+        float* nll = stackalloc float[Block];
+        float* brier = stackalloc float[Block];
+        fixed (float* c = probability)
         {
-            float p = probability[i];
-            int t = target[i];
-            if (t is not (0 or 1))
-                throw new ArgumentException($"{op}: target[{i}] is {t}; binary targets must be 0 or 1.", nameof(target));
-            if (!part.AddRow(p, t == 1))
-                throw new ArgumentException($"{op}: probability[{i}] is {p}; probabilities must be in [0, 1].", nameof(probability));
-            part.AddScore(-(t == 1 ? Math.Log(p) : Math.Log(1.0 - p)), (p - t) * (double)(p - t));
+            for (int start = 0; start < probability.Length; start += Block)
+            {
+                int n = Math.Min(Block, probability.Length - start);
+                for (int i = 0; i < n; i++)
+                {
+                    float p = probability[start + i];
+                    int t = target[start + i];
+                    if (t is not (0 or 1))
+                        throw new ArgumentException($"{op}: target[{start + i}] is {t}; binary targets must be 0 or 1.", nameof(target));
+                    ok[i] = t;
+                    nll[i] = -MathF.Log(t == 1 ? p : 1 - p);
+                    brier[i] = (p - t) * (p - t);
+                }
+                int bad = part.AddBlock(c + start, ok, nll, brier, n);
+                if (bad >= 0)
+                    throw new ArgumentException($"{op}: probability[{start + bad}] is {probability[start + bad]}; probabilities must be in [0, 1].", nameof(probability));
+            }
         }
         Merge(part);
     }
@@ -243,38 +264,160 @@ public sealed unsafe class CalibrationAccumulator
 
     private CalibrationAccumulator Empty() => new(Bins, Rule, _thresholds);
 
-    /// <summary>Adds one (confidence, correct) pair; false if the confidence is NaN or outside [0, 1].</summary>
-    private bool AddRow(float confidence, bool correct)
+    /// <summary>
+    /// Bins <paramref name="n"/> (at most <see cref="Block"/>) rows of per-row values; <paramref name="nll"/> and
+    /// <paramref name="brier"/> may be null (not scored). Returns the first invalid row (confidence NaN or outside
+    /// [0, 1], NaN score), or -1; on an invalid row nothing of the block is added.
+    /// </summary>
+    /// <remarks>
+    /// Bin indices, validity, thresholds and totals are computed eight rows at a time; the histogram itself is a scalar
+    /// scatter into four interleaved copies (so rows landing in the same bin do not wait on each other). Confidence
+    /// sums of one block are exact in float64 (at most 1024 values of at least 2^-17 need at most 52 significant
+    /// bits) and are then added to the accumulator as integers in units of 2^-40.
+    /// </remarks>
+    private int AddBlock(float* confidence, float* correct, float* nll, float* brier, int n)
     {
-        if (!(confidence >= 0 && confidence <= 1)) return false;
-        long units = (long)Math.Round(confidence * FixedOne);
-        int ok = correct ? 1 : 0;
-        _rows++;
-        _rowsCorrect += ok;
-        _confidenceTotal += units;
-        int b = Binning.Of(confidence, Bins, Rule);
-        if (b >= 0)
+        int slots = _count.Length;
+        int* bins = stackalloc int[Block];
+        int first = FirstInvalid(confidence, nll, brier, n);
+        if (first >= 0) return first;
+        BinIndices(confidence, bins, n);
+
+        const int Copies = 4;
+        int* count = stackalloc int[Copies * slots];
+        int* right = stackalloc int[Copies * slots];
+        double* sum = stackalloc double[Copies * slots];
+        new Span<int>(count, Copies * slots).Clear();
+        new Span<int>(right, Copies * slots).Clear();
+        new Span<double>(sum, Copies * slots).Clear();
+        double total = 0;
+        int totalRight = 0;
+        for (int i = 0; i < n; i++)
         {
-            _count[b]++;
-            _correct[b] += ok;
-            _confidence[b] += units;
+            float c = confidence[i];
+            int ok = (int)correct[i];
+            total += c;
+            totalRight += ok;
+            int b = bins[i];
+            if (b < 0) continue;
+            int at = (i & (Copies - 1)) * slots + b;
+            count[at]++;
+            right[at] += ok;
+            sum[at] += c;
         }
+        for (int b = 0; b < slots; b++)
+        {
+            long blockCount = 0, blockRight = 0;
+            double blockSum = 0;
+            for (int k = 0; k < Copies; k++)
+            {
+                blockCount += count[k * slots + b];
+                blockRight += right[k * slots + b];
+                blockSum += sum[k * slots + b];
+            }
+            _count[b] += blockCount;
+            _correct[b] += blockRight;
+            _confidence[b] += ToFixed(blockSum);
+        }
+        _rows += n;
+        _rowsCorrect += totalRight;
+        _confidenceTotal += ToFixed(total);
         for (int t = 0; t < _thresholds.Length; t++)
         {
-            if (confidence >= _thresholds[t])
+            float threshold = _thresholds[t];
+            for (int i = 0; i < n; i++)
             {
-                _thresholdCount[t]++;
-                _thresholdCorrect[t] += ok;
+                if (confidence[i] >= threshold)
+                {
+                    _thresholdCount[t]++;
+                    _thresholdCorrect[t] += (int)correct[i];
+                }
             }
         }
-        return true;
+        if (nll is not null)
+        {
+            double blockNll = 0, blockBrier = 0;
+            for (int i = 0; i < n; i++)
+            {
+                blockNll += nll[i];
+                blockBrier += brier[i];
+            }
+            _scored += n;
+            _negLogLikelihood += blockNll;
+            _brier += blockBrier;
+        }
+        return -1;
     }
 
-    private void AddScore(double negLogLikelihood, double brier)
+    private static Int128 ToFixed(double value) => (Int128)Math.Round(value * FixedOne);
+
+    /// <summary>The first row whose confidence is NaN or outside [0, 1] or whose scores are NaN, or -1.</summary>
+    private static int FirstInvalid(float* confidence, float* nll, float* brier, int n)
     {
-        _scored++;
-        _negLogLikelihood += negLogLikelihood;
-        _brier += brier;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var zero = Vector256<float>.Zero;
+            var one = Vector256<float>.One;
+            for (; i + 8 <= n; i += 8)
+            {
+                var c = Vector256.Load(confidence + i);
+                var valid = Vector256.GreaterThanOrEqual(c, zero) & Vector256.LessThanOrEqual(c, one);
+                if (nll is not null)
+                {
+                    var l = Vector256.Load(nll + i);
+                    var b = Vector256.Load(brier + i);
+                    valid &= Vector256.Equals(l, l) & Vector256.Equals(b, b);
+                }
+                if (!valid.AsInt32().Equals(Vector256<int>.AllBitsSet)) break;
+            }
+        }
+        for (; i < n; i++)
+        {
+            float c = confidence[i];
+            if (!(c >= 0 && c <= 1) || (nll is not null && (float.IsNaN(nll[i]) || float.IsNaN(brier[i])))) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>Bin indices of valid confidences, eight at a time (same arithmetic as <see cref="Binning.Of"/>).</summary>
+    private void BinIndices(float* confidence, int* bins, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var count = Vector256.Create((float)Bins);
+            var last = Vector256.Create(Bins);
+            var top = Vector256.Create(Bins - 1);
+            for (; i + 8 <= n; i += 8)
+            {
+                var c = Vector256.Load(confidence + i);
+                var k = Vector256.Min(Vector256.ConvertToInt32(c * count), last);
+                // k / n rounded to float, as Binning.Edge: step down below the lower edge, up at or past the upper one
+                var lower = Vector256.ConvertToSingle(k) / count;
+                var upper = Vector256.ConvertToSingle(k + Vector256<int>.One) / count;
+                k += (Vector256.LessThan(c, lower) & Vector256.GreaterThan(k, Vector256<int>.Zero).AsSingle()).AsInt32();
+                k -= (Vector256.GreaterThanOrEqual(c, upper) & Vector256.LessThan(k, last).AsSingle()).AsInt32();
+                switch (Rule)
+                {
+                    case BinningRule.ClosedLastBin:
+                        k = Vector256.Min(k, top);
+                        break;
+                    case BinningRule.RightClosed:
+                    case BinningRule.GuoReference:
+                    {
+                        // an edge value belongs to the bin below it; 0 to bin 0 (sklearn) or to none (Guo)
+                        var onEdge = Vector256.Equals(c, Vector256.ConvertToSingle(k) / count).AsInt32();
+                        var positive = Vector256.GreaterThan(k, Vector256<int>.Zero);
+                        k += onEdge & positive;
+                        if (Rule == BinningRule.GuoReference) k |= onEdge & ~positive;   // -1 for c = 0
+                        break;
+                    }
+                }
+                k.Store(bins + i);
+            }
+        }
+        for (; i < n; i++) bins[i] = Binning.Of(confidence[i], Bins, Rule);
     }
 
     private static long CheckRows(string op, string argument, long length, ReadOnlySpan<int> labels, int classes)
@@ -366,23 +509,23 @@ public sealed unsafe class CalibrationAccumulator
             long end = Math.Min(range.End, start + Block);
             // the kernels index outputs by absolute row: hand them bases that put this block's rows in the buffers
             kernel(new RowRange(start, end), width, new RowOutputs(confidence - start, correct - start, nll - start, brier - start));
-            int n = (int)(end - start);
-            long bad = AddOutputs(new ReadOnlySpan<float>(confidence, n), new ReadOnlySpan<float>(correct, n),
-                new ReadOnlySpan<float>(nll, n), new ReadOnlySpan<float>(brier, n), new RowRange(0, n));
+            int bad = AddBlock(confidence, correct, nll, brier, (int)(end - start));
             if (bad >= 0) return start + bad;
         }
         return -1;
     }
 
-    /// <summary>Bins rows [range) of per-row outputs; returns the first invalid row (relative to the spans), or -1.</summary>
-    private long AddOutputs(ReadOnlySpan<float> confidence, ReadOnlySpan<float> correct, ReadOnlySpan<float> nll, ReadOnlySpan<float> brier, RowRange range)
+    /// <summary>Bins rows [range) of per-row outputs held in arrays; returns the first invalid row, or -1.</summary>
+    private long AddOutputs(float[] confidence, float[] correct, float[] nll, float[] brier, RowRange range)
     {
-        for (long i = range.Start; i < range.End; i++)
+        fixed (float* c = confidence, ok = correct, l = nll, b = brier)
         {
-            // NaN NLL means a negative or NaN probability at the label; NaN Brier a NaN elsewhere in the row
-            if (float.IsNaN(nll[(int)i]) || float.IsNaN(brier[(int)i]) || !AddRow(confidence[(int)i], correct[(int)i] != 0))
-                return i;
-            AddScore(nll[(int)i], brier[(int)i]);
+            for (long start = range.Start; start < range.End; start += Block)
+            {
+                int n = (int)Math.Min(Block, range.End - start);
+                int bad = AddBlock(c + start, ok + start, l + start, b + start, n);
+                if (bad >= 0) return start + bad;
+            }
         }
         return -1;
     }

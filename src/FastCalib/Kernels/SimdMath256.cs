@@ -143,14 +143,16 @@ public static unsafe partial class SimdMath256
         return bi;
     }
 
-    /// <summary>Per lane r, the tile value at column index[r].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Per lane r, the tile value at column index[r] (through small stack buffers: variable-lane element access is slow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> GatherTile(float* tile, Vector256<int> index)
     {
-        Vector256<float> v = default;
-        float* p = (float*)&v;
-        for (int r = 0; r < Vector256<float>.Count; r++) p[r] = tile[index.GetElement(r) * Vector256<float>.Count + r];
-        return v;
+        int lanes = Vector256<float>.Count;
+        int* columns = stackalloc int[Vector256<int>.Count];
+        float* values = stackalloc float[Vector256<float>.Count];
+        index.Store(columns);
+        for (int r = 0; r < lanes; r++) values[r] = tile[columns[r] * lanes + r];
+        return Vector256.Load(values);
     }
 
     /// <summary>Per-row inputs of a tile: the first <paramref name="n"/> values, the other lanes 0.</summary>
