@@ -358,16 +358,21 @@ internal sealed class KernelEmitter
                     break;
                 }
                 case StageKind.ArgMax:
+                    // even and odd columns keep separate bests (shorter dependency chains), merged at the end
                     _w.Line($"var {stage.Target} = {V}<int>.Zero;");
                     _w.Open("");
                     _w.Line($"var __bv = {V}.Create(float.NegativeInfinity);");
-                    _w.Open("for (int __j = 0; __j < cols; __j++)");
-                    EmitTileLoads(stage, width);
-                    _w.Line($"var __f = {VectorBody(stage, width, true)};");
-                    _w.Line($"var __b = {M}.Beats(__f, __bv);");
-                    _w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
-                    _w.Line($"{stage.Target} = {V}.ConditionalSelect(__b.AsInt32(), {V}.Create(__j), {stage.Target});");
+                    _w.Line($"var __bv1 = {V}.Create(float.NegativeInfinity);");
+                    _w.Line($"var __bi1 = {V}<int>.One;");
+                    _w.Line("int __j = 0;");
+                    _w.Open("for (; __j + 1 < cols; __j += 2)");
+                    EmitTileArgMaxStep(stage, width, "__bv", stage.Target, "__j");
+                    EmitTileArgMaxStep(stage, width, "__bv1", "__bi1", "(__j + 1)");
                     _w.Close();
+                    _w.Open("if (__j < cols)");
+                    EmitTileArgMaxStep(stage, width, "__bv", stage.Target, "__j");
+                    _w.Close();
+                    _w.Line($"{stage.Target} = {M}.ArgMaxMerge(__bv, {stage.Target}, __bv1, __bi1);");
                     _w.Close();
                     break;
                 case StageKind.Map:
@@ -397,6 +402,18 @@ internal sealed class KernelEmitter
         _w.Close();
         _w.Line("return __total;");
         _w.Close().Line();
+    }
+
+    private void EmitTileArgMaxStep(Stage stage, int width, string best, string index, string column)
+    {
+        string V = "Vector" + width, M = "SimdMath" + width;
+        _w.Open("");
+        EmitTileLoads(stage, width, column);
+        _w.Line($"var __f = {VectorBody(stage, width, true)};");
+        _w.Line($"var __b = {M}.Beats(__f, {best});");
+        _w.Line($"{best} = {V}.ConditionalSelect(__b, __f, {best});");
+        _w.Line($"{index} = {V}.ConditionalSelect(__b.AsInt32(), {V}.Create({column}), {index});");
+        _w.Close();
     }
 
     private void EmitTileReduceStep(Stage stage, int width, string accumulator, Func<string, string, string> combine, string column)

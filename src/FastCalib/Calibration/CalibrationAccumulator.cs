@@ -270,9 +270,9 @@ public sealed unsafe class CalibrationAccumulator
     /// [0, 1], NaN score), or -1; on an invalid row nothing of the block is added.
     /// </summary>
     /// <remarks>
-    /// Bin indices, validity, thresholds and totals are computed eight rows at a time; the histogram itself is a scalar
-    /// scatter into four interleaved copies (so rows landing in the same bin do not wait on each other). Confidence
-    /// sums of one block are exact in float64 (at most 1024 values of at least 2^-17 need at most 52 significant
+    /// Bin indices, validity, thresholds, totals and scores are computed eight rows at a time and without branches;
+    /// the histogram itself is a scalar scatter into four interleaved copies (so rows landing in the same bin do not
+    /// wait on each other). Confidence sums of one block are exact in float64 (at most 1024 values of at least 2^-17 need at most 52 significant
     /// bits) and are then added to the accumulator as integers in units of 2^-40.
     /// </remarks>
     private int AddBlock(float* confidence, float* correct, float* nll, float* brier, int n)
@@ -283,6 +283,7 @@ public sealed unsafe class CalibrationAccumulator
         if (first >= 0) return first;
         BinIndices(confidence, bins, n);
 
+        // per-bin histogram: a scalar scatter into four interleaved copies
         const int Copies = 4;
         int* count = stackalloc int[Copies * slots];
         int* right = stackalloc int[Copies * slots];
@@ -290,20 +291,14 @@ public sealed unsafe class CalibrationAccumulator
         new Span<int>(count, Copies * slots).Clear();
         new Span<int>(right, Copies * slots).Clear();
         new Span<double>(sum, Copies * slots).Clear();
-        double total = 0;
-        int totalRight = 0;
         for (int i = 0; i < n; i++)
         {
-            float c = confidence[i];
-            int ok = (int)correct[i];
-            total += c;
-            totalRight += ok;
             int b = bins[i];
             if (b < 0) continue;
             int at = (i & (Copies - 1)) * slots + b;
             count[at]++;
-            right[at] += ok;
-            sum[at] += c;
+            right[at] += (int)correct[i];
+            sum[at] += confidence[i];
         }
         for (int b = 0; b < slots; b++)
         {
@@ -319,32 +314,86 @@ public sealed unsafe class CalibrationAccumulator
             _correct[b] += blockRight;
             _confidence[b] += ToFixed(blockSum);
         }
+
+        // totals, the threshold profile and the scores: branch-free, eight rows at a time
+        int thresholds = _thresholds.Length;
+        long* aboveCount = stackalloc long[thresholds];
+        long* aboveRight = stackalloc long[thresholds];
+        new Span<long>(aboveCount, thresholds).Clear();
+        new Span<long>(aboveRight, thresholds).Clear();
+        double total = 0, nllSum = 0, brierSum = 0;
+        long totalRight = 0;
+        int i0 = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vTotal = Vector256<double>.Zero;
+            var vNll = Vector256<double>.Zero;
+            var vBrier = Vector256<double>.Zero;
+            var vRight = Vector256<int>.Zero;
+            var vAboveCount = stackalloc Vector256<int>[thresholds];
+            var vAboveRight = stackalloc Vector256<int>[thresholds];
+            for (; i0 + 8 <= n; i0 += 8)
+            {
+                var c = Vector256.Load(confidence + i0);
+                var ok = Vector256.ConvertToInt32(Vector256.Load(correct + i0));
+                var (cLow, cHigh) = Vector256.Widen(c);
+                vTotal += cLow + cHigh;
+                vRight += ok;
+                for (int t = 0; t < thresholds; t++)
+                {
+                    var above = Vector256.GreaterThanOrEqual(c, Vector256.Create(_thresholds[t])).AsInt32();
+                    vAboveCount[t] -= above;
+                    vAboveRight[t] += above & ok;
+                }
+                if (nll is not null)
+                {
+                    var (lLow, lHigh) = Vector256.Widen(Vector256.Load(nll + i0));
+                    var (bLow, bHigh) = Vector256.Widen(Vector256.Load(brier + i0));
+                    vNll += lLow + lHigh;
+                    vBrier += bLow + bHigh;
+                }
+            }
+            total = Vector256.Sum(vTotal);
+            nllSum = Vector256.Sum(vNll);
+            brierSum = Vector256.Sum(vBrier);
+            totalRight = Vector256.Sum(vRight);
+            for (int t = 0; t < thresholds; t++)
+            {
+                aboveCount[t] = Vector256.Sum(vAboveCount[t]);
+                aboveRight[t] = Vector256.Sum(vAboveRight[t]);
+            }
+        }
+        for (int i = i0; i < n; i++)
+        {
+            float c = confidence[i];
+            int ok = (int)correct[i];
+            total += c;
+            totalRight += ok;
+            for (int t = 0; t < thresholds; t++)
+            {
+                int above = c >= _thresholds[t] ? 1 : 0;
+                aboveCount[t] += above;
+                aboveRight[t] += above & ok;
+            }
+            if (nll is not null)
+            {
+                nllSum += nll[i];
+                brierSum += brier[i];
+            }
+        }
         _rows += n;
         _rowsCorrect += totalRight;
         _confidenceTotal += ToFixed(total);
-        for (int t = 0; t < _thresholds.Length; t++)
+        for (int t = 0; t < thresholds; t++)
         {
-            float threshold = _thresholds[t];
-            for (int i = 0; i < n; i++)
-            {
-                if (confidence[i] >= threshold)
-                {
-                    _thresholdCount[t]++;
-                    _thresholdCorrect[t] += (int)correct[i];
-                }
-            }
+            _thresholdCount[t] += aboveCount[t];
+            _thresholdCorrect[t] += aboveRight[t];
         }
         if (nll is not null)
         {
-            double blockNll = 0, blockBrier = 0;
-            for (int i = 0; i < n; i++)
-            {
-                blockNll += nll[i];
-                blockBrier += brier[i];
-            }
             _scored += n;
-            _negLogLikelihood += blockNll;
-            _brier += blockBrier;
+            _negLogLikelihood += nllSum;
+            _brier += brierSum;
         }
         return -1;
     }

@@ -122,6 +122,18 @@ public static unsafe partial class SimdMath256
     public static Vector256<float> Beats(Vector256<float> v, Vector256<float> best) =>
         Vector256.GreaterThan(v, best) | Vector256.AndNot(Vector256.IsNaN(v), Vector256.IsNaN(best));
 
+    /// <summary>
+    /// Per lane, the first maximum of two partial (best value, index) pairs: the second wins if greater (NaN
+    /// greatest), or if equal with a smaller index.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> ArgMaxMerge(Vector256<float> best0, Vector256<int> index0, Vector256<float> best1, Vector256<int> index1)
+    {
+        var equal = Vector256.Equals(best0, best1) | (Vector256.IsNaN(best0) & Vector256.IsNaN(best1));
+        var second = Beats(best1, best0) | (equal & Vector256.LessThan(index1, index0).AsSingle());
+        return Vector256.ConditionalSelect(second.AsInt32(), index1, index0);
+    }
+
     /// <summary>Merges per-lane (best value, index) pairs into the row's first maximum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int ArgMaxAcross(Vector256<float> best, Vector256<int> index)
