@@ -87,7 +87,7 @@ public sealed unsafe class CalibrationAccumulator
     /// </summary>
     /// <remarks>Rows need not sum to 1 and are not renormalised. A row whose maximum is NaN or outside [0, 1], or whose
     /// label's probability is negative or NaN, is rejected with an error naming it (nothing is added then).
-    /// A zero probability on the label gives NLL +∞ (use <see cref="AddLogits"/> to avoid underflow).</remarks>
+    /// A zero probability on the label gives NLL +∞ (use <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> to avoid underflow).</remarks>
     public void AddProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default)
     {
         const string op = "CalibrationAccumulator.AddProbabilities";
@@ -192,6 +192,58 @@ public sealed unsafe class CalibrationAccumulator
                 if (bad >= 0)
                     throw new ArgumentException($"{op}: probability[{start + bad}] is {probability[start + bad]}; probabilities must be in [0, 1].", nameof(probability));
             }
+        }
+        Merge(part);
+    }
+
+    /// <summary>
+    /// <see cref="AddProbabilities(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/> for data already on a
+    /// device: the per-row kernel runs on <paramref name="stream"/>'s accelerator, and its per-row results (16 bytes a row)
+    /// are copied back and binned on the host. Waits for the stream.
+    /// </summary>
+    public void AddProbabilities(AcceleratorStream stream, ArrayView<float> probabilities, ArrayView<int> labels, int classes)
+    {
+        const string op = "CalibrationAccumulator.AddProbabilities";
+        long rows = Check.Rows(op, nameof(probabilities), probabilities.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        AddFromDevice(op, stream, rows, classes, labels, o =>
+            CalibrationKernels.FromProbabilitiesKernel.Gpu(stream, probabilities, labels, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes));
+    }
+
+    /// <summary>
+    /// <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> for data already on a
+    /// device (per-row kernel on the device, binning on the host). Waits for the stream.
+    /// </summary>
+    public void AddLogits(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes, float temperature = 1f)
+    {
+        const string op = "CalibrationAccumulator.AddLogits";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        float invT = Check.InverseTemperature(op, temperature);
+        AddFromDevice(op, stream, rows, classes, labels, o =>
+            CalibrationKernels.FromLogitsKernel.Gpu(stream, logits, labels, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes));
+    }
+
+    /// <summary>
+    /// Adds column <paramref name="column"/> of probability rows as (confidence = p[column], correct = label is column);
+    /// the one-class-versus-rest view that classwise calibration bins.
+    /// </summary>
+    internal void AddColumn(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, int column)
+    {
+        var part = Empty();
+        float* c = stackalloc float[Block];
+        float* ok = stackalloc float[Block];
+        for (int start = 0; start < labels.Length; start += Block)
+        {
+            int n = Math.Min(Block, labels.Length - start);
+            for (int i = 0; i < n; i++)
+            {
+                c[i] = probabilities[(start + i) * classes + column];
+                ok[i] = labels[start + i] == column ? 1 : 0;
+            }
+            int bad = part.AddBlock(c, ok, null, null, n);
+            if (bad >= 0)
+                throw new ArgumentException($"ClasswiseCalibration.AddProbabilities: probabilities[{start + bad}, {column}] is {c[bad]}; probabilities must be in [0, 1].", "probabilities");
         }
         Merge(part);
     }
@@ -506,8 +558,6 @@ public sealed unsafe class CalibrationAccumulator
     private void AddComputed(string op, long rows, int cols, ComputeOptions options,
         Func<RowRange, int, RowOutputs, double> cpuKernel, Func<GpuHost, Action<DeviceOutputs>> gpuKernel)
     {
-        var parts = new CalibrationAccumulator[CpuRows.Chunks(rows, cols)];
-        var failures = new long[parts.Length];
         if (options.Backend == Backend.Gpu)
         {
             var confidence = new float[rows];
@@ -525,21 +575,67 @@ public sealed unsafe class CalibrationAccumulator
                 gpu.Download(outputs.NegLogLikelihood, nll);
                 gpu.Download(outputs.Brier, brier);
             }
-            CpuRows.ForEachChunk(rows, cols, Environment.ProcessorCount, (c, range) =>
-            {
-                var part = parts[c] = Empty();
-                failures[c] = part.AddOutputs(confidence, correct, nll, brier, range);
-            });
+            BinOutputs(op, rows, cols, confidence, correct, nll, brier);
+            return;
         }
-        else
+        var parts = new CalibrationAccumulator[CpuRows.Chunks(rows, cols)];
+        var failures = new long[parts.Length];
+        int width = options.Backend == Backend.Scalar ? -1 : options.ResolveVectorWidth();
+        CpuRows.ForEachChunk(rows, cols, options.ResolveThreads(), (c, range) =>
         {
-            int width = options.Backend == Backend.Scalar ? -1 : options.ResolveVectorWidth();
-            CpuRows.ForEachChunk(rows, cols, options.ResolveThreads(), (c, range) =>
-            {
-                var part = parts[c] = Empty();
-                failures[c] = part.ComputeAndAdd(range, width, cpuKernel);
-            });
+            var part = parts[c] = Empty();
+            failures[c] = part.ComputeAndAdd(range, width, cpuKernel);
+        });
+        MergeParts(op, parts, failures);
+    }
+
+    private void AddFromDevice(string op, AcceleratorStream stream, long rows, int classes, ArrayView<int> labels, Action<DeviceOutputs> launch)
+    {
+        if (rows == 0) return;
+        var labelsHost = new int[rows];
+        var confidence = new float[rows];
+        var correct = new float[rows];
+        var nll = new float[rows];
+        var brier = new float[rows];
+        var accelerator = stream.Accelerator;
+        try
+        {
+            using var c = accelerator.Allocate1D<float>(rows);
+            using var k = accelerator.Allocate1D<float>(rows);
+            using var l = accelerator.Allocate1D<float>(rows);
+            using var b = accelerator.Allocate1D<float>(rows);
+            labels.CopyToCPU(stream, labelsHost);
+            stream.Synchronize();
+            CheckRows(op, "probabilities", rows * classes, labelsHost, classes);
+            launch(new DeviceOutputs(c.View, k.View, l.View, b.View));
+            c.View.CopyToCPU(stream, confidence);
+            k.View.CopyToCPU(stream, correct);
+            l.View.CopyToCPU(stream, nll);
+            b.View.CopyToCPU(stream, brier);
+            stream.Synchronize();
         }
+        catch (Exception e) when (GpuHost.IsDeviceError(e))
+        {
+            throw new DeviceException($"{op} on {accelerator.Name} for [{rows} x {classes}] failed: {e.Message}", e);
+        }
+        BinOutputs(op, rows, classes, confidence, correct, nll, brier);
+    }
+
+    /// <summary>Bins per-row outputs held in host arrays on all cores, in chunks merged in order.</summary>
+    private void BinOutputs(string op, long rows, int cols, float[] confidence, float[] correct, float[] nll, float[] brier)
+    {
+        var parts = new CalibrationAccumulator[CpuRows.Chunks(rows, cols)];
+        var failures = new long[parts.Length];
+        CpuRows.ForEachChunk(rows, cols, Environment.ProcessorCount, (c, range) =>
+        {
+            var part = parts[c] = Empty();
+            failures[c] = part.AddOutputs(confidence, correct, nll, brier, range);
+        });
+        MergeParts(op, parts, failures);
+    }
+
+    private void MergeParts(string op, CalibrationAccumulator[] parts, long[] failures)
+    {
         foreach (long row in failures)
             if (row >= 0)
                 throw new ArgumentException($"{op}: row {row} has a confidence or label probability that is NaN or outside [0, 1] (NaN or infinite inputs, or values that are not probabilities).");
