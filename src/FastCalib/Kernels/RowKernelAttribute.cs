@@ -12,6 +12,8 @@ namespace FastCalib.Kernels;
 /// <item><see cref="ReadOnlyRow"/>: an input matrix [rows, cols], seen one row at a time.</item>
 /// <item><see cref="Row"/>: an output matrix [rows, cols]; it may be read after it was written.</item>
 /// <item><c>float</c>: a uniform value shared by all rows.</item>
+/// <item><c>in float</c> / <c>in int</c>: one input value per row (an int, e.g. a label, may index <c>Rows.At</c> and be
+/// compared with <c>==</c> / <c>!=</c> to another int).</item>
 /// <item><c>out float</c> / <c>out int</c>: one output value per row.</item>
 /// <item><c>ref double</c>: a total over all rows, accumulated with <c>+=</c> (in float64).</item>
 /// </list>
