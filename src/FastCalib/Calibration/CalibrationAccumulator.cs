@@ -560,21 +560,22 @@ public sealed unsafe class CalibrationAccumulator
     {
         if (options.Backend == Backend.Gpu)
         {
+            using var gpu = GpuHost.Open(options, op);
+            var launch = gpuKernel(gpu);
+            var outputs = new DeviceOutputs(gpu.Allocate<float>(rows, "confidences"), gpu.Allocate<float>(rows, "correctness"),
+                gpu.Allocate<float>(rows, "negative log-likelihoods"), gpu.Allocate<float>(rows, "Brier scores"));
+            gpu.Guard(() => launch(outputs));
+            bool binned = false;
+            gpu.Guard(() => binned = TryBinOnDevice(op, gpu.Stream, rows, outputs));
+            if (binned) return;
             var confidence = new float[rows];
             var correct = new float[rows];
             var nll = new float[rows];
             var brier = new float[rows];
-            using (var gpu = GpuHost.Open(options, op))
-            {
-                var launch = gpuKernel(gpu);
-                var outputs = new DeviceOutputs(gpu.Allocate<float>(rows, "confidences"), gpu.Allocate<float>(rows, "correctness"),
-                    gpu.Allocate<float>(rows, "negative log-likelihoods"), gpu.Allocate<float>(rows, "Brier scores"));
-                gpu.Guard(() => launch(outputs));
-                gpu.Download(outputs.Confidence, confidence);
-                gpu.Download(outputs.Correct, correct);
-                gpu.Download(outputs.NegLogLikelihood, nll);
-                gpu.Download(outputs.Brier, brier);
-            }
+            gpu.Download(outputs.Confidence, confidence);
+            gpu.Download(outputs.Correct, correct);
+            gpu.Download(outputs.NegLogLikelihood, nll);
+            gpu.Download(outputs.Brier, brier);
             BinOutputs(op, rows, cols, confidence, correct, nll, brier);
             return;
         }
@@ -592,33 +593,92 @@ public sealed unsafe class CalibrationAccumulator
     private void AddFromDevice(string op, AcceleratorStream stream, long rows, int classes, ArrayView<int> labels, Action<DeviceOutputs> launch)
     {
         if (rows == 0) return;
-        var labelsHost = new int[rows];
-        var confidence = new float[rows];
-        var correct = new float[rows];
-        var nll = new float[rows];
-        var brier = new float[rows];
         var accelerator = stream.Accelerator;
         try
         {
+            var labelsHost = new int[rows];
+            labels.CopyToCPU(stream, labelsHost);
+            stream.Synchronize();
+            CheckRows(op, "probabilities", rows * classes, labelsHost, classes);
             using var c = accelerator.Allocate1D<float>(rows);
             using var k = accelerator.Allocate1D<float>(rows);
             using var l = accelerator.Allocate1D<float>(rows);
             using var b = accelerator.Allocate1D<float>(rows);
-            labels.CopyToCPU(stream, labelsHost);
-            stream.Synchronize();
-            CheckRows(op, "probabilities", rows * classes, labelsHost, classes);
-            launch(new DeviceOutputs(c.View, k.View, l.View, b.View));
+            var outputs = new DeviceOutputs(c.View, k.View, l.View, b.View);
+            launch(outputs);
+            if (TryBinOnDevice(op, stream, rows, outputs)) return;
+            var confidence = new float[rows];
+            var correct = new float[rows];
+            var nll = new float[rows];
+            var brier = new float[rows];
             c.View.CopyToCPU(stream, confidence);
             k.View.CopyToCPU(stream, correct);
             l.View.CopyToCPU(stream, nll);
             b.View.CopyToCPU(stream, brier);
             stream.Synchronize();
+            BinOutputs(op, rows, classes, confidence, correct, nll, brier);
         }
         catch (Exception e) when (GpuHost.IsDeviceError(e))
         {
             throw new DeviceException($"{op} on {accelerator.Name} for [{rows} x {classes}] failed: {e.Message}", e);
         }
-        BinOutputs(op, rows, classes, confidence, correct, nll, brier);
+    }
+
+    /// <summary>
+    /// Bins per-row results that are on the device with <see cref="DeviceBinning"/> (in launches of at most 2^22 rows)
+    /// and adds them; false (nothing done) if this accumulator's bins or thresholds do not fit its shared memory.
+    /// </summary>
+    private bool TryBinOnDevice(string op, AcceleratorStream stream, long rows, DeviceOutputs o)
+    {
+        int slots = _count.Length;
+        if (!DeviceBinning.Fits(slots, _thresholds.Length)) return false;
+        var accelerator = stream.Accelerator;
+        var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.Bin", static a => a.LoadKernel<ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<long>, ArrayView<double>, ArrayView<int>, int, int, int, int>(DeviceBinning.Bin));
+        var part = Empty();
+        using var thresholds = accelerator.Allocate1D(_thresholds.Length == 0 ? [0f] : _thresholds);
+        using var state = accelerator.Allocate1D<long>(DeviceBinning.StateLength(slots, _thresholds.Length));
+        using var scores = accelerator.Allocate1D<double>(2);
+        using var invalid = accelerator.Allocate1D<int>(1);
+        var thresholdView = thresholds.View.SubView(0, _thresholds.Length);
+        var host = new long[state.Length];
+        var hostScores = new double[2];
+        var hostInvalid = new int[1];
+        for (long start = 0; start < rows; start += DeviceBinning.MaxRowsPerLaunch)
+        {
+            int n = (int)Math.Min(DeviceBinning.MaxRowsPerLaunch, rows - start);
+            state.MemSetToZero(stream);
+            scores.MemSetToZero(stream);
+            invalid.View.CopyFromCPU(stream, [int.MaxValue]);
+            kernel(stream, DeviceBinning.Shape(accelerator, n), o.Confidence.SubView(start, n), o.Correct.SubView(start, n),
+                o.NegLogLikelihood.SubView(start, n), o.Brier.SubView(start, n), thresholdView, state.View, scores.View, invalid.View,
+                n, Bins, (int)Rule, 1);
+            state.View.CopyToCPU(stream, host);
+            scores.View.CopyToCPU(stream, hostScores);
+            invalid.View.CopyToCPU(stream, hostInvalid);
+            stream.Synchronize();
+            if (hostInvalid[0] != int.MaxValue)
+                throw new ArgumentException($"{op}: row {start + hostInvalid[0]} has a confidence or label probability that is NaN or outside [0, 1] (NaN or infinite inputs, or values that are not probabilities).");
+            for (int b = 0; b < slots; b++)
+            {
+                part._count[b] += host[b];
+                part._correct[b] += host[slots + b];
+                part._confidence[b] += host[2 * slots + b];
+            }
+            part._rows += n;
+            part._rowsCorrect += host[3 * slots];
+            part._confidenceTotal += host[3 * slots + 1];
+            for (int t = 0; t < _thresholds.Length; t++)
+            {
+                part._thresholdCount[t] += host[3 * slots + 2 + 2 * t];
+                part._thresholdCorrect[t] += host[3 * slots + 3 + 2 * t];
+            }
+            part._scored += n;
+            part._negLogLikelihood += hostScores[0];
+            part._brier += hostScores[1];
+        }
+        Merge(part);
+        return true;
     }
 
     /// <summary>Bins per-row outputs held in host arrays on all cores, in chunks merged in order.</summary>

@@ -97,6 +97,20 @@ public class MoreCalibrationTests
         deviceLogits.AddLogits(accelerator.DefaultStream, dp.View, dy.View, 10, 0.5f);
         CalibrationPropertyTests.AssertSame(hostLogits.Report(), deviceLogits.Report());
 
+        // many bins do not fit the device's shared-memory histogram and are binned on the host: same result
+        var manyHost = new CalibrationAccumulator(100);
+        var manyDevice = new CalibrationAccumulator(100);
+        manyHost.AddProbabilities(p, labels, 10);
+        manyDevice.AddProbabilities(accelerator.DefaultStream, dp.View, dy.View, 10);
+        CalibrationPropertyTests.AssertSame(manyHost.Report(), manyDevice.Report());
+        // the device binning finds invalid rows too, and adds nothing then
+        var withNaN = (float[])p.Clone();
+        withNaN[1234 * 10 + 3] = float.NaN;
+        using var dNaN = accelerator.Allocate1D(withNaN);
+        long before = device.Count;
+        Assert.Contains("row 1234", Assert.Throws<ArgumentException>(() => device.AddProbabilities(accelerator.DefaultStream, dNaN.View, dy.View, 10)).Message);
+        Assert.Equal(before, device.Count);
+
         using var bad = accelerator.Allocate1D(new[] { 10 });
         Assert.Equal("labels", Assert.Throws<ArgumentOutOfRangeException>(() => device.AddProbabilities(accelerator.DefaultStream, dp.View.SubView(0, 10), bad.View, 10)).ParamName);
     }

@@ -1,0 +1,122 @@
+using FastCalib.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FastCalib;
+
+/// <summary>
+/// Binning of per-row calibration results on the device, so that only a few numbers per bin come back: each thread
+/// group keeps its histogram in shared memory (atomic adds), and at the end adds it to the global one. Counts and
+/// confidence sums are integers (confidences in units of 2^-40, as on the host), so the result does not depend on
+/// the order of the atomic adds; NLL and Brier sums are float64 atomics (order-dependent in the last bits).
+/// </summary>
+internal static class DeviceBinning
+{
+    /// <summary>Most bin slots (bins + 1) and thresholds the shared-memory histogram holds; more fall back to host binning.</summary>
+    public const int MaxSlots = 64;
+
+    /// <inheritdoc cref="MaxSlots"/>
+    public const int MaxThresholds = 16;
+
+    /// <summary>Rows per launch, so that a bin's sum of 2^-40 units (at most 2^40 per row) stays below 2^63.</summary>
+    public const int MaxRowsPerLaunch = 1 << 22;
+
+    private const double FixedOne = 1099511627776.0;
+
+    /// <summary>Length of the integer state for a shape: counts, correct counts and confidence units per slot, the two
+    /// totals (correct rows, confidence units), and a count and a correct count per threshold.</summary>
+    public static int StateLength(int slots, int thresholds) => 3 * slots + 2 + 2 * thresholds;
+
+    /// <summary>
+    /// Bins rows [0, rows) of per-row results into <paramref name="state"/> (layout in <see cref="StateLength"/>) and
+    /// <paramref name="scores"/> (NLL and Brier sums). <paramref name="invalid"/>[0] receives the smallest invalid row
+    /// (confidence NaN or outside [0, 1], NaN score) and must start at int.MaxValue.
+    /// </summary>
+    [GpuKernelEntry]
+    public static void Bin(ArrayView<float> confidence, ArrayView<float> correct, ArrayView<float> nll, ArrayView<float> brier,
+        ArrayView<float> thresholds, ArrayView<long> state, ArrayView<double> scores, ArrayView<int> invalid, int rows, int bins, int rule, int scored)
+    {
+        int slots = rule == (int)BinningRule.TorchMetrics ? bins + 1 : bins;
+        var counts = state.SubView(0, slots);
+        var rights = state.SubView(slots, slots);
+        var sums = state.SubView(2L * slots, slots);
+        var totals = state.SubView(3L * slots, 2 + 2 * thresholds.Length);
+        int thresholdCount = (int)thresholds.Length;
+        var sharedCount = SharedMemory.Allocate<long>(MaxSlots);
+        var sharedRight = SharedMemory.Allocate<long>(MaxSlots);
+        var sharedSum = SharedMemory.Allocate<long>(MaxSlots);
+        var sharedAbove = SharedMemory.Allocate<long>(2 * MaxThresholds);
+        for (int b = Group.IdxX; b < MaxSlots; b += Group.DimX)
+        {
+            sharedCount[b] = 0;
+            sharedRight[b] = 0;
+            sharedSum[b] = 0;
+        }
+        for (int t = Group.IdxX; t < 2 * MaxThresholds; t += Group.DimX) sharedAbove[t] = 0;
+        Group.Barrier();
+
+        long right = 0, units = 0;
+        double nllSum = 0, brierSum = 0;
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.GlobalIndex.X; i < rows; i += stride)
+        {
+            float c = confidence[i];
+            bool bad = !(c >= 0f && c <= 1f) || (scored != 0 && (GpuMath.IsNaN(nll[i]) || GpuMath.IsNaN(brier[i])));
+            if (bad)
+            {
+                Atomic.Min(ref invalid[0], i);
+                continue;
+            }
+            long ok = correct[i] != 0f ? 1 : 0;
+            long u = (long)(c * FixedOne + 0.5);
+            right += ok;
+            units += u;
+            int b = Binning.Of(c, bins, (BinningRule)rule);
+            if (b >= 0)
+            {
+                Atomic.Add(ref sharedCount[b], 1L);
+                Atomic.Add(ref sharedRight[b], ok);
+                Atomic.Add(ref sharedSum[b], u);
+            }
+            for (int t = 0; t < thresholdCount; t++)
+            {
+                if (c >= thresholds[t])
+                {
+                    Atomic.Add(ref sharedAbove[2 * t], 1L);
+                    Atomic.Add(ref sharedAbove[2 * t + 1], ok);
+                }
+            }
+            if (scored != 0)
+            {
+                nllSum += nll[i];
+                brierSum += brier[i];
+            }
+        }
+        Atomic.Add(ref totals[0], right);
+        Atomic.Add(ref totals[1], units);
+        if (scored != 0)
+        {
+            Atomic.Add(ref scores[0], nllSum);
+            Atomic.Add(ref scores[1], brierSum);
+        }
+        Group.Barrier();
+        for (int b = Group.IdxX; b < slots; b += Group.DimX)
+        {
+            Atomic.Add(ref counts[b], sharedCount[b]);
+            Atomic.Add(ref rights[b], sharedRight[b]);
+            Atomic.Add(ref sums[b], sharedSum[b]);
+        }
+        for (int t = Group.IdxX; t < 2 * thresholdCount; t += Group.DimX) Atomic.Add(ref totals[2 + t], sharedAbove[t]);
+    }
+
+    /// <summary>Whether an accumulator's shape fits the device histogram.</summary>
+    public static bool Fits(int slots, int thresholds) => slots <= MaxSlots && thresholds <= MaxThresholds;
+
+    /// <summary>The launch shape: groups of the accumulator's preferred size, a few per multiprocessor.</summary>
+    public static KernelConfig Shape(Accelerator accelerator, long rows)
+    {
+        int group = Math.Min(accelerator.MaxNumThreadsPerGroup, 256);
+        long groups = Math.Clamp((rows + group - 1) / group, 1, Math.Max(1, accelerator.NumMultiprocessors) * 8L);
+        return new KernelConfig((int)groups, group);
+    }
+}
