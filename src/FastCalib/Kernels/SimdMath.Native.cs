@@ -9,6 +9,13 @@ namespace FastCalib.Kernels;
 
 public static unsafe partial class SimdMath128
 {
+    /// <summary>Per lane r, the tile value at column index[r].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> GatherTile(float* tile, Vector128<int> index) =>
+        Avx2.IsSupported
+            ? Avx2.GatherVector128(tile, index * 4 + Vector128<int>.Indices, 4)
+            : GatherTilePortable(tile, index);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> ScaleByPowerOfTwo(Vector128<float> p, Vector128<float> k) =>
         Avx512F.VL.IsSupported ? Avx512F.VL.Scale(p, k) : ScaleByPowerOfTwoPortable(p, k);
@@ -24,6 +31,16 @@ public static unsafe partial class SimdMath128
 
 public static unsafe partial class SimdMath256
 {
+    /// <summary>
+    /// Per lane r, the tile value at column index[r], by one gather instruction (building the vector from scalar
+    /// stores instead stalls the load that follows them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> GatherTile(float* tile, Vector256<int> index) =>
+        Avx2.IsSupported
+            ? Avx2.GatherVector256(tile, index * 8 + Vector256<int>.Indices, 4)
+            : GatherTilePortable(tile, index);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ScaleByPowerOfTwo(Vector256<float> p, Vector256<float> k) =>
         Avx512F.VL.IsSupported ? Avx512F.VL.Scale(p, k) : ScaleByPowerOfTwoPortable(p, k);
@@ -55,6 +72,15 @@ public static unsafe partial class SimdMath256
 
 public static unsafe partial class SimdMath512
 {
+    /// <summary>Per lane r, the tile value at column index[r], as two 8-lane gathers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> GatherTile(float* tile, Vector512<int> index)
+    {
+        if (!Avx2.IsSupported) return GatherTilePortable(tile, index);
+        var offsets = index * 16 + Vector512<int>.Indices;
+        return Vector512.Create(Avx2.GatherVector256(tile, offsets.GetLower(), 4), Avx2.GatherVector256(tile, offsets.GetUpper(), 4));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ScaleByPowerOfTwo(Vector512<float> p, Vector512<float> k) =>
         Avx512F.IsSupported ? Avx512F.Scale(p, k) : ScaleByPowerOfTwoPortable(p, k);

@@ -155,9 +155,9 @@ public static unsafe partial class SimdMath256
         return bi;
     }
 
-    /// <summary>Per lane r, the tile value at column index[r] (through small stack buffers: variable-lane element access is slow).</summary>
+    /// <summary>Per lane r, the tile value at column index[r] (element by element, where no gather instruction serves).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> GatherTile(float* tile, Vector256<int> index)
+    private static Vector256<float> GatherTilePortable(float* tile, Vector256<int> index)
     {
         int lanes = Vector256<float>.Count;
         int* columns = stackalloc int[Vector256<int>.Count];
