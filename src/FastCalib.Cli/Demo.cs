@@ -5,8 +5,8 @@ namespace FastCalib.Cli;
 
 /// <summary>
 /// Scores a synthetic, deliberately overconfident classifier: logits are a class signal plus noise, scaled up,
-/// the way networks trained to zero loss tend to be. Shows the per-temperature summary and checks that the
-/// backends agree.
+/// the way networks trained to zero loss tend to be. Shows the calibration report per temperature (fused from
+/// logits), the reliability table, and checks that the softmax backends agree.
 /// </summary>
 public static class Demo
 {
@@ -16,25 +16,24 @@ public static class Demo
         output.WriteLine($"fastcalib demo: synthetic batch of {o.Rows} predictions over {o.Classes} classes (seed {o.Seed})");
         output.WriteLine($"GPU backend: {GpuDevice.Default.Name} ({(GpuDevice.HasCuda ? "CUDA" : "ILGPU CPU accelerator; no CUDA device")})");
         output.WriteLine();
-        output.WriteLine("temperature  accuracy  mean confidence  gap (conf - acc)      NLL");
-        var confidence = new float[o.Rows];
-        var predicted = new int[o.Rows];
-        var logp = new float[logits.Length];
+        output.WriteLine("temperature  accuracy  mean confidence     ECE     MCE     NLL   Brier");
+        CalibrationReport? atOne = null;
         foreach (float t in new[] { 0.5f, 1f, 1.5f, 2f, 3f })
         {
-            Softmax.Top1(logits, confidence, predicted, o.Classes, t);
-            Softmax.LogForward(logits, logp, o.Classes, t);
-            double correct = 0, meanConfidence = 0, nll = 0;
-            for (int i = 0; i < o.Rows; i++)
-            {
-                correct += predicted[i] == labels[i] ? 1 : 0;
-                meanConfidence += confidence[i];
-                nll -= logp[(long)i * o.Classes + labels[i]];
-            }
-            double accuracy = correct / o.Rows;
-            meanConfidence /= o.Rows;
-            output.WriteLine($"{t,11:F2}  {accuracy,8:F4}  {meanConfidence,15:F4}  {meanConfidence - accuracy,16:+0.0000;-0.0000}  {nll / o.Rows,7:F4}");
+            var calibration = new CalibrationAccumulator(bins: 15);
+            calibration.AddLogits(logits, labels, o.Classes, t);
+            var r = calibration.Report();
+            if (t == 1f) atOne = r;
+            output.WriteLine($"{t,11:F2}  {r.Accuracy,8:F4}  {r.MeanConfidence,15:F4}  {r.Ece,6:F4}  {r.Mce,6:F4}  {r.NegativeLogLikelihood,6:F4}  {r.Brier,6:F4}");
         }
+
+        output.WriteLine();
+        output.WriteLine("reliability at temperature 1 (15 bins, torchmetrics' assignment):");
+        output.WriteLine("  bin            count  confidence  accuracy     gap");
+        foreach (var bin in atOne!.Bins.Where(b => b.Count > 0))
+            output.WriteLine($"  [{bin.Lower:F3}, {bin.Upper:F3})  {bin.Count,8}  {bin.MeanConfidence,10:F4}  {bin.Accuracy,8:F4}  {bin.Gap,+7:+0.0000;-0.0000}");
+        foreach (var threshold in atOne.Thresholds)
+            output.WriteLine($"  confidence >= {threshold.Threshold:F2}: {threshold.Coverage:P1} of predictions, accuracy {threshold.Accuracy:F4}");
 
         output.WriteLine();
         output.WriteLine("softmax(logits / 1.5), per backend:");
