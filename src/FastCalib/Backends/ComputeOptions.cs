@@ -42,6 +42,14 @@ public readonly record struct ComputeOptions
     /// <summary>Default options with the given backend.</summary>
     public static ComputeOptions For(Backend backend) => new() { Backend = backend };
 
+    /// <summary>Whether the CPU path is SIMD, the vector width, and the thread count.</summary>
+    internal (bool Simd, int Width, int Threads) ResolveCpu() => Backend switch
+    {
+        Backend.Simd => (true, ResolveVectorWidth(), ResolveThreads()),
+        Backend.Scalar => (false, 0, ResolveThreads()),
+        _ => throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend."),
+    };
+
     internal int ResolveThreads() => MaxThreads switch
     {
         < 0 => throw new ArgumentOutOfRangeException(nameof(MaxThreads), MaxThreads, "MaxThreads must be 0 (all cores) or positive."),

@@ -46,7 +46,7 @@ public static unsafe partial class Softmax
             gpu.Download(p, probabilities);
             return;
         }
-        var (simd, width, threads) = Cpu(options);
+        var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits, p = probabilities)
             SoftmaxKernels.ForwardKernel.Cpu(simd, width, threads, rows, cols, z, p, invT);
     }
@@ -74,7 +74,7 @@ public static unsafe partial class Softmax
             gpu.Download(lp, logProbabilities);
             return;
         }
-        var (simd, width, threads) = Cpu(options);
+        var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits, lp = logProbabilities)
             SoftmaxKernels.LogForwardKernel.Cpu(simd, width, threads, rows, cols, z, lp, invT);
     }
@@ -111,7 +111,7 @@ public static unsafe partial class Softmax
             gpu.Download(k, predicted);
             return;
         }
-        var (simd, width, threads) = Cpu(options);
+        var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits, c = confidence)
         fixed (int* k = predicted)
             SoftmaxKernels.Top1Kernel.Cpu(simd, width, threads, rows, cols, z, invT, c, k);
@@ -216,7 +216,7 @@ public static unsafe partial class Softmax
             gpu.Download(dT, total);
             return total[0];
         }
-        var (simd, width, threads) = Cpu(options);
+        var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits, y = forward, g = grad, dz = gradLogits)
             return (log, withTemperature) switch
             {
@@ -242,12 +242,4 @@ public static unsafe partial class Softmax
         Check.SameLength(op, nameof(gradLogits), gradLogits, first, length);
         return (rows, Check.InverseTemperature(op, temperature));
     }
-
-    private static (bool Simd, int Width, int Threads) Cpu(ComputeOptions options) =>
-        options.Backend switch
-        {
-            Backend.Simd => (true, options.ResolveVectorWidth(), options.ResolveThreads()),
-            Backend.Scalar => (false, 0, options.ResolveThreads()),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Backend, "Unknown backend."),
-        };
 }

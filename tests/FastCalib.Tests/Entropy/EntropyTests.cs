@@ -1,0 +1,179 @@
+using FsCheck.Xunit;
+using Xunit;
+
+namespace FastCalib.Tests.Entropy;
+
+using Entropy = FastCalib.Entropy;
+
+/// <summary>Entropy, the confidence penalty and prediction diversity against float64 references, on every path.</summary>
+[Properties(Arbitrary = new[] { typeof(Arbitraries) }, MaxTest = 20)]
+public class EntropyTests
+{
+    /// <summary>−Σ p ln p in float64, 0 ln 0 = 0.</summary>
+    private static double ReferenceEntropy(ReadOnlySpan<float> p)
+    {
+        double h = 0;
+        foreach (float v in p) if (v > 0) h -= v * Math.Log(v);
+        return h;
+    }
+
+    /// <summary>Error bound: each term carries a couple of ulp from the float log and product, sums add √n·u.</summary>
+    private static double Bound(double h, int cols) => 4e-7 * (1 + h) * (4 + Math.Sqrt(cols) + cols / 16.0) + 1e-6;
+
+    [Property]
+    public void From_probabilities_matches_the_reference_with_bounds(SoftmaxCase c)
+    {
+        var p = Softmax.SoftmaxPropertyTests.ReferenceProbabilities(c.Logits(), c);
+        foreach (var path in Paths.All)
+        {
+            var h = TestData.Poisoned(c.Rows, TestData.Poison);
+            double mean = Entropy.FromProbabilities(p, h, c.Cols, EntropyUnit.Nats, path.Options);
+            double expectedMean = 0;
+            for (int r = 0; r < c.Rows; r++)
+            {
+                double expected = ReferenceEntropy(p.AsSpan(r * c.Cols, c.Cols));
+                expectedMean += expected / c.Rows;
+                Tolerance.AssertClose(h[r], expected, Bound(expected, c.Cols), $"{path} {c}: H[{r}]");
+                Assert.InRange(h[r], -Bound(0, c.Cols), Math.Log(c.Cols) + Bound(Math.Log(c.Cols), c.Cols));
+            }
+            Tolerance.AssertClose(mean, expectedMean, Bound(expectedMean, c.Cols), $"{path} {c}: mean");
+        }
+    }
+
+    [Property]
+    public void From_logits_equals_the_entropy_of_the_reference_softmax(SoftmaxCase c)
+    {
+        var z = c.Logits();
+        foreach (var path in Paths.All)
+        {
+            var h = TestData.Poisoned(c.Rows, TestData.Poison);
+            Entropy.FromLogits(z, h, c.Cols, c.Temperature, EntropyUnit.Nats, path.Options);
+            for (int r = 0; r < c.Rows; r++)
+            {
+                var logp = Reference.LogSoftmax(z.AsSpan(r * c.Cols, c.Cols), c.Temperature);
+                double expected = -logp.Sum(l => Math.Exp(l) * l);
+                double spread = logp.Max() - logp.Min();   // size of the exponents
+                Tolerance.AssertClose(h[r], expected, Bound(expected, c.Cols) + 2e-7 * Math.Min(spread, 104), $"{path} {c}: H[{r}]");
+            }
+        }
+    }
+
+    [Property]
+    public void Confidence_penalty_and_its_gradient_match_the_reference(SoftmaxCase generated)
+    {
+        var c = generated with { Rows = Math.Min(generated.Rows, 4), Cols = Math.Min(generated.Cols, 40), Scale = Math.Min(generated.Scale, 3), Temperature = Math.Clamp(generated.Temperature, 0.2f, 20f) };
+        var z = c.Logits();
+        const float beta = 0.7f;
+        double Loss(double[] zz)
+        {
+            double h = 0;
+            for (int r = 0; r < c.Rows; r++)
+            {
+                var row = zz.Skip(r * c.Cols).Take(c.Cols).Select(v => v / c.Temperature).ToArray();
+                double max = row.Max(), lse = Math.Log(row.Sum(v => Math.Exp(v - max))) + max;
+                h -= row.Sum(v => Math.Exp(v - lse) * (v - lse));
+            }
+            return beta * (Math.Log(c.Cols) - h / c.Rows);
+        }
+        var zd = z.Select(v => (double)v).ToArray();
+        foreach (var path in Paths.All)
+        {
+            var grad = TestData.Poisoned(z.Length, TestData.Poison);
+            double value = Entropy.ConfidencePenalty(z, grad, c.Cols, beta, c.Temperature, path.Options);
+            Assert.Equal(Loss(zd), value, 1e-5);
+            for (int i = 0; i < z.Length; i++)
+            {
+                double step = 1e-4 * Math.Max(1, Math.Abs(zd[i]));
+                double keep = zd[i];
+                zd[i] = keep + step;
+                double up = Loss(zd);
+                zd[i] = keep - step;
+                double down = Loss(zd);
+                zd[i] = keep;
+                double numeric = (up - down) / (2 * step);
+                Tolerance.AssertClose(grad[i], numeric, 2e-4 * (Math.Abs(numeric) + beta / c.Temperature / c.Rows), $"{path} {c}: grad[{i}]");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void Uniform_one_hot_units_and_masked_logits(KernelPath path)
+    {
+        foreach (int cols in new[] { 1, 4, 10, 100 })
+        {
+            var uniform = Enumerable.Repeat(1f / cols, 2 * cols).ToArray();
+            var oneHot = new float[2 * cols];
+            oneHot[cols - 1] = 1;
+            oneHot[cols] = 1;
+            var h = new float[2];
+            Entropy.FromProbabilities(uniform, h, cols, EntropyUnit.Nats, path.Options);
+            Assert.All(h, v => Assert.Equal(Math.Log(cols), v, 1e-5));
+            Entropy.FromProbabilities(uniform, h, cols, EntropyUnit.Bits, path.Options);
+            Assert.All(h, v => Assert.Equal(Math.Log2(cols), v, 1e-5));
+            Entropy.FromProbabilities(uniform, h, cols, EntropyUnit.Normalized, path.Options);
+            Assert.All(h, v => Assert.Equal(cols == 1 ? 0 : 1, v, 1e-5));
+            Entropy.FromProbabilities(oneHot, h, cols, EntropyUnit.Nats, path.Options);
+            Assert.All(h, v => Assert.Equal(0f, v));
+            // equal logits are uniform; a -inf logit has probability 0 and adds nothing
+            var logits = new float[2 * cols];
+            if (cols > 1) logits[cols] = float.NegativeInfinity;
+            Entropy.FromLogits(logits, h, cols, 1f, EntropyUnit.Nats, path.Options);
+            Assert.Equal(Math.Log(cols), h[0], 1e-5);
+            Assert.Equal(cols > 1 ? Math.Log(cols - 1) : 0, h[1], 1e-5);
+        }
+    }
+
+    [Fact]
+    public void Bad_input_is_rejected()
+    {
+        var h = new float[2];
+        Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => Entropy.FromProbabilities([0.5f, 0.5f, 1.2f, -0.2f], h, 2)).Message);
+        Assert.Contains("row 0", Assert.Throws<ArgumentException>(() => Entropy.FromProbabilities([float.NaN, 1f, 0.5f, 0.5f], h, 2)).Message);
+        Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => Entropy.FromProbabilities([0.5f, 0.5f, 0.5f, 0.6f], h, 2)).Message);   // sums to 1.1
+        Assert.Equal("entropy", Assert.Throws<ArgumentException>(() => Entropy.FromProbabilities([0.5f, 0.5f], h, 2)).ParamName);
+        Assert.Equal("probabilities", Assert.Throws<ArgumentException>(() => Entropy.FromProbabilities([0.5f, 0.5f, 1f], h, 2)).ParamName);
+        Assert.Equal("temperature", Assert.Throws<ArgumentOutOfRangeException>(() => Entropy.FromLogits([1f, 2f], new float[1], 2, -1f)).ParamName);
+        Assert.Equal("beta", Assert.Throws<ArgumentOutOfRangeException>(() => Entropy.ConfidencePenalty([1f, 2f], new float[2], 2, float.NaN)).ParamName);
+        Assert.Equal("gradLogits", Assert.Throws<ArgumentException>(() => Entropy.ConfidencePenalty([1f, 2f], new float[3], 2, 0.1f)).ParamName);
+        Assert.True(double.IsNaN(Entropy.FromProbabilities([], [], 3)));
+        Assert.Equal(0, Entropy.ConfidencePenalty([], [], 3, 0.5f));
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void Diversity_histogram_and_collapse_monitor(KernelPath path)
+    {
+        var c = new SoftmaxCase(3000, 12, 2, 1f, 8, false);
+        var p = Softmax.SoftmaxPropertyTests.ReferenceProbabilities(c.Logits(), c);
+        var monitor = new PredictionDiversity(12);
+        monitor.AddProbabilities(p, path.Options);
+        var r = monitor.Report();
+        var expected = new long[12];
+        for (int i = 0; i < c.Rows; i++) expected[Reference.ArgMax(p.AsSpan(i * 12, 12))]++;
+        Assert.Equal(expected, r.Histogram);
+        Assert.Equal(c.Rows, r.Histogram.Sum());
+        Assert.Equal(expected.Count(n => n > 0), r.DistinctClasses);
+        Assert.Equal(expected.Max() / (double)c.Rows, r.TopShare, 12);
+        double histogramEntropy = -expected.Where(n => n > 0).Sum(n => n / (double)c.Rows * Math.Log(n / (double)c.Rows));
+        Assert.Equal(histogramEntropy / Math.Log(12), r.NormalizedEntropy, 12);
+        Assert.Equal(Entropy.FromProbabilities(p, new float[c.Rows], 12), r.MeanEntropy, 1e-6);
+
+        // merge of halves equals the whole; collapse and uniform extremes
+        var a = new PredictionDiversity(12);
+        var b = new PredictionDiversity(12);
+        a.AddProbabilities(p.AsSpan(0, 1000 * 12), path.Options);
+        b.AddProbabilities(p.AsSpan(1000 * 12), path.Options);
+        a.Merge(b);
+        Assert.Equal(r.Histogram, a.Report().Histogram);
+        var collapse = new PredictionDiversity(5);
+        collapse.AddPredictions([3, 3, 3, 3]);
+        Assert.Equal((1, 3, 1.0, 0.0), (collapse.Report().DistinctClasses, collapse.Report().TopClass, collapse.Report().TopShare, collapse.Report().NormalizedEntropy));
+        var uniform = new PredictionDiversity(4);
+        uniform.AddPredictions([0, 1, 2, 3, 3, 2, 1, 0]);
+        Assert.Equal(1.0, uniform.Report().NormalizedEntropy, 12);
+        Assert.Equal("predicted", Assert.Throws<ArgumentOutOfRangeException>(() => uniform.AddPredictions([4])).ParamName);
+        Assert.Throws<ArgumentException>(() => uniform.AddProbabilities([0.5f, 0.5f, 0.5f, -0.5f], path.Options));
+        Assert.Equal(8, uniform.Count);
+    }
+}
