@@ -38,7 +38,7 @@ public sealed unsafe class PredictionDiversity
 
     /// <summary>
     /// Adds probability rows [rows, classes]: each row's first argmax goes into the histogram and its entropy (nats)
-    /// into the mean. Rows are validated as in <see cref="Entropy.FromProbabilities"/>; on an invalid row nothing is added.
+    /// into the mean. Rows are validated as in <see cref="Entropy.FromProbabilities(ReadOnlySpan{float}, Span{float}, int, EntropyUnit, ComputeOptions)"/>; on an invalid row nothing is added.
     /// </summary>
     public void AddProbabilities(ReadOnlySpan<float> probabilities, ComputeOptions options = default)
     {

@@ -1,4 +1,6 @@
 using FsCheck.Xunit;
+using ILGPU;
+using ILGPU.Runtime;
 using Xunit;
 
 namespace FastCalib.Tests.Entropy;
@@ -175,5 +177,46 @@ public class EntropyTests
         Assert.Equal("predicted", Assert.Throws<ArgumentOutOfRangeException>(() => uniform.AddPredictions([4])).ParamName);
         Assert.Throws<ArgumentException>(() => uniform.AddProbabilities([0.5f, 0.5f, 0.5f, -0.5f], path.Options));
         Assert.Equal(8, uniform.Count);
+    }
+}
+
+public class EntropyDeviceTests
+{
+    public static IEnumerable<object[]> Accelerators() => new[] { new object[] { "ilgpu-cpu" }, new object[] { "cuda" } };
+
+    [SkippableTheory]
+    [MemberData(nameof(Accelerators))]
+    public void Device_views_match_the_host_api(string name)
+    {
+        var maybe = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        Skip.If(maybe is null, Paths.NoCuda);
+        var accelerator = maybe!;
+        var host = new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator };
+        var c = new SoftmaxCase(40, 50, 3, 0.8f, 5, false);
+        var z = c.Logits();
+        var p = Softmax.SoftmaxPropertyTests.ReferenceProbabilities(z, c);
+        var h = new float[c.Rows];
+        var g = new float[z.Length];
+        double meanP = FastCalib.Entropy.FromProbabilities(p, h, c.Cols, EntropyUnit.Bits, host);
+        double meanZ = FastCalib.Entropy.FromLogits(z, new float[c.Rows], c.Cols, c.Temperature, EntropyUnit.Nats, host);
+        double penalty = FastCalib.Entropy.ConfidencePenalty(z, g, c.Cols, 0.3f, c.Temperature, host);
+
+        using var dp = accelerator.Allocate1D(p);
+        using var dz = accelerator.Allocate1D(z);
+        using var dh = accelerator.Allocate1D<float>(c.Rows);
+        using var dg = accelerator.Allocate1D<float>(z.Length);
+        using var dt = accelerator.Allocate1D<double>(1);
+        var stream = accelerator.DefaultStream;
+        FastCalib.Entropy.FromProbabilities(stream, dp.View, dh.View, dt.View, c.Cols, EntropyUnit.Bits);
+        stream.Synchronize();
+        Assert.Equal(h, dh.GetAsArray1D());
+        Assert.Equal(meanP * c.Rows, dt.GetAsArray1D()[0], 1e-9);
+        FastCalib.Entropy.FromLogits(stream, dz.View, dh.View, dt.View, c.Cols, c.Temperature);
+        stream.Synchronize();
+        Assert.Equal(meanZ * c.Rows, dt.GetAsArray1D()[0], 1e-9);
+        FastCalib.Entropy.ConfidencePenalty(stream, dz.View, dg.View, dt.View, c.Cols, 0.3f, c.Temperature);
+        stream.Synchronize();
+        Assert.Equal(g, dg.GetAsArray1D());
+        Assert.Equal(penalty, 0.3f * (Math.Log(c.Cols) - dt.GetAsArray1D()[0] / c.Rows), 1e-9);
     }
 }
