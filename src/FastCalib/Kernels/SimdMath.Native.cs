@@ -9,6 +9,42 @@ namespace FastCalib.Kernels;
 
 public static unsafe partial class SimdMath128
 {
+    /// <summary>Maximum over the lanes, NaN if any lane is NaN (two shuffle-and-max steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector128<float> v)
+    {
+        v = Vector128.Max(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.Max(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
+
+    /// <summary>Minimum over the lanes, NaN if any lane is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MinAcross(Vector128<float> v)
+    {
+        v = Vector128.Min(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.Min(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
+
+    /// <summary>Smallest integer over the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int MinAcross(Vector128<int> v)
+    {
+        v = Vector128.Min(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.Min(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
+
+    /// <summary>
+    /// Merges per-lane (best value, index) pairs into the row's first maximum: the smallest index among the lanes
+    /// holding the maximum (NaN counting as greatest).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ArgMaxAcross(Vector128<float> best, Vector128<int> index)
+    {
+        float max = MaxAcross(best);
+        var holds = float.IsNaN(max) ? Vector128.IsNaN(best) : Vector128.Equals(best, Vector128.Create(max));
+        return MinAcross(Vector128.ConditionalSelect(holds.AsInt32(), index, Vector128.Create(int.MaxValue)));
+    }
+
     /// <summary>Per lane r, the tile value at column index[r].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> GatherTile(float* tile, Vector128<int> index) =>
@@ -31,6 +67,27 @@ public static unsafe partial class SimdMath128
 
 public static unsafe partial class SimdMath256
 {
+    /// <summary>Maximum over the lanes, NaN if any lane is NaN (halves, then 128-bit steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> v) => SimdMath128.MaxAcross(Vector128.Max(v.GetLower(), v.GetUpper()));
+
+    /// <summary>Minimum over the lanes, NaN if any lane is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MinAcross(Vector256<float> v) => SimdMath128.MinAcross(Vector128.Min(v.GetLower(), v.GetUpper()));
+
+    /// <summary>Smallest integer over the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int MinAcross(Vector256<int> v) => SimdMath128.MinAcross(Vector128.Min(v.GetLower(), v.GetUpper()));
+
+    /// <summary>The row's first maximum from per-lane (best value, index) pairs (see <see cref="SimdMath128.ArgMaxAcross"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ArgMaxAcross(Vector256<float> best, Vector256<int> index)
+    {
+        float max = MaxAcross(best);
+        var holds = float.IsNaN(max) ? Vector256.IsNaN(best) : Vector256.Equals(best, Vector256.Create(max));
+        return MinAcross(Vector256.ConditionalSelect(holds.AsInt32(), index, Vector256.Create(int.MaxValue)));
+    }
+
     /// <summary>
     /// Per lane r, the tile value at column index[r], by one gather instruction (building the vector from scalar
     /// stores instead stalls the load that follows them).
@@ -72,6 +129,27 @@ public static unsafe partial class SimdMath256
 
 public static unsafe partial class SimdMath512
 {
+    /// <summary>Maximum over the lanes, NaN if any lane is NaN (halves, then narrower steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> v) => SimdMath256.MaxAcross(Vector256.Max(v.GetLower(), v.GetUpper()));
+
+    /// <summary>Minimum over the lanes, NaN if any lane is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MinAcross(Vector512<float> v) => SimdMath256.MinAcross(Vector256.Min(v.GetLower(), v.GetUpper()));
+
+    /// <summary>Smallest integer over the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int MinAcross(Vector512<int> v) => SimdMath256.MinAcross(Vector256.Min(v.GetLower(), v.GetUpper()));
+
+    /// <summary>The row's first maximum from per-lane (best value, index) pairs (see <see cref="SimdMath128.ArgMaxAcross"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ArgMaxAcross(Vector512<float> best, Vector512<int> index)
+    {
+        float max = MaxAcross(best);
+        var holds = float.IsNaN(max) ? Vector512.IsNaN(best) : Vector512.Equals(best, Vector512.Create(max));
+        return MinAcross(Vector512.ConditionalSelect(holds.AsInt32(), index, Vector512.Create(int.MaxValue)));
+    }
+
     /// <summary>Per lane r, the tile value at column index[r], as two 8-lane gathers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> GatherTile(float* tile, Vector512<int> index)

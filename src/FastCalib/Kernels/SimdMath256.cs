@@ -92,24 +92,6 @@ public static unsafe partial class SimdMath256
     public static void StoreFirst(Vector256<float> v, float* destination, int n) =>
         Unsafe.CopyBlockUnaligned(destination, &v, (uint)(n * sizeof(float)));
 
-    /// <summary>Maximum over the lanes, NaN if any lane is NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float MaxAcross(Vector256<float> v)
-    {
-        float m = v.GetElement(0);
-        for (int i = 1; i < Vector256<float>.Count; i++) m = MathF.Max(m, v.GetElement(i));
-        return m;
-    }
-
-    /// <summary>Minimum over the lanes, NaN if any lane is NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float MinAcross(Vector256<float> v)
-    {
-        float m = v.GetElement(0);
-        for (int i = 1; i < Vector256<float>.Count; i++) m = MathF.Min(m, v.GetElement(i));
-        return m;
-    }
-
     /// <summary>Sum over the lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumAcross(Vector256<float> v) => Vector256.Sum(v);
@@ -132,27 +114,6 @@ public static unsafe partial class SimdMath256
         var equal = Vector256.Equals(best0, best1) | (Vector256.IsNaN(best0) & Vector256.IsNaN(best1));
         var second = Beats(best1, best0) | (equal & Vector256.LessThan(index1, index0).AsSingle());
         return Vector256.ConditionalSelect(second.AsInt32(), index1, index0);
-    }
-
-    /// <summary>Merges per-lane (best value, index) pairs into the row's first maximum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int ArgMaxAcross(Vector256<float> best, Vector256<int> index)
-    {
-        float bv = best.GetElement(0);
-        int bi = index.GetElement(0);
-        for (int i = 1; i < Vector256<float>.Count; i++)
-        {
-            float v = best.GetElement(i);
-            int j = index.GetElement(i);
-            bool vNaN = float.IsNaN(v), bNaN = float.IsNaN(bv);
-            bool equal = v == bv || (vNaN && bNaN);
-            if (v > bv || (vNaN && !bNaN) || (equal && j < bi))
-            {
-                bv = v;
-                bi = j;
-            }
-        }
-        return bi;
     }
 
     /// <summary>Per lane r, the tile value at column index[r] (element by element, where no gather instruction serves).</summary>
