@@ -14,13 +14,6 @@ namespace FastCalib.Kernels;
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public static unsafe partial class SimdMath256
 {
-    /// <summary>Lanes per vector.</summary>
-    public static int Lanes
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Vector256<float>.Count;
-    }
-
     /// <summary>
     /// e^x for every lane, max relative error about 2 ulp for results in float's normal range; results below
     /// it lose precision gradually as IEEE denormals do and reach 0 below x = -104; x above 88.8 gives +infinity;
