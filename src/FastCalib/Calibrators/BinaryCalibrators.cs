@@ -1,0 +1,285 @@
+using System.Numerics.Tensors;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace FastCalib;
+
+/// <summary>
+/// A fitted map from a binary classifier's score to a calibrated probability of the positive class: Platt scaling,
+/// isotonic regression or histogram binning. Fit with each type's <c>Fit</c>, apply to spans, and save or load as JSON
+/// (<see cref="ToJson"/>, <see cref="FromJson"/>); a loaded calibrator gives exactly the outputs of the saved one.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(PlattCalibrator), "platt")]
+[JsonDerivedType(typeof(IsotonicCalibrator), "isotonic")]
+[JsonDerivedType(typeof(HistogramCalibrator), "histogram")]
+public abstract record BinaryCalibrator
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    /// <summary>Writes calibrated probabilities for <paramref name="scores"/> into <paramref name="probabilities"/> (same length).</summary>
+    public abstract void Apply(ReadOnlySpan<float> scores, Span<float> probabilities);
+
+    /// <summary>Calibrated probabilities of <paramref name="scores"/> in a new array.</summary>
+    public float[] Apply(ReadOnlySpan<float> scores)
+    {
+        var result = new float[scores.Length];
+        Apply(scores, result);
+        return result;
+    }
+
+    /// <summary>The calibrator as JSON, with a "kind" field naming its type.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Reads a calibrator written by <see cref="ToJson"/>.</summary>
+    public static BinaryCalibrator FromJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<BinaryCalibrator>(json, Json) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"BinaryCalibrator.FromJson: not a saved calibrator ({e.Message}).", nameof(json), e);
+        }
+    }
+
+    /// <summary>Checks a (score, 0/1 target) training set; returns the number of positives.</summary>
+    internal static int CheckTraining(string op, ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool probabilities)
+    {
+        Check.SameLength(op, nameof(targets), targets.Length, nameof(scores), scores.Length);
+        if (scores.Length == 0)
+            throw new ArgumentException($"{op}: there is nothing to fit on.", nameof(scores));
+        int positives = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            if (!float.IsFinite(scores[i]) || (probabilities && (scores[i] < 0 || scores[i] > 1)))
+                throw new ArgumentException($"{op}: scores[{i}] is {scores[i]}; scores must be finite{(probabilities ? " and in [0, 1]" : "")}.", nameof(scores));
+            if (targets[i] is not (0 or 1))
+                throw new ArgumentException($"{op}: targets[{i}] is {targets[i]}; targets must be 0 or 1.", nameof(targets));
+            positives += targets[i];
+        }
+        return positives;
+    }
+
+    internal static void CheckApply(string op, ReadOnlySpan<float> scores, Span<float> probabilities) =>
+        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(scores), scores.Length);
+}
+
+/// <summary>
+/// Platt scaling: p = sigmoid(A · score + B), with A and B fitted by maximum likelihood (Newton's method with a
+/// backtracking line search and a tiny ridge on the Hessian, after Lin, Lin and Weng 2007). With target smoothing
+/// (Platt 1999) the 0/1 targets become 1/(N₋ + 2) and (N₊ + 1)/(N₊ + 2), which keeps the fit finite when the data
+/// are separable or one class is absent. Constant scores give A = 0 and B at the (smoothed) base rate.
+/// </summary>
+/// <param name="A">Slope.</param>
+/// <param name="B">Intercept.</param>
+public sealed record PlattCalibrator(double A, double B) : BinaryCalibrator
+{
+    /// <summary>Fits A and B on scores (any finite values) and 0/1 targets.</summary>
+    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = true)
+    {
+        const string op = "PlattCalibrator.Fit";
+        int positives = CheckTraining(op, scores, targets, probabilities: false);
+        int negatives = scores.Length - positives;
+        if (!smoothTargets && (positives == 0 || negatives == 0))
+            throw new ArgumentException($"{op}: only one class is present; without target smoothing the fit diverges.", nameof(targets));
+        double hi = smoothTargets ? (positives + 1.0) / (positives + 2.0) : 1;
+        double lo = smoothTargets ? 1.0 / (negatives + 2.0) : 0;
+        var t = new double[scores.Length];
+        var s = new double[scores.Length];
+        for (int i = 0; i < t.Length; i++)
+        {
+            t[i] = targets[i] == 1 ? hi : lo;
+            s[i] = scores[i];
+        }
+        if (scores.IndexOfAnyExcept(scores[0]) < 0)
+        {
+            // constant scores determine only A·s + B: take A = 0 and B at the logit of the mean target
+            double mean = t.Average();
+            return new PlattCalibrator(0, Math.Log(mean / (1 - mean)));
+        }
+        double a = 0, b = Math.Log((positives + 1.0) / (negatives + 1.0));
+        double loss = Loss(s, t, a, b);
+        for (int iteration = 0; iteration < 100; iteration++)
+        {
+            double ga = 0, gb = 0, haa = 1e-12, hab = 0, hbb = 1e-12;
+            for (int i = 0; i < s.Length; i++)
+            {
+                double p = Sigmoid(a * s[i] + b), d = p - t[i], w = p * (1 - p);
+                ga += d * s[i];
+                gb += d;
+                haa += w * s[i] * s[i];
+                hab += w * s[i];
+                hbb += w;
+            }
+            if (Math.Abs(ga) < 1e-12 * s.Length && Math.Abs(gb) < 1e-12 * s.Length) break;
+            double det = haa * hbb - hab * hab;
+            double da = -(hbb * ga - hab * gb) / det, db = -(haa * gb - hab * ga) / det;
+            double step = 1;
+            while (step > 1e-10)
+            {
+                double next = Loss(s, t, a + step * da, b + step * db);
+                if (next < loss + 1e-4 * step * (ga * da + gb * db)) break;
+                step /= 2;
+            }
+            if (step <= 1e-10) break;
+            a += step * da;
+            b += step * db;
+            double newLoss = Loss(s, t, a, b);
+            bool small = Math.Abs(step * da) < 1e-12 * (1 + Math.Abs(a)) && Math.Abs(step * db) < 1e-12 * (1 + Math.Abs(b));
+            loss = newLoss;
+            if (small) break;
+        }
+        return new PlattCalibrator(a, b);
+    }
+
+    /// <inheritdoc/>
+    public override void Apply(ReadOnlySpan<float> scores, Span<float> probabilities)
+    {
+        CheckApply("PlattCalibrator.Apply", scores, probabilities);
+        TensorPrimitives.Multiply(scores, (float)A, probabilities);
+        TensorPrimitives.Add(probabilities, (float)B, probabilities);
+        TensorPrimitives.Sigmoid(probabilities, probabilities);
+    }
+
+    private static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
+
+    /// <summary>Cross-entropy Σ −[t ln p + (1 − t) ln(1 − p)] with p = sigmoid(f), written with log(1 + e^x) kept stable.</summary>
+    private static double Loss(double[] s, double[] t, double a, double b)
+    {
+        double loss = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            double f = a * s[i] + b;
+            // −ln p = log(1 + e^−f), −ln(1 − p) = log(1 + e^f)
+            loss += t[i] * Softplus(-f) + (1 - t[i]) * Softplus(f);
+        }
+        return loss;
+    }
+
+    private static double Softplus(double x) => x > 0 ? x + Math.Log(1 + Math.Exp(-x)) : Math.Log(1 + Math.Exp(x));
+}
+
+/// <summary>
+/// Isotonic regression by pool-adjacent-violators: the non-decreasing step function of the score closest to the
+/// targets in squared error. Equal scores are first merged (their targets averaged). Applied by linear interpolation
+/// between the fitted points and clipped outside them, as sklearn's IsotonicRegression does.
+/// </summary>
+/// <param name="Thresholds">Distinct training scores, increasing.</param>
+/// <param name="Values">Fitted probability at each threshold, non-decreasing.</param>
+public sealed record IsotonicCalibrator(double[] Thresholds, double[] Values) : BinaryCalibrator
+{
+    /// <summary>Fits the calibrator on scores (any finite values) and 0/1 targets.</summary>
+    public static IsotonicCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets)
+    {
+        CheckTraining("IsotonicCalibrator.Fit", scores, targets, probabilities: false);
+        var order = new int[scores.Length];
+        var keys = scores.ToArray();
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        Array.Sort(keys, order);
+        // one point per distinct score: (score, mean target, weight)
+        var x = new List<double>();
+        var y = new List<double>();
+        var w = new List<double>();
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if (x.Count > 0 && x[^1] == keys[i])
+            {
+                y[^1] += targets[order[i]];
+                w[^1] += 1;
+            }
+            else
+            {
+                x.Add(keys[i]);
+                y.Add(targets[order[i]]);
+                w.Add(1);
+            }
+        }
+        for (int i = 0; i < y.Count; i++) y[i] /= w[i];
+        // pool adjacent violators: a stack of blocks (value, weight, points)
+        var value = new List<double>();
+        var weight = new List<double>();
+        var size = new List<int>();
+        for (int i = 0; i < y.Count; i++)
+        {
+            value.Add(y[i]);
+            weight.Add(w[i]);
+            size.Add(1);
+            while (value.Count > 1 && value[^2] > value[^1])
+            {
+                double total = weight[^2] + weight[^1];
+                value[^2] = (value[^2] * weight[^2] + value[^1] * weight[^1]) / total;
+                weight[^2] = total;
+                size[^2] += size[^1];
+                value.RemoveAt(value.Count - 1);
+                weight.RemoveAt(weight.Count - 1);
+                size.RemoveAt(size.Count - 1);
+            }
+        }
+        var fitted = new double[x.Count];
+        int at = 0;
+        for (int block = 0; block < value.Count; block++)
+            for (int k = 0; k < size[block]; k++) fitted[at++] = value[block];
+        return new IsotonicCalibrator(x.ToArray(), fitted);
+    }
+
+    /// <inheritdoc/>
+    public override void Apply(ReadOnlySpan<float> scores, Span<float> probabilities)
+    {
+        CheckApply("IsotonicCalibrator.Apply", scores, probabilities);
+        for (int i = 0; i < scores.Length; i++) probabilities[i] = (float)Evaluate(scores[i]);
+    }
+
+    private double Evaluate(double s)
+    {
+        if (!(s > Thresholds[0])) return double.IsNaN(s) ? double.NaN : Values[0];
+        if (s >= Thresholds[^1]) return Values[^1];
+        int k = Array.BinarySearch(Thresholds, s);
+        if (k >= 0) return Values[k];
+        int upper = ~k, lower = upper - 1;
+        double f = (s - Thresholds[lower]) / (Thresholds[upper] - Thresholds[lower]);
+        return Values[lower] + f * (Values[upper] - Values[lower]);
+    }
+}
+
+/// <summary>
+/// Histogram binning (Zadrozny and Elkan 2001): scores in [0, 1] are put in equal-width bins (the last bin closed)
+/// and each bin maps to the share of positives among its training scores; a bin without training scores maps to its
+/// midpoint.
+/// </summary>
+/// <param name="Values">Calibrated probability per bin.</param>
+public sealed record HistogramCalibrator(double[] Values) : BinaryCalibrator
+{
+    /// <summary>Fits the calibrator on scores in [0, 1] and 0/1 targets.</summary>
+    public static HistogramCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins = 15)
+    {
+        const string op = "HistogramCalibrator.Fit";
+        if (bins < 1)
+            throw new ArgumentOutOfRangeException(nameof(bins), bins, $"{op}: bins must be at least 1, got {bins}.");
+        CheckTraining(op, scores, targets, probabilities: true);
+        var count = new long[bins];
+        var positive = new long[bins];
+        for (int i = 0; i < scores.Length; i++)
+        {
+            int b = Binning.Of(scores[i], bins, BinningRule.ClosedLastBin);
+            count[b]++;
+            positive[b] += targets[i];
+        }
+        var values = new double[bins];
+        for (int b = 0; b < bins; b++)
+            values[b] = count[b] > 0 ? (double)positive[b] / count[b] : (b + 0.5) / bins;
+        return new HistogramCalibrator(values);
+    }
+
+    /// <summary>Applies the bins; scores outside [0, 1] are clamped into it, NaN stays NaN.</summary>
+    public override void Apply(ReadOnlySpan<float> scores, Span<float> probabilities)
+    {
+        CheckApply("HistogramCalibrator.Apply", scores, probabilities);
+        for (int i = 0; i < scores.Length; i++)
+        {
+            float s = scores[i];
+            probabilities[i] = float.IsNaN(s) ? float.NaN : (float)Values[Binning.Of(Math.Clamp(s, 0f, 1f), Values.Length, BinningRule.ClosedLastBin)];
+        }
+    }
+}

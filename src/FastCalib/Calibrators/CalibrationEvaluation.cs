@@ -1,0 +1,43 @@
+namespace FastCalib;
+
+/// <summary>Calibration metrics before and after a calibrator.</summary>
+/// <param name="Before">Metrics of the raw predictions (null for binary scores that are not probabilities).</param>
+/// <param name="After">Metrics of the calibrated predictions.</param>
+public sealed record CalibrationComparison(CalibrationReport? Before, CalibrationReport After);
+
+/// <summary>
+/// Reports the calibration metrics (ECE, MCE, RMS, NLL, Brier, accuracy, reliability table) before and after a
+/// calibrator, computed with <see cref="CalibrationAccumulator"/>. Evaluate on held-out data, not on the data the
+/// calibrator was fitted on.
+/// </summary>
+public static class CalibrationEvaluation
+{
+    /// <summary>Top-label metrics of softmax(logits) and of softmax(logits / temperature), both fused from the logits.</summary>
+    public static CalibrationComparison Temperature(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, float temperature, int bins = 15, ComputeOptions options = default)
+    {
+        var before = new CalibrationAccumulator(bins);
+        before.AddLogits(logits, labels, classes, 1f, options);
+        var after = new CalibrationAccumulator(bins);
+        after.AddLogits(logits, labels, classes, temperature, options);
+        return new CalibrationComparison(before.Report(), after.Report());
+    }
+
+    /// <summary>
+    /// Binary metrics (torchmetrics' binary semantics) of the scores as they are, if they are probabilities, and of
+    /// the calibrator's output.
+    /// </summary>
+    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins = 15)
+    {
+        ArgumentNullException.ThrowIfNull(calibrator);
+        Check.SameLength("CalibrationEvaluation.Binary", nameof(targets), targets.Length, nameof(scores), scores.Length);
+        CalibrationAccumulator? before = null;
+        if (scores.Length > 0 && System.Numerics.Tensors.TensorPrimitives.Min(scores) >= 0 && System.Numerics.Tensors.TensorPrimitives.Max(scores) <= 1)
+        {
+            before = new CalibrationAccumulator(bins);
+            before.AddBinary(scores, targets);
+        }
+        var after = new CalibrationAccumulator(bins);
+        after.AddBinary(calibrator.Apply(scores), targets);
+        return new CalibrationComparison(before?.Report(), after.Report());
+    }
+}
