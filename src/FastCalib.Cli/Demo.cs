@@ -35,6 +35,11 @@ public static class Demo
         foreach (var threshold in atOne.Thresholds)
             output.WriteLine($"  confidence >= {threshold.Threshold:F2}: {threshold.Coverage:P1} of predictions, accuracy {threshold.Accuracy:F4}");
 
+        var fit = TemperatureScaling.Fit(logits, labels, o.Classes);
+        output.WriteLine();
+        output.WriteLine($"fitted temperature: T* = {fit.Temperature:F4} in {fit.Passes} fused passes; NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}"
+            + (fit.AtBoundary ? " (at the edge of the search range)" : ""));
+
         output.WriteLine();
         output.WriteLine("softmax(logits / 1.5), per backend:");
         var reference = new float[logits.Length];

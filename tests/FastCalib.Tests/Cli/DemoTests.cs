@@ -16,6 +16,7 @@ public class DemoTests
         Assert.Contains("ECE", text);
         Assert.Contains("reliability at temperature 1", text);
         Assert.Contains("confidence >= 0.95", text);
+        Assert.Contains("fitted temperature: T* = ", text);
 
         // the T = 1 line carries the accumulator's own ECE
         var (logits, labels) = Demo.Synthesize(options);
