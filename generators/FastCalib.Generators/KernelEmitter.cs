@@ -43,6 +43,9 @@ internal sealed class KernelEmitter
     /// <summary>The variable holding a name's value in per-row code: per-row inputs are read once per row into __in_name.</summary>
     private string Ref(string name) => RowInputs.Any(p => p.Name == name) ? "__in_" + name : name;
 
+    /// <summary>The element offset of the current row of a row parameter: its own row, or the row its [RowFrom] index names.</summary>
+    private string RowOffset(ParamModel p) => p.RowFrom.Length == 0 ? "__o" : $"(long)__in_{p.RowFrom} * cols";
+
     /// <summary>Reads each per-row input of the current row (scalar code).</summary>
     private void EmitRowInputs()
     {
@@ -110,8 +113,8 @@ internal sealed class KernelEmitter
         _w.Line("double __total = 0;");
         _w.Open("for (long __row = __range.Start; __row < __range.End; __row++)");
         _w.Line("long __o = __row * cols;");
-        foreach (var p in RowParams) _w.Line($"float* __r_{p.Name} = {p.Name} + __o;");
         EmitRowInputs();
+        foreach (var p in RowParams) _w.Line($"float* __r_{p.Name} = {p.Name} + {RowOffset(p)};");
         var scalar = new ScalarModel(Element: (row, index) => $"__r_{row}[{index}]", Math: "MathF", IsNaN: "float.IsNaN",
             Group: false);
         foreach (var stage in _k.Stages) EmitScalarStage(stage, scalar);
@@ -155,8 +158,8 @@ internal sealed class KernelEmitter
         EmitUniformBroadcasts(width);
         _w.Open("for (long __row = __range.Start; __row < __range.End; __row++)");
         _w.Line("long __o = __row * cols;");
-        foreach (var p in RowParams) _w.Line($"float* __r_{p.Name} = {p.Name} + __o;");
         EmitRowInputs();
+        foreach (var p in RowParams) _w.Line($"float* __r_{p.Name} = {p.Name} + {RowOffset(p)};");
         var scalar = new ScalarModel((row, index) => $"__r_{row}[{index}]", "MathF", "float.IsNaN", false);
         foreach (var stage in _k.Stages)
         {
@@ -331,7 +334,9 @@ internal sealed class KernelEmitter
         _w.Line("int __rows = (int)Math.Min(__w, __range.End - __row);");
         _w.Line("long __o = __row * cols;");
         foreach (var p in RowParams.Where(p => p.Kind == ParamKind.InRow))
-            _w.Line($"{M}.LoadTile({p.Name} + __o, cols, __rows, __range.End - __row, __t_{p.Name});");
+            _w.Line(p.RowFrom.Length == 0
+                ? $"{M}.LoadTile({p.Name} + __o, cols, __rows, __range.End - __row, __t_{p.Name});"
+                : $"{M}.LoadTileRows({p.Name}, cols, {p.RowFrom} + __row, __rows, __t_{p.Name});");
         foreach (var p in RowInputs)
             _w.Line($"var __in_{p.Name} = {M}.LoadRows({p.Name} + __row, __rows);");
         foreach (var stage in _k.Stages)
@@ -534,6 +539,13 @@ internal sealed class KernelEmitter
 
     private string GpuArgs() => string.Join(", ", _k.Params.Select(p => p.Name)) + ", rows, cols";
 
+    private string GpuBase(string row) => _k.Params.Any(p => p.Name == row && p.RowFrom.Length > 0) ? "__o_" + row : "__o";
+
+    private void EmitGpuRowOffsets()
+    {
+        foreach (var p in RowParams.Where(p => p.RowFrom.Length > 0)) _w.Line($"long __o_{p.Name} = {RowOffset(p)};");
+    }
+
     private string? TotalName => _k.Params.FirstOrDefault(p => p.Kind == ParamKind.Total)?.Name;
 
     private void EmitGpuThreadPerRow()
@@ -546,7 +558,8 @@ internal sealed class KernelEmitter
         _w.Open("for (long __row = Grid.GlobalIndex.X; __row < rows; __row += __stride)");
         _w.Line("long __o = __row * cols;");
         EmitRowInputs();
-        var m = new ScalarModel((row, index) => $"{row}[__o + {index}]", "GpuMath", "GpuMath.IsNaN", Group: false);
+        EmitGpuRowOffsets();
+        var m = new ScalarModel((row, index) => $"{row}[{GpuBase(row)} + {index}]", "GpuMath", "GpuMath.IsNaN", Group: false);
         foreach (var stage in _k.Stages) EmitScalarStage(stage, m);
         _w.Close();
         if (TotalName is { } total)
@@ -568,7 +581,8 @@ internal sealed class KernelEmitter
         _w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
         _w.Line("long __o = __row * cols;");
         EmitRowInputs();
-        var m = new ScalarModel((row, index) => $"{row}[__o + {index}]", "GpuMath", "GpuMath.IsNaN", Group: true);
+        EmitGpuRowOffsets();
+        var m = new ScalarModel((row, index) => $"{row}[{GpuBase(row)} + {index}]", "GpuMath", "GpuMath.IsNaN", Group: true);
         foreach (var stage in _k.Stages) EmitScalarStage(stage, m);
         _w.Close();
         if (TotalName is { } total) _w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");

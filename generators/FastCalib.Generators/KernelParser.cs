@@ -17,6 +17,7 @@ internal sealed class KernelParser
     private const string RowsType = "FastCalib.Kernels.Rows";
     private const string ReadOnlyRowType = "FastCalib.Kernels.ReadOnlyRow";
     private const string RowType = "FastCalib.Kernels.Row";
+    private const string RowFromType = "FastCalib.Kernels.RowFromAttribute";
 
     private static readonly HashSet<string> MathFunctions = new() { "Exp", "Log", "Sqrt", "Abs", "Min", "Max" };
 
@@ -63,8 +64,19 @@ internal sealed class KernelParser
             }
             CheckName(p.Name, p.Locations.FirstOrDefault() ?? syntax.GetLocation());
             _params[p.Name] = kind.Value;
-            parameters.Add(new ParamModel(p.Name, kind.Value));
+            string rowFrom = "";
+            var attribute = p.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RowFromType);
+            if (attribute is not null)
+            {
+                rowFrom = attribute.ConstructorArguments.FirstOrDefault().Value as string ?? "";
+                if (kind != ParamKind.InRow)
+                    Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(), $"[RowFrom] applies to ReadOnlyRow inputs only; '{p.Name}' is not one.");
+            }
+            parameters.Add(new ParamModel(p.Name, kind.Value, rowFrom));
         }
+        foreach (var p in parameters.Where(p => p.RowFrom.Length > 0))
+            if (!parameters.Any(q => q.Name == p.RowFrom && q.Kind == ParamKind.RowInt))
+                Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), $"[RowFrom(\"{p.RowFrom}\")] on '{p.Name}' must name an in int parameter of the kernel.");
         if (parameters.Count(p => p.Kind == ParamKind.Total) > 1)
             Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), "A row kernel may have at most one ref double total.");
         if (!parameters.Any(p => p.Kind is ParamKind.InRow or ParamKind.OutRow))

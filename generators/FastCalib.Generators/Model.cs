@@ -62,7 +62,8 @@ internal enum ParamKind
     RowInt,
 }
 
-internal sealed record ParamModel(string Name, ParamKind Kind);
+/// <summary>A kernel parameter; <see cref="RowFrom"/> names the in int parameter giving an input's source rows ("" if none).</summary>
+internal sealed record ParamModel(string Name, ParamKind Kind, string RowFrom = "");
 
 internal enum ExprKind
 {

@@ -31,6 +31,21 @@ public sealed class RowKernelAttribute : Attribute
 }
 
 /// <summary>
+/// On a <see cref="ReadOnlyRow"/> parameter of a row kernel: row r of this input is not row r of its matrix but row
+/// index[r], where <c>index</c> is the named <c>in int</c> parameter (e.g. the mixup partner of each sample).
+/// The caller guarantees every index is a valid row.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter, AllowMultiple = false, Inherited = false)]
+public sealed class RowFromAttribute : Attribute
+{
+    /// <summary>Names the <c>in int</c> parameter that holds each row's source row.</summary>
+    public RowFromAttribute(string index) => Index = index;
+
+    /// <summary>The <c>in int</c> parameter holding the row indices.</summary>
+    public string Index { get; }
+}
+
+/// <summary>
 /// Marks a hand-written class of <c>Vector256</c> helpers whose twins for <c>Vector128</c> and <c>Vector512</c>
 /// the source generator emits by renaming every identifier that contains <c>256</c>.
 /// </summary>

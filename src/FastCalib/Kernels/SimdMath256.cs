@@ -121,6 +121,20 @@ public static unsafe partial class SimdMath256
         return Vector256.Load(values);
     }
 
+    /// <summary>
+    /// Copies rows index[0..rows) of a row-major matrix into a column-major tile, element by element (rows gathered by
+    /// a [RowFrom] index are not contiguous); lanes past <paramref name="rows"/> repeat the last row.
+    /// </summary>
+    public static void LoadTileRows(float* matrix, int cols, int* index, int rows, float* tile)
+    {
+        int lanes = Vector256<float>.Count;
+        for (int r = 0; r < lanes; r++)
+        {
+            float* row = matrix + (long)index[Math.Min(r, rows - 1)] * cols;
+            for (int j = 0; j < cols; j++) tile[j * lanes + r] = row[j];
+        }
+    }
+
     /// <summary>Per-row inputs of a tile: the first <paramref name="n"/> values, the other lanes 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadRows(float* source, int n) =>
