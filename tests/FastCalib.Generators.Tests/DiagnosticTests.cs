@@ -10,6 +10,8 @@ public class DiagnosticTests
     [InlineData("FCG001", "partial class K { [RowKernel] void F(ReadOnlyRow x, Row y) { Rows.Map(y, x, v => v); } }", "static")]
     [InlineData("FCG002", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y, int n) { Rows.Map(y, x, v => v); } }", "'n'")]
     [InlineData("FCG002", "static partial class K { [RowKernel] static void F(float t) { } }", "at least one")]
+    [InlineData("FCG002", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, [RowFrom(\"i\")] ReadOnlyRow z, Row y) { Rows.Map(y, x, v => v); } }", "in int")]
+    [InlineData("FCG002", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, [RowFrom(\"i\")] Row y, in int i) { Rows.Map(y, x, v => v); } }", "ReadOnlyRow inputs only")]
     [InlineData("FCG003", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { for (int i = 0; i < 2; i++) { } Rows.Map(y, x, v => v); } }", "for (int i")]
     [InlineData("FCG003", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { double d = 1; Rows.Map(y, x, v => v); } }", "'double'")]
     [InlineData("FCG004", "static partial class K { [RowKernel] static void F(ReadOnlyRow x, Row y) { Rows.Map(y, x, v => v % 2); } }", "'%'")]

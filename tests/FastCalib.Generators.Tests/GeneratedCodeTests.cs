@@ -103,6 +103,32 @@ public class GeneratedCodeTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Gathered_rows_agree_on_every_path(int rows, int cols)
+    {
+        var random = new Random(rows * 3 + cols);
+        var a = Enumerable.Range(0, rows * cols).Select(_ => random.Next(-4, 5) * 0.25f).ToArray();
+        var index = Enumerable.Range(0, rows).Select(_ => random.Next(rows)).ToArray();
+        var method = Samples.Value.GetMethod("RunGathered")!;
+        (float[], float[]) Run(int width, object? accelerator)
+        {
+            var y = new float[a.Length];
+            var dot = new float[rows];
+            method.Invoke(null, new[] { width, accelerator, a, index, y, dot, rows, cols });
+            return (y, dot);
+        }
+        var expected = Run(-1, null);
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        foreach (var (width, acc) in new (int, object?)[] { (0, null), (128, null), (256, null), (512, null), (0, accelerator) })
+        {
+            var actual = Run(width, acc);
+            Assert.Equal(expected.Item1, actual.Item1);
+            Assert.Equal(expected.Item2, actual.Item2);
+        }
+    }
+
     private static bool Close(float x, float y) => Math.Abs(x - y) <= 2e-5f * (1 + Math.Abs(y)) || (float.IsNaN(x) && float.IsNaN(y));
 
     private static (float[] Y, float[] Low, int[] Arg, double Total) Run(string method, object? extra, float[] a, float[] b, float[] c, float k, int rows, int cols)

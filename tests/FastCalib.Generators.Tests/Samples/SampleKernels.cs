@@ -99,6 +99,40 @@ public static unsafe partial class SampleKernels
         return dt.GetAsArray1D()[0];
     }
 
+    /// <summary>A gathered input row: row r of <c>b</c> is row index[r] of its matrix.</summary>
+    [RowKernel]
+    public static void Gathered(ReadOnlyRow a, [RowFrom("index")] ReadOnlyRow b, in int index, Row y, out float dot)
+    {
+        float d = Rows.Sum(a, b, (u, v) => u * v);
+        Rows.Map(y, a, b, (u, v) => u - v * d);
+        dot = d;
+    }
+
+    public static void RunGathered(int width, Accelerator? accelerator, float[] a, int[] index, float[] y, float[] dot, int rows, int cols)
+    {
+        if (width < 0)
+        {
+            for (int r = 0; r < rows; r++)
+                Gathered(new ReadOnlyRow(a.AsSpan(r * cols, cols)), new ReadOnlyRow(a.AsSpan(index[r] * cols, cols)), index[r], new Row(y.AsSpan(r * cols, cols)), out dot[r]);
+            return;
+        }
+        if (accelerator is null)
+        {
+            fixed (float* pa = a, py = y, pd = dot)
+            fixed (int* pi = index)
+                GatheredKernel.Cpu(width != 0, width, 1, rows, cols, pa, pa, pi, py, pd);
+            return;
+        }
+        using var da = accelerator.Allocate1D(a);
+        using var di = accelerator.Allocate1D(index);
+        using var dy = accelerator.Allocate1D<float>(y.Length);
+        using var dd = accelerator.Allocate1D<float>(rows);
+        GatheredKernel.Gpu(accelerator.DefaultStream, da.View, da.View, di.View, dy.View, dd.View, rows, cols);
+        accelerator.Synchronize();
+        dy.View.CopyToCPU(y);
+        dd.View.CopyToCPU(dot);
+    }
+
     /// <summary>Runs the definition itself, row by row, through the Rows implementations.</summary>
     public static double RunDefinition(float[] a, float[] b, float[] c, float[] y, float k, float[] low, int[] arg, int rows, int cols)
     {
