@@ -1,87 +1,86 @@
-using System.Diagnostics;
 using System.Globalization;
 using FastCalib;
 
 namespace FastCalib.Cli;
 
 /// <summary>
-/// The fastcalib tool. Today it has one job, <c>demo</c> (the default): score an embedded synthetic batch of
-/// classifier logits, print its calibration report at several temperatures, and time softmax on every backend.
-/// The file-based subcommands (report, fit-temperature, plot) arrive with the calibration-metrics issues.
+/// The fastcalib tool: calibration reports, temperature fitting, reliability diagrams and kernels applied to NumPy
+/// (.npy/.npz) or CSV files, and a demo on an embedded synthetic classifier. Errors are one line and a non-zero exit
+/// code: 2 for a usage mistake, 1 for a bad or inconsistent input file, 3 for a device failure.
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        string command = args.Length > 0 ? args[0] : "demo";
+        // no command, or options only: the demo
+        bool demo = args.Length == 0 || (args[0].StartsWith("--", StringComparison.Ordinal) && args[0] != "--help");
+        string command = demo ? "demo" : args[0];
+        var rest = demo ? args : args.Skip(1).ToArray();
         try
         {
-            switch (command)
+            return command switch
             {
-                case "demo":
-                    return Demo.Run(Options.Parse(args.Skip(1).ToArray()), Console.Out);
-                case "-h" or "--help" or "help":
-                    Console.Out.Write(Usage);
-                    return 0;
-                default:
-                    Console.Error.WriteLine($"fastcalib: unknown command '{command}'. Run 'fastcalib --help'.");
-                    return 2;
-            }
+                "demo" => rest.Contains("--train") ? DemoTrain.Run(TrainOptions.Parse(rest.Where(a => a != "--train").ToArray()), output)
+                                                   : Demo.Run(Options.Parse(rest), output),
+                "report" => Commands.Report(rest, output, error),
+                "fit-temperature" => Commands.FitTemperature(rest, output, error),
+                "plot" => Commands.Plot(rest, output, error),
+                "softmax" => Commands.Softmax(rest, output, error),
+                "entropy" => Commands.Entropy(rest, output, error),
+                "-h" or "--help" or "help" => Help(output),
+                _ => throw new UsageException($"unknown command '{command}'."),
+            };
         }
-        catch (ArgumentException e)
+        catch (UsageException e)
         {
-            Console.Error.WriteLine($"fastcalib: {e.Message}");
+            error.WriteLine($"fastcalib: {e.Message} Run 'fastcalib --help'.");
             return 2;
+        }
+        catch (Exception e) when (e is InputException or ArgumentException or IOException or UnauthorizedAccessException or OverflowException)
+        {
+            error.WriteLine($"fastcalib: {OneLine(e.Message)}");
+            return 1;
         }
         catch (DeviceException e)
         {
-            Console.Error.WriteLine($"fastcalib: {e.Message}");
+            error.WriteLine($"fastcalib: {OneLine(e.Message)}");
             return 3;
         }
+    }
+
+    private static string OneLine(string message) => message.Replace('\n', ' ').Replace("\r", "");
+
+    private static int Help(TextWriter output)
+    {
+        output.Write(Usage);
+        return 0;
     }
 
     public const string Usage = """
         fastcalib - calibration of classifier confidence
 
         Usage:
-          fastcalib [demo] [--rows N] [--classes C] [--seed S]
-              Scores an embedded synthetic batch (default 200000 predictions over 10 classes) at
-              several temperatures: accuracy, mean confidence, ECE, MCE, NLL, Brier, the reliability
-              table and the overconfidence profile; then times softmax on the scalar, SIMD and GPU
-              backends and checks that they agree.
-          fastcalib --help
+          fastcalib [demo] [--rows N] [--classes C] [--seed S] [--out-dir DIR]
+              The main job on an embedded synthetic, overconfident 10-class classifier (1,000,000
+              predictions): calibration report, temperature fit, report again, reliability diagrams
+              before and after (PNG), and which backend ran for how long.
+          fastcalib demo --train [--epochs E] [--seed S]
+              A training loop using the kernels: mixup with smoothed soft targets, softmax with a
+              learnable temperature, the confidence penalty, and a calibration monitor per epoch.
+          fastcalib report (--probs P | --logits Z [--temperature T]) --labels L [--bins 15] [--adaptive] [--json]
+          fastcalib fit-temperature --logits Z --labels L [--bins 15] [--json]
+          fastcalib plot (--probs P | --logits Z [--temperature T]) --labels L --out diagram.png|.svg
+                         [--bins 15] [--width 900] [--height 800]
+          fastcalib softmax --logits Z [--temperature T] --out P.npy [--float64]
+          fastcalib entropy --probs P --out H.npy [--float64]
+          Every kernel command takes --device auto|cpu|gpu (auto: CUDA if present, else SIMD CPU).
 
-        Coming with the calibration-metrics issues: report, fit-temperature, plot (on .npy/.npz/.csv files).
+        Files: NumPy .npy (float32/float64 [N, C], integer [N] labels, C order), an array in a .npz archive
+        as archive.npz:name, or CSV (one row of numbers per line, optional header). .npy and .npz stream in
+        chunks, so they may be larger than memory; CSV is read into memory.
 
         """;
-}
-
-/// <summary>Command-line options of the demo.</summary>
-public sealed record Options(int Rows = 200_000, int Classes = 10, int Seed = 2026)
-{
-    public static Options Parse(string[] args)
-    {
-        var options = new Options();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string flag = args[i];
-            int Value()
-            {
-                if (i + 1 >= args.Length) throw new ArgumentException($"{flag} needs a value.");
-                if (!int.TryParse(args[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v <= 0)
-                    throw new ArgumentException($"{flag} needs a positive integer, got '{args[i]}'.");
-                return v;
-            }
-            options = flag switch
-            {
-                "--rows" => options with { Rows = Value() },
-                "--classes" => options with { Classes = Value() },
-                "--seed" => options with { Seed = Value() },
-                _ => throw new ArgumentException($"unknown option '{flag}'."),
-            };
-        }
-        if (options.Classes < 2) throw new ArgumentException("--classes must be at least 2.");
-        return options;
-    }
 }

@@ -82,6 +82,12 @@ public static unsafe class TemperatureScaling
         return result;
     }
 
+    /// <summary>
+    /// Fits T* with a caller-supplied pass returning the sums (over all rows) of the NLL and its first two derivatives
+    /// in β = 1/T, e.g. one that streams a file larger than memory through <see cref="Evaluate"/>.
+    /// </summary>
+    internal static TemperatureFit Fit(Func<double, (double Nll, double First, double Second)> pass, long rows) => Solve(pass, rows);
+
     /// <summary>Mean NLL and its first two derivatives in β = 1/T at <paramref name="beta"/> (for tests and tools).</summary>
     internal static (double Nll, double First, double Second) Evaluate(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, double beta, ComputeOptions options = default)
     {

@@ -1,0 +1,317 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace FastCalib.Cli;
+
+/// <summary>A malformed, truncated or unsupported input file: reported as one line and a non-zero exit code.</summary>
+public sealed class InputException(string message) : Exception(message);
+
+/// <summary>
+/// A numeric array read sequentially, row after row, from a NumPy .npy file, an array inside a .npz archive
+/// (<c>archive.npz:name</c>), or a CSV file (one row per line, read into memory). Values convert to float32 or int
+/// as they are read, so files larger than memory stream through in chunks.
+/// </summary>
+public sealed class ArraySource : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly IDisposable? _owner;
+    private readonly char _kind;      // 'f' float, 'i' signed, 'u' unsigned
+    private readonly int _itemSize;
+    private readonly float[]? _csv;   // CSV values, row-major
+    private long _position;           // values read so far
+    private byte[] _buffer = [];
+
+    private ArraySource(string name, Stream stream, IDisposable? owner, char kind, int itemSize, long rows, int cols, float[]? csv)
+    {
+        Name = name;
+        _stream = stream;
+        _owner = owner;
+        _kind = kind;
+        _itemSize = itemSize;
+        Rows = rows;
+        Cols = cols;
+        _csv = csv;
+    }
+
+    /// <summary>The file (and array) this came from, for messages.</summary>
+    public string Name { get; }
+
+    /// <summary>Rows (the first dimension).</summary>
+    public long Rows { get; }
+
+    /// <summary>Values per row (the product of the other dimensions; 1 for a vector).</summary>
+    public int Cols { get; }
+
+    /// <summary>Whether the values are integers.</summary>
+    public bool IsInteger => _kind != 'f';
+
+    /// <summary>Opens <c>file.npy</c>, <c>file.npz:name</c> or <c>file.csv</c>.</summary>
+    public static ArraySource Open(string spec)
+    {
+        string path = spec, member = "";
+        int colon = spec.LastIndexOf(':');
+        if (colon > 1 && spec.Substring(0, colon).EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
+        {
+            path = spec.Substring(0, colon);
+            member = spec.Substring(colon + 1);
+        }
+        if (!File.Exists(path)) throw new InputException($"{path}: no such file.");
+        try
+        {
+            if (path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return OpenNpz(path, member, spec);
+            if (path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return OpenCsv(path);
+            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            return FromNpy(spec, stream, null);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InputException($"{spec}: not a readable archive ({e.Message}).");
+        }
+    }
+
+    private static ArraySource OpenNpz(string path, string member, string spec)
+    {
+        var zip = ZipFile.OpenRead(path);
+        var names = zip.Entries.Select(e => e.FullName.EndsWith(".npy") ? e.FullName[..^4] : e.FullName).ToList();
+        if (member.Length == 0)
+        {
+            if (names.Count != 1)
+            {
+                zip.Dispose();
+                throw new InputException($"{path}: the archive holds {names.Count} arrays ({string.Join(", ", names)}); name one as {path}:NAME.");
+            }
+            member = names[0];
+        }
+        var entry = zip.GetEntry(member + ".npy") ?? zip.GetEntry(member);
+        if (entry is null)
+        {
+            zip.Dispose();
+            throw new InputException($"{path}: no array named '{member}' (it holds {string.Join(", ", names)}).");
+        }
+        return FromNpy(spec, entry.Open(), zip);
+    }
+
+    /// <summary>Parses the .npy header (format versions 1, 2 and 3) and leaves the stream at the data.</summary>
+    internal static ArraySource FromNpy(string name, Stream stream, IDisposable? owner)
+    {
+        try
+        {
+            Span<byte> prefix = stackalloc byte[8];
+            ReadExactly(stream, prefix, name, "the .npy magic");
+            if (prefix[0] != 0x93 || !prefix.Slice(1, 5).SequenceEqual("NUMPY"u8))
+                throw new InputException($"{name}: not a NumPy .npy file (bad magic).");
+            int major = prefix[6];
+            int headerLength;
+            if (major == 1)
+            {
+                Span<byte> length = stackalloc byte[2];
+                ReadExactly(stream, length, name, "the header length");
+                headerLength = BinaryPrimitives.ReadUInt16LittleEndian(length);
+            }
+            else if (major is 2 or 3)
+            {
+                Span<byte> length = stackalloc byte[4];
+                ReadExactly(stream, length, name, "the header length");
+                uint value = BinaryPrimitives.ReadUInt32LittleEndian(length);
+                if (value > 1 << 20) throw new InputException($"{name}: header length {value} is implausible.");
+                headerLength = (int)value;
+            }
+            else throw new InputException($"{name}: .npy format version {major} is not supported (1, 2 and 3 are).");
+            var header = new byte[headerLength];
+            ReadExactly(stream, header, name, "the header");
+            string text = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(header);
+            string descr = Field(text, "descr", name);
+            string order = Field(text, "fortran_order", name);
+            string shape = Field(text, "shape", name);
+            if (order != "False")
+                throw new InputException($"{name}: the array is in Fortran order; write it in C order (numpy.ascontiguousarray).");
+            descr = descr.Trim('\'', '"');
+            if (descr.Length < 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
+                throw new InputException($"{name}: dtype '{descr}' is not little-endian; only little-endian float32/float64 and integer arrays are read.");
+            char kind = descr[1];
+            if (!int.TryParse(descr.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out int size)
+                || !(kind == 'f' && size is 4 or 8 || kind is 'i' or 'u' && size is 1 or 2 or 4 or 8))
+                throw new InputException($"{name}: dtype '{descr}' is not supported; use float32, float64 or an integer type.");
+            var dims = shape.Trim('(', ')').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw new InputException($"{name}: shape {shape} is not readable."))
+                .ToArray();
+            long rows = dims.Length == 0 ? 1 : dims[0];
+            long cols = 1;
+            foreach (long d in dims.Skip(1)) cols = checked(cols * d);
+            if (cols > int.MaxValue || cols < 1 && rows > 0)
+                throw new InputException($"{name}: shape {shape} has rows of {cols} values; rows must hold between 1 and {int.MaxValue}.");
+            return new ArraySource(name, stream, owner, kind, size, rows, (int)Math.Max(cols, 1), null);
+        }
+        catch
+        {
+            stream.Dispose();
+            owner?.Dispose();
+            throw;
+        }
+    }
+
+    private static string Field(string header, string key, string name)
+    {
+        var match = Regex.Match(header, $@"['""]{key}['""]\s*:\s*('[^']*'|""[^""]*""|\([^)]*\)|True|False)");
+        if (!match.Success) throw new InputException($"{name}: the header has no '{key}'.");
+        return match.Groups[1].Value;
+    }
+
+    private static ArraySource OpenCsv(string path)
+    {
+        var values = new List<float>();
+        int cols = -1;
+        long rows = 0;
+        int lineNumber = 0;
+        foreach (string raw in File.ReadLines(path))
+        {
+            lineNumber++;
+            string line = raw.Trim();
+            if (line.Length == 0) continue;
+            var cells = line.Split(',');
+            var parsed = new float[cells.Length];
+            bool numeric = true;
+            for (int i = 0; i < cells.Length; i++)
+                numeric &= float.TryParse(cells[i].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out parsed[i]);
+            if (!numeric)
+            {
+                if (rows == 0 && cols < 0) continue;   // a header line
+                throw new InputException($"{path}:{lineNumber}: '{Short(line)}' is not a row of numbers.");
+            }
+            if (cols < 0) cols = cells.Length;
+            else if (cells.Length != cols)
+                throw new InputException($"{path}:{lineNumber}: {cells.Length} values where earlier rows have {cols}.");
+            values.AddRange(parsed);
+            rows++;
+        }
+        if (cols < 0) throw new InputException($"{path}: no rows of numbers.");
+        return new ArraySource(path, Stream.Null, null, 'f', 4, rows, cols, values.ToArray());
+    }
+
+    private static string Short(string s) => s.Length <= 40 ? s : s.Substring(0, 37) + "...";
+
+    /// <summary>Reads the next <paramref name="destination"/>.Length values as float32.</summary>
+    public void ReadFloats(Span<float> destination)
+    {
+        if (_csv is not null)
+        {
+            Take(destination.Length);
+            _csv.AsSpan((int)(_position - destination.Length), destination.Length).CopyTo(destination);
+            return;
+        }
+        var bytes = Fill(destination.Length);
+        for (int i = 0; i < destination.Length; i++) destination[i] = (float)Value(bytes, i);
+    }
+
+    /// <summary>Reads the next <paramref name="destination"/>.Length values as integers; non-integral values are an error.</summary>
+    public void ReadInts(Span<int> destination)
+    {
+        if (_csv is not null)
+        {
+            Take(destination.Length);
+            var values = _csv.AsSpan((int)(_position - destination.Length), destination.Length);
+            for (int i = 0; i < values.Length; i++) destination[i] = ToInt(values[i], _position - destination.Length + i);
+            return;
+        }
+        var bytes = Fill(destination.Length);
+        for (int i = 0; i < destination.Length; i++) destination[i] = ToInt(Value(bytes, i), _position - destination.Length + i);
+    }
+
+    private int ToInt(double value, long index)
+    {
+        if (value != Math.Floor(value) || value < int.MinValue || value > int.MaxValue)
+            throw new InputException($"{Name}: value {value} at position {index} is not a label (an integer).");
+        return (int)value;
+    }
+
+    private void Take(int count)
+    {
+        if (_position + count > Rows * (long)Cols)
+            throw new InputException($"{Name}: asked for more values than the file holds.");
+        _position += count;
+    }
+
+    private ReadOnlySpan<byte> Fill(int count)
+    {
+        Take(count);
+        int bytes = checked(count * _itemSize);
+        if (_buffer.Length < bytes) _buffer = new byte[bytes];
+        var span = _buffer.AsSpan(0, bytes);
+        ReadExactly(_stream, span, Name, "the data");
+        return span;
+    }
+
+    private double Value(ReadOnlySpan<byte> bytes, int i)
+    {
+        var b = bytes.Slice(i * _itemSize, _itemSize);
+        return (_kind, _itemSize) switch
+        {
+            ('f', 4) => BinaryPrimitives.ReadSingleLittleEndian(b),
+            ('f', _) => BinaryPrimitives.ReadDoubleLittleEndian(b),
+            ('i', 1) => (sbyte)b[0],
+            ('i', 2) => BinaryPrimitives.ReadInt16LittleEndian(b),
+            ('i', 4) => BinaryPrimitives.ReadInt32LittleEndian(b),
+            ('i', _) => BinaryPrimitives.ReadInt64LittleEndian(b),
+            ('u', 1) => b[0],
+            ('u', 2) => BinaryPrimitives.ReadUInt16LittleEndian(b),
+            ('u', 4) => BinaryPrimitives.ReadUInt32LittleEndian(b),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(b),
+        };
+    }
+
+    private static void ReadExactly(Stream stream, Span<byte> destination, string name, string what)
+    {
+        int read = 0;
+        while (read < destination.Length)
+        {
+            int n = stream.Read(destination.Slice(read));
+            if (n == 0) throw new InputException($"{name}: the file is truncated (it ends inside {what}).");
+            read += n;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _owner?.Dispose();
+    }
+}
+
+/// <summary>Writes a float32 or float64 .npy file (format version 1) row block by row block.</summary>
+public sealed class NpyWriter : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly bool _double;
+
+    public NpyWriter(string path, long rows, int cols, bool float64)
+    {
+        _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        _double = float64;
+        string shape = cols == 1 ? $"({rows},)" : $"({rows}, {cols})";
+        string header = $"{{'descr': '<{(float64 ? "f8" : "f4")}', 'fortran_order': False, 'shape': {shape}, }}";
+        int total = 10 + header.Length + 1;
+        int padding = (64 - total % 64) % 64;
+        header = header + new string(' ', padding) + "\n";
+        _stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        Span<byte> length = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)header.Length);
+        _stream.Write(length);
+        _stream.Write(Encoding.Latin1.GetBytes(header));
+    }
+
+    public void Write(ReadOnlySpan<float> values)
+    {
+        var bytes = new byte[values.Length * (_double ? 8 : 4)];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (_double) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values[i]);
+            else BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
+        }
+        _stream.Write(bytes);
+    }
+
+    public void Dispose() => _stream.Dispose();
+}

@@ -1,0 +1,343 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FastCalib;
+
+namespace FastCalib.Cli;
+
+/// <summary>A command-line mistake: reported with the usage hint and exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Parsed "--name value" and "--flag" arguments of one command, checked against the names it accepts.</summary>
+public sealed class Arguments
+{
+    private readonly Dictionary<string, string?> _values = new();
+
+    public Arguments(IEnumerable<string> args, string[] valued, string[] flags)
+    {
+        var list = args.ToList();
+        for (int i = 0; i < list.Count; i++)
+        {
+            string name = list[i];
+            if (valued.Contains(name))
+            {
+                if (i + 1 >= list.Count) throw new UsageException($"{name} needs a value.");
+                _values[name] = list[++i];
+            }
+            else if (flags.Contains(name)) _values[name] = null;
+            else throw new UsageException($"unknown option '{name}'.");
+        }
+    }
+
+    public bool Has(string name) => _values.ContainsKey(name);
+
+    public string? Get(string name) => _values.TryGetValue(name, out var v) ? v : null;
+
+    public string Required(string name) => Get(name) ?? throw new UsageException($"{name} is required.");
+
+    public int Int(string name, int fallback, int min)
+    {
+        string? text = Get(name);
+        if (text is null) return fallback;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min)
+            throw new UsageException($"{name} needs an integer of at least {min}, got '{text}'.");
+        return v;
+    }
+
+    public float Float(string name, float fallback)
+    {
+        string? text = Get(name);
+        if (text is null) return fallback;
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !float.IsFinite(v))
+            throw new UsageException($"{name} needs a number, got '{text}'.");
+        return v;
+    }
+
+    /// <summary>--device auto (CUDA if present, else SIMD CPU), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator).</summary>
+    public ComputeOptions Device() => Get("--device") switch
+    {
+        null or "auto" => GpuDevice.HasCuda ? ComputeOptions.For(Backend.Gpu) : default,
+        "cpu" => default,
+        "gpu" => ComputeOptions.For(Backend.Gpu),
+        var other => throw new UsageException($"--device must be auto, cpu or gpu, got '{other}'."),
+    };
+}
+
+/// <summary>A progress bar on stderr for long runs, shown only on a terminal.</summary>
+public sealed class Progress(TextWriter error, string what, long total)
+{
+    private readonly bool _show = ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected && total > 2_000_000;
+    private int _shown = -1;
+
+    public void Report(long done)
+    {
+        if (!_show) return;
+        int percent = (int)(100 * done / Math.Max(1, total));
+        if (percent == _shown) return;
+        _shown = percent;
+        error.Write($"\r{what} [{new string('#', percent / 4),-25}] {percent,3}%");
+        if (done >= total) error.WriteLine();
+    }
+}
+
+/// <summary>The file commands: report, fit-temperature, plot, softmax, entropy.</summary>
+public static class Commands
+{
+    /// <summary>Rows per chunk read from a file: about 16 million values.</summary>
+    private static int ChunkRows(int cols) => Math.Max(1, (1 << 24) / cols);
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static int Report(string[] args, TextWriter output, TextWriter error)
+    {
+        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--device"], ["--adaptive", "--json"]);
+        int bins = a.Int("--bins", 15, 1);
+        var options = a.Device();
+        var (calibration, adaptive, _) = Accumulate(a, bins, a.Float("--temperature", 1f), options, error, collectConfidences: a.Has("--adaptive"));
+        var report = calibration.Report();
+        var adaptiveReport = adaptive is null ? null : AdaptiveCalibration.Compute(adaptive.Value.Confidence, adaptive.Value.Correct, bins);
+        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport), Json));
+        else WriteReport(output, report, adaptiveReport);
+        return 0;
+    }
+
+    public static int FitTemperature(string[] args, TextWriter output, TextWriter error)
+    {
+        var a = new Arguments(args, ["--logits", "--labels", "--bins", "--device"], ["--json"]);
+        int bins = a.Int("--bins", 15, 1);
+        var options = a.Device();
+        string logits = a.Required("--logits"), labels = a.Required("--labels");
+        using (var z = ArraySource.Open(logits))
+        using (var y = ArraySource.Open(labels))
+            CheckPair(z, y);
+        // every Newton pass streams the files again, so they never need to fit in memory
+        var watch = Stopwatch.StartNew();
+        var fit = TemperatureScaling.Fit(beta => StreamingPass(logits, labels, beta, options), RowsOf(logits));
+        double seconds = watch.Elapsed.TotalSeconds;
+        var before = Accumulate(Reopen(logits, labels), bins, 1f, options, error, false).Calibration.Report();
+        var after = Accumulate(Reopen(logits, labels), bins, fit.Temperature, options, error, false).Calibration.Report();
+        if (a.Has("--json"))
+        {
+            output.WriteLine(JsonSerializer.Serialize(new
+            {
+                temperature = fit.Temperature,
+                nll_before = fit.NllBefore,
+                nll_after = fit.NllAfter,
+                ece_before = before.Ece,
+                ece_after = after.Ece,
+                passes = fit.Passes,
+                at_boundary = fit.AtBoundary,
+                before = ToJson(before, null),
+                after = ToJson(after, null),
+            }, Json));
+        }
+        else
+        {
+            output.WriteLine($"temperature T* = {fit.Temperature.ToString("G6", CultureInfo.InvariantCulture)} ({fit.Passes} fused passes, {seconds:F2} s){(fit.AtBoundary ? " — at the edge of the search range [0.01, 100]" : "")}");
+            output.WriteLine($"NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}, ECE {before.Ece:F4} -> {after.Ece:F4}, MCE {before.Mce:F4} -> {after.Mce:F4}");
+            output.WriteLine();
+            output.WriteLine("after temperature scaling:");
+            WriteReport(output, after, null);
+        }
+        return 0;
+    }
+
+    public static int Plot(string[] args, TextWriter output, TextWriter error)
+    {
+        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--out", "--width", "--height", "--device"], []);
+        string path = a.Required("--out");
+        int width = a.Int("--width", 900, 100), height = a.Int("--height", 800, 100);
+        var report = Accumulate(a, a.Int("--bins", 15, 1), a.Float("--temperature", 1f), a.Device(), error, false).Calibration.Report();
+        ReliabilityDiagram.Save(report, path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "");
+        output.WriteLine($"wrote {path} ({width} x {height})");
+        return 0;
+    }
+
+    public static int Softmax(string[] args, TextWriter output, TextWriter error)
+    {
+        var a = new Arguments(args, ["--logits", "--temperature", "--out", "--device"], ["--float64"]);
+        float temperature = a.Float("--temperature", 1f);
+        var options = a.Device();
+        return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "softmax", source => source.Cols,
+            (input, result, cols) => FastCalib.Softmax.Forward(input, result, cols, temperature, options), output);
+    }
+
+    public static int Entropy(string[] args, TextWriter output, TextWriter error)
+    {
+        var a = new Arguments(args, ["--probs", "--out", "--device"], ["--float64"]);
+        var options = a.Device();
+        return Map(a.Required("--probs"), a.Required("--out"), a.Has("--float64"), error, "entropy", _ => 1,
+            (input, result, cols) => FastCalib.Entropy.FromProbabilities(input, result, cols, EntropyUnit.Nats, options), output);
+    }
+
+    /// <summary>Streams a [rows, cols] file through a row kernel into a .npy of [rows, outCols].</summary>
+    private static int Map(string input, string outPath, bool float64, TextWriter error, string what, Func<ArraySource, int> outCols,
+        Action<float[], float[], int> kernel, TextWriter output)
+    {
+        using var source = ArraySource.Open(input);
+        if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; {what} needs floating-point values.");
+        int cols = source.Cols, resultCols = outCols(source);
+        using var writer = new NpyWriter(outPath, source.Rows, resultCols, float64);
+        var progress = new Progress(error, what, source.Rows);
+        for (long start = 0; start < source.Rows;)
+        {
+            int n = (int)Math.Min(ChunkRows(cols), source.Rows - start);
+            var values = new float[n * cols];
+            var result = new float[n * resultCols];
+            source.ReadFloats(values);
+            kernel(values, result, cols);
+            writer.Write(result);
+            start += n;
+            progress.Report(start);
+        }
+        output.WriteLine($"wrote {outPath} ([{source.Rows} x {resultCols}] {(float64 ? "float64" : "float32")})");
+        return 0;
+    }
+
+    /// <summary>Reads --probs or --logits with --labels chunk by chunk into an accumulator (and, if asked, all confidences).</summary>
+    private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
+        Arguments a, int bins, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences)
+    {
+        string? probs = a.Get("--probs"), logits = a.Get("--logits");
+        if ((probs is null) == (logits is null)) throw new UsageException("give exactly one of --probs and --logits.");
+        if (probs is not null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
+        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, temperature, options, error, collectConfidences);
+    }
+
+    private static (string Values, string Labels, bool Logits) Reopen(string logits, string labels) => (logits, labels, true);
+
+    private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
+        (string Values, string Labels, bool Logits) files, int bins, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences)
+    {
+        using var values = ArraySource.Open(files.Values);
+        using var labels = ArraySource.Open(files.Labels);
+        CheckPair(values, labels);
+        int cols = values.Cols;
+        var calibration = new CalibrationAccumulator(bins);
+        var confidences = collectConfidences ? new List<float>() : null;
+        var correct = collectConfidences ? new List<bool>() : null;
+        var progress = new Progress(error, "reading", values.Rows);
+        for (long start = 0; start < values.Rows;)
+        {
+            int n = (int)Math.Min(ChunkRows(cols), values.Rows - start);
+            var x = new float[n * cols];
+            var y = new int[n];
+            values.ReadFloats(x);
+            labels.ReadInts(y);
+            try
+            {
+                if (files.Logits) calibration.AddLogits(x, y, cols, temperature, options);
+                else calibration.AddProbabilities(x, y, cols, options);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InputException($"{values.Name}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+            }
+            if (confidences is not null)
+            {
+                var confidence = new float[n];
+                var predicted = new int[n];
+                if (files.Logits) FastCalib.Softmax.Top1(x, confidence, predicted, cols, temperature, options);
+                else
+                    for (int r = 0; r < n; r++)
+                    {
+                        predicted[r] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(x.AsSpan(r * cols, cols));
+                        confidence[r] = x[r * cols + predicted[r]];
+                    }
+                confidences.AddRange(confidence);
+                for (int r = 0; r < n; r++) correct!.Add(predicted[r] == y[r]);
+            }
+            start += n;
+            progress.Report(start);
+        }
+        return (calibration, confidences is null ? null : (confidences.ToArray(), correct!.ToArray()), values.Rows);
+    }
+
+    private static string Strip(string message)
+    {
+        int colon = message.IndexOf(": ", StringComparison.Ordinal);
+        string text = colon > 0 && colon < 50 ? message[(colon + 2)..] : message;
+        int parameter = text.IndexOf(" (Parameter", StringComparison.Ordinal);
+        return parameter > 0 ? text[..parameter] : text;
+    }
+
+    private static void CheckPair(ArraySource values, ArraySource labels)
+    {
+        if (values.IsInteger) throw new InputException($"{values.Name}: holds integers; probabilities and logits must be floating point.");
+        if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");
+        if (labels.Rows != values.Rows)
+            throw new InputException($"{labels.Name}: {labels.Rows} labels for {values.Rows} rows in {values.Name}.");
+    }
+
+    private static long RowsOf(string logits)
+    {
+        using var z = ArraySource.Open(logits);
+        return z.Rows;
+    }
+
+    /// <summary>One Newton pass over the files: sums of the per-row NLL and its derivatives in 1/T.</summary>
+    private static (double, double, double) StreamingPass(string logits, string labels, double beta, ComputeOptions options)
+    {
+        using var z = ArraySource.Open(logits);
+        using var y = ArraySource.Open(labels);
+        double f = 0, g = 0, h = 0;
+        for (long start = 0; start < z.Rows;)
+        {
+            int n = (int)Math.Min(ChunkRows(z.Cols), z.Rows - start);
+            var x = new float[n * z.Cols];
+            var l = new int[n];
+            z.ReadFloats(x);
+            y.ReadInts(l);
+            try
+            {
+                var (mf, mg, mh) = TemperatureScaling.Evaluate(x, l, z.Cols, beta, options);
+                f += mf * n;
+                g += mg * n;
+                h += mh * n;
+            }
+            catch (ArgumentException e)
+            {
+                throw new InputException($"{z.Name}: {Strip(e.Message)}");
+            }
+            start += n;
+        }
+        return (f, g, h);
+    }
+
+    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive) => new
+    {
+        n = r.Count,
+        accuracy = r.Accuracy,
+        ece = r.Ece,
+        mce = r.Mce,
+        rmsce = r.Rmsce,
+        nll = r.NegativeLogLikelihood,
+        brier = r.Brier,
+        mean_confidence = r.MeanConfidence,
+        bins = r.Bins.Select(b => new { lower = b.Lower, upper = b.Upper, count = b.Count, confidence = Finite(b.MeanConfidence), accuracy = Finite(b.Accuracy) }),
+        overconfidence = r.Thresholds.Select(t => new { threshold = t.Threshold, coverage = t.Coverage, accuracy = Finite(t.Accuracy) }),
+        adaptive_ece = adaptive?.Ece,
+        adaptive_mce = adaptive?.Mce,
+    };
+
+    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+
+    internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive)
+    {
+        o.WriteLine($"predictions      {r.Count}");
+        o.WriteLine($"accuracy         {r.Accuracy:F4}");
+        o.WriteLine($"mean confidence  {r.MeanConfidence:F4}   (confidence - accuracy {r.MeanConfidence - r.Accuracy:+0.0000;-0.0000})");
+        o.WriteLine($"ECE              {r.Ece:F4}");
+        o.WriteLine($"MCE              {r.Mce:F4}");
+        o.WriteLine($"RMS CE           {r.Rmsce:F4}");
+        o.WriteLine($"NLL              {r.NegativeLogLikelihood:F4}");
+        o.WriteLine($"Brier            {r.Brier:F4}");
+        if (adaptive is not null) o.WriteLine($"adaptive ECE     {adaptive.Ece:F4} (equal-mass bins), adaptive MCE {adaptive.Mce:F4}");
+        foreach (var t in r.Thresholds)
+            o.WriteLine($"confidence >= {t.Threshold:F2}: {t.Coverage:P1} of predictions, accuracy {t.Accuracy:F4}");
+        o.WriteLine();
+        o.WriteLine("  bin               count  confidence  accuracy      gap");
+        foreach (var b in r.Bins.Where(b => b.Count > 0))
+            o.WriteLine($"  [{b.Lower:F3}, {b.Upper:F3})  {b.Count,10}  {b.MeanConfidence,10:F4}  {b.Accuracy,8:F4}  {b.Gap,+7:+0.0000;-0.0000}");
+    }
+}
