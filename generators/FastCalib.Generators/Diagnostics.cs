@@ -25,6 +25,9 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor BadTemplate = Error("FCG008", "SIMD width template",
         "{0}");
 
+    public static readonly DiagnosticDescriptor BadRadices = Error("FCG009", "FFT codelet radices",
+        "{0}");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> ById = new()
     {
         [BadDeclaration.Id] = BadDeclaration,
@@ -35,6 +38,7 @@ internal static class Diagnostics
         [BadLambda.Id] = BadLambda,
         [BadName.Id] = BadName,
         [BadTemplate.Id] = BadTemplate,
+        [BadRadices.Id] = BadRadices,
     };
 
     public static DiagnosticDescriptor Get(string id) => ById[id];

@@ -16,7 +16,7 @@ internal static class WidthTemplate
 
     public static Model Read(GeneratorAttributeSyntaxContext context, System.Threading.CancellationToken ct)
     {
-        var node = (ClassDeclarationSyntax)context.TargetNode;
+        var node = (TypeDeclarationSyntax)context.TargetNode;
         if (!node.Identifier.Text.Contains("256"))
             return new Model("", "", new[] { new DiagnosticInfo("FCG008",
                 $"SIMD width template '{node.Identifier.Text}' must have 256 in its name, so its twins get names of their own.",

@@ -46,10 +46,10 @@ public sealed class RowFromAttribute : Attribute
 }
 
 /// <summary>
-/// Marks a hand-written class of <c>Vector256</c> helpers whose twins for <c>Vector128</c> and <c>Vector512</c>
+/// Marks a hand-written class or struct of <c>Vector256</c> helpers whose twins for <c>Vector128</c> and <c>Vector512</c>
 /// the source generator emits by renaming every identifier that contains <c>256</c>.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
 internal sealed class SimdWidthTemplateAttribute : Attribute
 {
 }

@@ -111,7 +111,7 @@ public static unsafe partial class SimdMath256
     public static void LoadTile(float* source, int cols, int rows, long available, float* tile)
     {
         if (Avx.IsSupported && rows == 8 && TileTranspose.CanReadBlocks(cols, 8, available))
-            TileTranspose.Load8(source, cols, tile, 8, 0);
+            TileTranspose.Load8(source, cols, cols, tile, 8);
         else
             TileTranspose.LoadScalar(source, cols, rows, tile, 8);
     }
@@ -121,7 +121,7 @@ public static unsafe partial class SimdMath256
     public static void StoreTile(float* tile, int cols, int rows, float* destination)
     {
         if (Avx.IsSupported && rows == 8 && cols >= 8)
-            TileTranspose.Store8(tile, cols, destination, 8, 0);
+            TileTranspose.Store8(tile, 8, cols, destination, cols);
         else
             TileTranspose.StoreScalar(tile, cols, rows, destination, 8);
     }
@@ -169,8 +169,8 @@ public static unsafe partial class SimdMath512
     {
         if (Avx.IsSupported && rows == 16 && TileTranspose.CanReadBlocks(cols, 16, available))
         {
-            TileTranspose.Load8(source, cols, tile, 16, 0);
-            TileTranspose.Load8(source + 8L * cols, cols, tile, 16, 8);
+            TileTranspose.Load8(source, cols, cols, tile, 16);
+            TileTranspose.Load8(source + 8L * cols, cols, cols, tile + 8, 16);
         }
         else
         {
@@ -184,8 +184,8 @@ public static unsafe partial class SimdMath512
     {
         if (Avx.IsSupported && rows == 16 && cols >= 8)
         {
-            TileTranspose.Store8(tile, cols, destination, 16, 0);
-            TileTranspose.Store8(tile, cols, destination + 8L * cols, 16, 8);
+            TileTranspose.Store8(tile, 16, cols, destination, cols);
+            TileTranspose.Store8(tile + 8, 16, cols, destination + 8L * cols, cols);
         }
         else
         {
@@ -208,62 +208,68 @@ internal static unsafe class TileTranspose
     public static bool CanReadBlocks(int cols, int lanes, long available) =>
         cols >= 8 ? available >= lanes : (long)(lanes - 1) * cols + 8 <= available * cols;
 
-    /// <summary>Transposes 8 rows (starting at <paramref name="source"/>) into lanes [lane0, lane0 + 8) of a tile of <paramref name="lanes"/> lanes.</summary>
+    /// <summary>
+    /// Transposes 8 rows of <paramref name="cols"/> values (row k at source + k·<paramref name="rowStride"/>) into 8
+    /// consecutive lanes of a tile whose column j starts at tile + j·<paramref name="columnStride"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Load8(float* source, int cols, float* tile, int lanes, int lane0)
+    public static void Load8(float* source, long rowStride, int cols, float* tile, long columnStride)
     {
         for (int jb = 0; ; jb += 8)
         {
             int j = Math.Min(jb, Math.Max(0, cols - 8));
             float* s = source + j;
             var r0 = Avx.LoadVector256(s);
-            var r1 = Avx.LoadVector256(s + cols);
-            var r2 = Avx.LoadVector256(s + 2L * cols);
-            var r3 = Avx.LoadVector256(s + 3L * cols);
-            var r4 = Avx.LoadVector256(s + 4L * cols);
-            var r5 = Avx.LoadVector256(s + 5L * cols);
-            var r6 = Avx.LoadVector256(s + 6L * cols);
-            var r7 = Avx.LoadVector256(s + 7L * cols);
+            var r1 = Avx.LoadVector256(s + rowStride);
+            var r2 = Avx.LoadVector256(s + 2 * rowStride);
+            var r3 = Avx.LoadVector256(s + 3 * rowStride);
+            var r4 = Avx.LoadVector256(s + 4 * rowStride);
+            var r5 = Avx.LoadVector256(s + 5 * rowStride);
+            var r6 = Avx.LoadVector256(s + 6 * rowStride);
+            var r7 = Avx.LoadVector256(s + 7 * rowStride);
             Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
-            float* t = tile + (long)j * lanes + lane0;
+            float* t = tile + j * columnStride;
             Avx.Store(t, r0);
-            Avx.Store(t + lanes, r1);
-            Avx.Store(t + 2 * lanes, r2);
-            Avx.Store(t + 3 * lanes, r3);
-            Avx.Store(t + 4 * lanes, r4);
-            Avx.Store(t + 5 * lanes, r5);
-            Avx.Store(t + 6 * lanes, r6);
-            Avx.Store(t + 7 * lanes, r7);
+            Avx.Store(t + columnStride, r1);
+            Avx.Store(t + 2 * columnStride, r2);
+            Avx.Store(t + 3 * columnStride, r3);
+            Avx.Store(t + 4 * columnStride, r4);
+            Avx.Store(t + 5 * columnStride, r5);
+            Avx.Store(t + 6 * columnStride, r6);
+            Avx.Store(t + 7 * columnStride, r7);
             if (j + 8 >= cols) return;
         }
     }
 
-    /// <summary>Writes lanes [lane0, lane0 + 8) of a tile back as 8 rows of <paramref name="cols"/> (at least 8) values.</summary>
+    /// <summary>
+    /// Writes 8 consecutive lanes of a tile (column j at tile + j·<paramref name="columnStride"/>) back as 8 rows of
+    /// <paramref name="cols"/> (at least 8) values, row k at destination + k·<paramref name="rowStride"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Store8(float* tile, int cols, float* destination, int lanes, int lane0)
+    public static void Store8(float* tile, long columnStride, int cols, float* destination, long rowStride)
     {
         for (int jb = 0; ; jb += 8)
         {
             int j = Math.Min(jb, cols - 8);
-            float* t = tile + (long)j * lanes + lane0;
+            float* t = tile + j * columnStride;
             var c0 = Avx.LoadVector256(t);
-            var c1 = Avx.LoadVector256(t + lanes);
-            var c2 = Avx.LoadVector256(t + 2 * lanes);
-            var c3 = Avx.LoadVector256(t + 3 * lanes);
-            var c4 = Avx.LoadVector256(t + 4 * lanes);
-            var c5 = Avx.LoadVector256(t + 5 * lanes);
-            var c6 = Avx.LoadVector256(t + 6 * lanes);
-            var c7 = Avx.LoadVector256(t + 7 * lanes);
+            var c1 = Avx.LoadVector256(t + columnStride);
+            var c2 = Avx.LoadVector256(t + 2 * columnStride);
+            var c3 = Avx.LoadVector256(t + 3 * columnStride);
+            var c4 = Avx.LoadVector256(t + 4 * columnStride);
+            var c5 = Avx.LoadVector256(t + 5 * columnStride);
+            var c6 = Avx.LoadVector256(t + 6 * columnStride);
+            var c7 = Avx.LoadVector256(t + 7 * columnStride);
             Transpose8x8(ref c0, ref c1, ref c2, ref c3, ref c4, ref c5, ref c6, ref c7);
             float* d = destination + j;
             Avx.Store(d, c0);
-            Avx.Store(d + cols, c1);
-            Avx.Store(d + 2L * cols, c2);
-            Avx.Store(d + 3L * cols, c3);
-            Avx.Store(d + 4L * cols, c4);
-            Avx.Store(d + 5L * cols, c5);
-            Avx.Store(d + 6L * cols, c6);
-            Avx.Store(d + 7L * cols, c7);
+            Avx.Store(d + rowStride, c1);
+            Avx.Store(d + 2 * rowStride, c2);
+            Avx.Store(d + 3 * rowStride, c3);
+            Avx.Store(d + 4 * rowStride, c4);
+            Avx.Store(d + 5 * rowStride, c5);
+            Avx.Store(d + 6 * rowStride, c6);
+            Avx.Store(d + 7 * rowStride, c7);
             if (j + 8 >= cols) return;
         }
     }
