@@ -1,4 +1,6 @@
 using System.Runtime.Intrinsics;
+using ILGPU;
+using ILGPU.Runtime;
 using FastCalib.Fft;
 using FastCalib.Kernels;
 
@@ -84,6 +86,39 @@ public static unsafe class FourierFeatures
             else
                 RunCpu(compute, plan, spectrum, x, y, count);
         }
+    }
+
+    /// <summary>
+    /// The magnitude features of a batch on device views (see the host overload): queued on
+    /// <paramref name="stream"/>. Sizes whose transform does not fit in a thread group's shared memory (beyond about
+    /// 64x64 on CUDA, or lengths that need Bluestein's algorithm) use device scratch memory that this call allocates
+    /// and frees, so it then waits for the stream before returning.
+    /// </summary>
+    public static void Magnitude(AcceleratorStream stream, ArrayView<float> images, ArrayView<float> features, int height, int width,
+        FourierFeatureOptions options = default)
+    {
+        const string op = "FourierFeatures.Magnitude";
+        var spectrum = Validate(op, images.Length, features.Length, height, width, options, out long count);
+        if (count == 0) return;
+        var plan = SpectrumPlan.For(height, width, options.Shift, options.HalfSpectrum);
+        var scratch = new List<MemoryBuffer>();
+        GpuHost.Launch(op, stream, $"{count} images of {height}x{width}", () =>
+        {
+            try
+            {
+                FourierGpu.Launch(stream.Accelerator, stream, plan, spectrum, images, features, count, (length, _) =>
+                {
+                    var buffer = stream.Accelerator.Allocate1D<float>(Math.Max(1, length));
+                    scratch.Add(buffer);
+                    return buffer.View;
+                });
+                if (scratch.Any(b => b.Length > 1)) stream.Synchronize();
+            }
+            finally
+            {
+                foreach (var buffer in scratch) buffer.Dispose();
+            }
+        });
     }
 
     /// <summary>Checks the arguments and returns the options in the kernels' form and the number of images.</summary>

@@ -1,4 +1,6 @@
 using FsCheck;
+using ILGPU;
+using ILGPU.Runtime;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Xunit;
@@ -285,6 +287,51 @@ public class FourierFeaturesTests
             foreach (var path in Paths.All)
                 AssertMatches(c, expected, Run(images, h, w, default, path.Options), m => m, w, path.Name);
         }
+    }
+
+    /// <summary>Images that do not fit in a group's shared memory run from device scratch memory, with the same results.</summary>
+    [Fact]
+    public void Device_scratch_path_matches_the_reference()
+    {
+        var gpu = new ComputeOptions { Backend = Backend.Gpu, Accelerator = Paths.CpuAccelerator.Value };
+        try
+        {
+            FastCalib.Fft.FourierGpu.SharedMemoryLimit = 0;
+            foreach (var (h, w) in new[] { (28, 28), (61, 67), (9, 1) })
+            {
+                var c = new ImageCase(37, h, w, 1, false, h + w);
+                var images = c.Images();
+                AssertMatches(c, References(c, images), Run(images, h, w, default, gpu), m => m, w, "ilgpu-cpu, device scratch");
+                var options = new FourierFeatureOptions { Shift = true, Log1p = true, Standardize = true, Clip = 2 };
+                var shared = Run(images, h, w, options, new ComputeOptions { Backend = Backend.Scalar });
+                var scratch = Run(images, h, w, options, gpu);
+                for (int i = 0; i < shared.Length; i++) Tolerance.AssertClose(scratch[i], shared[i], 1e-3, $"[{h} x {w}] element {i}");
+            }
+        }
+        finally
+        {
+            FastCalib.Fft.FourierGpu.SharedMemoryLimit = null;
+        }
+    }
+
+    /// <summary>The device-view overload gives what the host overload gives.</summary>
+    [SkippableTheory]
+    [InlineData("ilgpu-cpu")]
+    [InlineData("cuda")]
+    public void Device_views_match_the_host_api(string name)
+    {
+        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        Skip.If(accelerator is null, Paths.NoCuda);
+        var c = new ImageCase(50, 30, 45, 1, true, 8);
+        var images = c.Images();
+        var options = new FourierFeatureOptions { Shift = true, HalfSpectrum = true };
+        var expected = Run(images, 30, 45, options, new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator });
+        using var x = accelerator!.Allocate1D(images);
+        using var y = accelerator.Allocate1D<float>(expected.Length);
+        FourierFeatures.Magnitude(accelerator.DefaultStream, x.View, y.View, 30, 45, options);
+        accelerator.DefaultStream.Synchronize();
+        Assert.Equal(expected, y.GetAsArray1D());
+        Assert.Throws<ArgumentException>(() => { FourierFeatures.Magnitude(accelerator.DefaultStream, x.View, y.View, 30, 45); });
     }
 
     [Fact]
