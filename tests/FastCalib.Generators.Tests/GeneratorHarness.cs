@@ -19,8 +19,11 @@ public static class GeneratorHarness
         return paths.Distinct().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();
     });
 
-    public static CSharpCompilation Compilation(params string[] sources) =>
-        CSharpCompilation.Create("Samples",
+    public static CSharpCompilation Compilation(params string[] sources) => Compilation("Samples", sources);
+
+    /// <summary>A compilation named <paramref name="assemblyName"/> (assemblies loaded side by side need distinct names).</summary>
+    public static CSharpCompilation Compilation(string assemblyName, string[] sources) =>
+        CSharpCompilation.Create(assemblyName,
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Sample{i}.cs")),
             References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable));
@@ -30,16 +33,22 @@ public static class GeneratorHarness
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: track));
 
     /// <summary>Runs the generator; returns the updated compilation and the generator's diagnostics.</summary>
-    public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Generate(params string[] sources)
+    public static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) Generate(params string[] sources) =>
+        GenerateNamed("Samples", sources);
+
+    private static (Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Run) GenerateNamed(string assemblyName, string[] sources)
     {
-        var driver = Driver().RunGeneratorsAndUpdateCompilation(Compilation(sources), out var output, out var diagnostics);
+        var driver = Driver().RunGeneratorsAndUpdateCompilation(Compilation(assemblyName, sources), out var output, out var diagnostics);
         return (output, diagnostics, driver.GetRunResult());
     }
 
     /// <summary>Generates and compiles, failing on any error, and loads the assembly.</summary>
-    public static Assembly Build(params string[] sources)
+    public static Assembly Build(params string[] sources) => BuildNamed("Samples", sources);
+
+    /// <summary>As <see cref="Build"/>, for an assembly of another name.</summary>
+    public static Assembly BuildNamed(string assemblyName, params string[] sources)
     {
-        var (output, diagnostics, _) = Generate(sources);
+        var (output, diagnostics, _) = GenerateNamed(assemblyName, sources);
         Assert.Empty(diagnostics);
         using var stream = new MemoryStream();
         var emit = output.Emit(stream);
