@@ -24,9 +24,10 @@ public sealed class ArraySource : IDisposable
     private long _position;           // values read so far
     private byte[] _buffer = [];
 
-    private ArraySource(string name, Stream stream, IDisposable? owner, char kind, int itemSize, long rows, int cols, float[]? csv)
+    private ArraySource(string name, Stream stream, IDisposable? owner, char kind, int itemSize, long rows, int cols, float[]? csv, long[] shape)
     {
         Name = name;
+        Shape = shape;
         _stream = stream;
         _owner = owner;
         _kind = kind;
@@ -44,6 +45,9 @@ public sealed class ArraySource : IDisposable
 
     /// <summary>Values per row (the product of the other dimensions; 1 for a vector).</summary>
     public int Cols { get; }
+
+    /// <summary>The array's dimensions as stored (CSV: [rows, cols]).</summary>
+    public long[] Shape { get; }
 
     /// <summary>Whether the values are integers.</summary>
     public bool IsInteger => _kind != 'f';
@@ -143,7 +147,7 @@ public sealed class ArraySource : IDisposable
             foreach (long d in dims.Skip(1)) cols = checked(cols * d);
             if (cols > int.MaxValue || cols < 1 && rows > 0)
                 throw new InputException($"{name}: shape {shape} has rows of {cols} values; rows must hold between 1 and {int.MaxValue}.");
-            return new ArraySource(name, stream, owner, kind, size, rows, (int)Math.Max(cols, 1), null);
+            return new ArraySource(name, stream, owner, kind, size, rows, (int)Math.Max(cols, 1), null, dims);
         }
         catch
         {
@@ -188,7 +192,7 @@ public sealed class ArraySource : IDisposable
             rows++;
         }
         if (cols < 0) throw new InputException($"{path}: no rows of numbers.");
-        return new ArraySource(path, Stream.Null, null, 'f', 4, rows, cols, values.ToArray());
+        return new ArraySource(path, Stream.Null, null, 'f', 4, rows, cols, values.ToArray(), [rows, cols]);
     }
 
     private static string Short(string s) => s.Length <= 40 ? s : s.Substring(0, 37) + "...";
@@ -287,10 +291,16 @@ public sealed class NpyWriter : IDisposable
     private readonly bool _double;
 
     public NpyWriter(string path, long rows, int cols, bool float64)
+        : this(path, cols == 1 ? [rows] : [rows, cols], float64)
+    {
+    }
+
+    /// <summary>A file of any shape (C order).</summary>
+    public NpyWriter(string path, long[] dims, bool float64)
     {
         _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         _double = float64;
-        string shape = cols == 1 ? $"({rows},)" : $"({rows}, {cols})";
+        string shape = dims.Length == 1 ? $"({dims[0]},)" : "(" + string.Join(", ", dims) + ")";
         string header = $"{{'descr': '<{(float64 ? "f8" : "f4")}', 'fortran_order': False, 'shape': {shape}, }}";
         int total = 10 + header.Length + 1;
         int padding = (64 - total % 64) % 64;

@@ -80,7 +80,7 @@ public sealed class Progress(TextWriter error, string what, long total)
     }
 }
 
-/// <summary>The file commands: report, fit-temperature, plot, softmax, entropy.</summary>
+/// <summary>The file commands: report, fit-temperature, plot, softmax, entropy, fft-magnitude.</summary>
 public static class Commands
 {
     /// <summary>Rows per chunk read from a file: about 16 million values.</summary>
@@ -168,6 +168,51 @@ public static class Commands
         var options = a.Device();
         return Map(a.Required("--probs"), a.Required("--out"), a.Has("--float64"), error, "entropy", _ => 1,
             (input, result, cols) => FastCalib.Entropy.FromProbabilities(input, result, cols, EntropyUnit.Nats, options), output);
+    }
+
+    public static int FftMagnitude(string[] args, TextWriter output, TextWriter error)
+    {
+        var a = new Arguments(args, ["--images", "--out", "--clip", "--device"], ["--shift", "--log1p", "--standardize", "--half", "--float64"]);
+        var options = new FourierFeatureOptions
+        {
+            Shift = a.Has("--shift"),
+            Log1p = a.Has("--log1p"),
+            Standardize = a.Has("--standardize"),
+            Clip = a.Has("--clip") ? a.Float("--clip", 0f) : 0f,
+            HalfSpectrum = a.Has("--half"),
+        };
+        if (a.Has("--clip") && !(options.Clip > 0)) throw new UsageException("--clip must be greater than 0.");
+        var compute = a.Device();
+        string outPath = a.Required("--out");
+        using var source = ArraySource.Open(a.Required("--images"));
+        if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; fft-magnitude needs floating-point images.");
+        var shape = source.Shape;
+        if (shape.Length < 2)
+            throw new InputException($"{source.Name}: shape ({string.Join(", ", shape)}) is not images; give [H, W], [N, H, W] or [N, C, H, W].");
+        if (shape[^1] > int.MaxValue || shape[^2] > int.MaxValue)
+            throw new InputException($"{source.Name}: images of {shape[^2]} x {shape[^1]} are too large.");
+        int height = (int)shape[^2], width = (int)shape[^1];
+        long images = 1;
+        foreach (long d in shape[..^2]) images = checked(images * d);
+        long pixels = (long)height * width, outputs = FourierFeatures.OutputLength(1, height, width, options.HalfSpectrum);
+        var outShape = shape.ToArray();
+        outShape[^1] = outputs / height;
+        using var writer = new NpyWriter(outPath, outShape, a.Has("--float64"));
+        var progress = new Progress(error, "fft-magnitude", images);
+        long perChunk = Math.Max(1, (1L << 24) / pixels);
+        for (long done = 0; done < images;)
+        {
+            int n = (int)Math.Min(perChunk, images - done);
+            var x = new float[n * pixels];
+            var y = new float[n * outputs];
+            source.ReadFloats(x);
+            FourierFeatures.Magnitude(x, y, height, width, options, compute);
+            writer.Write(y);
+            done += n;
+            progress.Report(done);
+        }
+        output.WriteLine($"wrote {outPath} ([{string.Join(" x ", outShape)}] {(a.Has("--float64") ? "float64" : "float32")})");
+        return 0;
     }
 
     /// <summary>Streams a [rows, cols] file through a row kernel into a .npy of [rows, outCols].</summary>

@@ -30,6 +30,7 @@ public static class Program
                 "plot" => Commands.Plot(rest, output, error),
                 "softmax" => Commands.Softmax(rest, output, error),
                 "entropy" => Commands.Entropy(rest, output, error),
+                "fft-magnitude" => Commands.FftMagnitude(rest, output, error),
                 "-h" or "--help" or "help" => Help(output),
                 _ => throw new UsageException($"unknown command '{command}'."),
             };
@@ -76,6 +77,11 @@ public static class Program
                          [--bins 15] [--width 900] [--height 800]
           fastcalib softmax --logits Z [--temperature T] --out P.npy [--float64]
           fastcalib entropy --probs P --out H.npy [--float64]
+          fastcalib fft-magnitude --images X.npy [--shift] [--log1p] [--standardize] [--clip C] [--half]
+                         --out M.npy [--float64]
+              |DFT2| of each image of X ([H, W], [N, H, W] or [N, C, H, W]; NumPy's fft2 convention),
+              shifted, log1p-scaled, standardised per image and clipped to [-C, C] on request; --half
+              writes the W/2 + 1 non-redundant columns.
           Every kernel command takes --device auto|cpu|gpu (auto: CUDA if present, else SIMD CPU).
 
         Files: NumPy .npy (float32/float64 [N, C], integer [N] labels, C order), an array in a .npz archive

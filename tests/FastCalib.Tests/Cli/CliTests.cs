@@ -197,6 +197,50 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Fft_magnitude_writes_features_of_each_image_with_the_requested_options()
+    {
+        // [N = 2, C = 3, H = 9, W = 12] float64 in; features of the 6 images against the float64 DFT
+        var c = new FastCalib.Tests.Fourier.ImageCase(6, 9, 12, 1, true, 4);
+        var images = c.Images();
+        File.WriteAllBytes(PathOf("x.npy"), Npy("<f8", "(2, 3, 9, 12)", Doubles(images)));
+        var (code, output, error) = Run("fft-magnitude", "--images", PathOf("x.npy"), "--shift", "--log1p", "--out", PathOf("m.npy"));
+        Assert.True(code == 0, error);
+        Assert.Contains("[2 x 3 x 9 x 12]", output);
+        using (var written = ArraySource.Open(PathOf("m.npy")))
+        {
+            Assert.Equal(new long[] { 2, 3, 9, 12 }, written.Shape);
+            var values = new float[images.Length];
+            written.ReadFloats(values);
+            for (int n = 0; n < 6; n++)
+            {
+                var expected = FastCalib.Tests.Fourier.DftReference.Shift(
+                    FastCalib.Tests.Fourier.DftReference.Magnitude(images, n * 108, 9, 12).Select(m => Math.Log(1 + m)).ToArray(), 9, 12);
+                for (int i = 0; i < 108; i++)
+                    Assert.True(Math.Abs(values[n * 108 + i] - expected[i]) <= 1e-5 * (1 + expected[i]), $"image {n} element {i}: {values[n * 108 + i]} vs {expected[i]}");
+            }
+        }
+
+        // one image [H, W], half spectrum, standardised and clipped, float64 out: what the library computes
+        File.WriteAllBytes(PathOf("one.npy"), Npy("<f4", "(9, 12)", Floats(images.Take(108).ToArray())));
+        Assert.Equal(0, Run("fft-magnitude", "--images", PathOf("one.npy"), "--half", "--standardize", "--clip", "1.5", "--float64", "--out", PathOf("h.npy")).Code);
+        var library = new float[9 * 7];
+        FourierFeatures.Magnitude(images.AsSpan(0, 108), library, 9, 12, new FourierFeatureOptions { HalfSpectrum = true, Standardize = true, Clip = 1.5f });
+        using var half = ArraySource.Open(PathOf("h.npy"));
+        Assert.Equal(new long[] { 9, 7 }, half.Shape);
+        var read = new float[9 * 7];
+        half.ReadFloats(read);
+        Assert.Equal(library, read);
+        Assert.All(read, v => Assert.InRange(v, -1.5f, 1.5f));
+
+        // not images, integers, a bad clip
+        File.WriteAllBytes(PathOf("v.npy"), Npy("<f4", "(5,)", Floats(new float[5])));
+        Assert.Contains("is not images", Run("fft-magnitude", "--images", PathOf("v.npy"), "--out", PathOf("o.npy")).Error);
+        File.WriteAllBytes(PathOf("i.npy"), Npy("<i4", "(2, 2)", Int32s(new int[4])));
+        Assert.Equal(1, Run("fft-magnitude", "--images", PathOf("i.npy"), "--out", PathOf("o.npy")).Code);
+        Assert.Equal(2, Run("fft-magnitude", "--images", PathOf("one.npy"), "--clip", "-1", "--out", PathOf("o.npy")).Code);
+    }
+
+    [Fact]
     public void Bad_files_give_one_line_and_exit_code_1()
     {
         var (probs, labels, p, y) = WriteProbabilities(100, 4);
