@@ -67,6 +67,17 @@ public sealed record MixupPlan(int[] Partner, float[] Lambda)
         return new MixupPlan(partner, lambdas);
     }
 
+    /// <summary>
+    /// Copies the plan to an accelerator once (validated here, on the host, so device launches need no checks) for the
+    /// device-view <see cref="Mixup.Blend(AcceleratorStream, ArrayView{float}, ArrayView{float}, int, DeviceMixupPlan)"/>.
+    /// </summary>
+    public DeviceMixupPlan Upload(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        Check("MixupPlan.Upload", Batch);
+        return new DeviceMixupPlan(accelerator, Partner, Lambda);
+    }
+
     internal void Check(string op, int batch)
     {
         if (Partner.Length != batch || Lambda.Length != batch)
@@ -113,6 +124,36 @@ internal static class Beta
     }
 }
 
+/// <summary>A <see cref="MixupPlan"/> held in device memory (from <see cref="MixupPlan.Upload"/>); dispose it to free the memory.</summary>
+public sealed class DeviceMixupPlan : IDisposable
+{
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _partner;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _lambda;
+
+    internal DeviceMixupPlan(Accelerator accelerator, int[] partner, float[] lambda)
+    {
+        Accelerator = accelerator;
+        _partner = accelerator.Allocate1D(partner);
+        _lambda = accelerator.Allocate1D(lambda);
+    }
+
+    /// <summary>The accelerator holding the plan.</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>Number of samples.</summary>
+    public int Batch => (int)_partner.Length;
+
+    internal ArrayView<int> Partner => _partner.View;
+    internal ArrayView<float> Lambda => _lambda.View;
+
+    /// <summary>Frees the device memory.</summary>
+    public void Dispose()
+    {
+        _partner.Dispose();
+        _lambda.Dispose();
+    }
+}
+
 /// <summary>
 /// Mixup for training batches (Zhang et al. 2018): inputs [batch, features] blended with a partner sample,
 /// label smoothing and mixed soft targets, the mixup cross-entropy fused with softmax and its gradient, and CutMix
@@ -143,6 +184,26 @@ public static unsafe class Mixup
         fixed (float* x = inputs, y = outputs, lambda = plan.Lambda)
         fixed (int* partner = plan.Partner)
             MixupKernels.BlendKernel.Cpu(simd, width, threads, rows, features, x, x, partner, lambda, y);
+    }
+
+    /// <summary>
+    /// The blend on device views, asynchronous on the caller's stream: outputs[i] = λ_i · inputs[i] + (1 − λ_i) · inputs[partner_i]
+    /// with the plan uploaded once by <see cref="MixupPlan.Upload"/> (outputs must be a buffer other than inputs).
+    /// </summary>
+    public static void Blend(AcceleratorStream stream, ArrayView<float> inputs, ArrayView<float> outputs, int features, DeviceMixupPlan plan)
+    {
+        const string op = "Mixup.Blend";
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(plan);
+        long rows = Check.Rows(op, nameof(inputs), inputs.Length, features);
+        Check.SameLength(op, nameof(outputs), outputs.Length, nameof(inputs), inputs.Length);
+        if (plan.Batch != rows)
+            throw new ArgumentException($"{op}: the plan is for {plan.Batch} samples but the batch has {rows}.", nameof(plan));
+        if (plan.Accelerator != stream.Accelerator)
+            throw new ArgumentException($"{op}: the plan was uploaded to {plan.Accelerator.Name}, not to the stream's accelerator {stream.Accelerator.Name}.", nameof(plan));
+        if (rows == 0) return;
+        GpuHost.Launch(op, stream, $"[{rows} x {features}]", () =>
+            MixupKernels.BlendKernel.Gpu(stream, inputs, inputs, plan.Partner, plan.Lambda, outputs, rows, features));
     }
 
     /// <summary>

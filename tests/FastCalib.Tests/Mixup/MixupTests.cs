@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Xunit;
 
 namespace FastCalib.Tests.Mixup;
@@ -87,6 +89,33 @@ public class MixupTests
         Assert.Equal(x, y);
         Mixup.Blend(x, y, 40, zero, path.Options);
         for (int i = 0; i < 9; i++) Assert.Equal(x.AsSpan(plan.Partner[i] * 40, 40).ToArray(), y.AsSpan(i * 40, 40).ToArray());
+    }
+
+    [SkippableTheory]
+    [InlineData("ilgpu-cpu")]
+    [InlineData("cuda")]
+    public void Device_view_blend_matches_the_host_api(string name)
+    {
+        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        Skip.If(accelerator is null, Paths.NoCuda);
+        foreach (var (rows, features) in new[] { (1, 1), (7, 5), (33, 257) })
+        {
+            var x = Batch(rows, features, 3 * rows + features);
+            var plan = MixupPlan.Create(rows, 0.4f, rows, MixupLambda.PerSample);
+            var expected = new float[x.Length];
+            Mixup.Blend(x, expected, features, plan, new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator });
+            using var device = plan.Upload(accelerator!);
+            using var input = accelerator!.Allocate1D(x);
+            using var output = accelerator.Allocate1D(TestData.Poisoned(x.Length, TestData.Poison));
+            Mixup.Blend(accelerator.DefaultStream, input.View, output.View, features, device);
+            accelerator.DefaultStream.Synchronize();
+            Assert.Equal(expected, output.GetAsArray1D());
+        }
+        var other = MixupPlan.Create(4, 0.4f, 1).Upload(accelerator!);
+        using var small = accelerator!.Allocate1D<float>(6);
+        Assert.Equal("plan", Assert.Throws<ArgumentException>(() => Mixup.Blend(accelerator.DefaultStream, small.View, small.View, 2, other)).ParamName);
+        other.Dispose();
+        Assert.Equal("plan", Assert.Throws<ArgumentException>(() => new MixupPlan([0, 5], [1, 1]).Upload(accelerator)).ParamName);
     }
 
     [Fact]
