@@ -8,7 +8,7 @@ namespace FastCalib.Tests;
 /// <summary>
 /// Runs this test assembly in-process, without the .NET SDK or a test host: the way to run the whole suite on a GPU
 /// machine that has only the .NET runtime (see benchmarks/gpu/README.md). <c>dotnet test</c> does not use this entry
-/// point. Arguments: class-name substrings to include (all when none), <c>--exclude NAME</c> to leave classes out,
+/// point. Arguments: substrings of "Namespace.Class.Method" to include (all when none), <c>--exclude NAME</c> to leave tests out,
 /// <c>--require-cuda</c> to fail at once when no CUDA device is found (so a GPU run cannot pass by skipping).
 /// Exit code 0 when every selected test passed or skipped, 1 otherwise.
 /// </summary>
@@ -49,7 +49,7 @@ public static class DeviceTestRunner
         }
         var selected = testCases.Where(t =>
         {
-            string type = t.TestMethod.TestClass.Class.Name;
+            string type = t.TestMethod.TestClass.Class.Name + "." + t.TestMethod.Method.Name;
             return (include.Count == 0 || include.Any(type.Contains)) && !exclude.Any(type.Contains);
         }).ToList();
         Console.WriteLine($"running {selected.Count} of {testCases.Count} test cases");

@@ -91,7 +91,19 @@ public static unsafe class TemperatureScaling
     /// <summary>Mean NLL and its first two derivatives in β = 1/T at <paramref name="beta"/> (for tests and tools).</summary>
     internal static (double Nll, double First, double Second) Evaluate(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, double beta, ComputeOptions options = default)
     {
-        long rows = Validate("TemperatureScaling.Evaluate", logits, labels, classes);
+        const string op = "TemperatureScaling.Evaluate";
+        long rows = Validate(op, logits, labels, classes);
+        if (options.Backend == Backend.Gpu)
+        {
+            using var gpu = GpuHost.Open(options, op);
+            var z = gpu.Upload(logits, nameof(logits));
+            var y = gpu.Upload(labels, nameof(labels));
+            var perRow = gpu.Allocate<float>(3 * rows, "per-row NLL and derivatives");
+            var totals = gpu.Allocate<double>(3, "totals");
+            (double, double, double) sums = default;
+            gpu.Guard(() => sums = DevicePass(gpu.Stream, z, y, perRow, totals, rows, classes, beta));
+            return (sums.Item1 / rows, sums.Item2 / rows, sums.Item3 / rows);
+        }
         var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits)
         fixed (int* y = labels)

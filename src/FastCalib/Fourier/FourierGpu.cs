@@ -6,7 +6,7 @@ using FastCalib.Kernels;
 
 namespace FastCalib.Fft;
 
-/// <summary>The scalars of one launch of <see cref="FourierGpu.Kernel"/>.</summary>
+/// <summary>The scalars of one launch of <see cref="FourierGpu.SharedKernel"/> and <see cref="FourierGpu.GlobalKernel"/>.</summary>
 internal readonly record struct SpectrumLaunch(
     long Count, int Height, int Width, int Pairs, int HalfWidth, int OutputLength,
     int RowOps, int ColumnOps, int RowResult, int SpectrumAt, int ColumnResult,
@@ -88,8 +88,11 @@ internal static unsafe class FourierGpu
             device.RowOps, device.ColumnOps, device.RowResult, device.SpectrumAt, device.ColumnResult,
             device.Region, scratchFloats, shared ? 1 : 0, options.Log1p ? 1 : 0, options.Standardize ? 1 : 0, options.Clip);
         var config = new KernelConfig((int)groups, group, shared ? SharedMemoryConfig.RequestDynamic<float>(scratchFloats) : SharedMemoryConfig.Empty);
-        var kernel = GpuRows.Load(accelerator, "FastCalib.Fft.FourierGpu.Kernel", static a => a.LoadKernel<
-            ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, SpectrumLaunch>(Kernel));
+        var kernel = shared
+            ? GpuRows.Load(accelerator, "FastCalib.Fft.FourierGpu.SharedKernel", static a => a.LoadKernel<
+                ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, SpectrumLaunch>(SharedKernel))
+            : GpuRows.Load(accelerator, "FastCalib.Fft.FourierGpu.GlobalKernel", static a => a.LoadKernel<
+                ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, SpectrumLaunch>(GlobalKernel));
         kernel(stream, config, images, features, device.Ops.View, device.Constants.View, device.Source.View, device.Weights.View, scratch, launch);
     }
 
@@ -161,12 +164,25 @@ internal static unsafe class FourierGpu
         return at;
     }
 
-    /// <summary>One group per image (grid-stride), see the class remarks.</summary>
+    /// <summary>The entry point when an image's scratch fits in the group's shared memory.</summary>
     [GpuKernelEntry]
-    public static void Kernel(ArrayView<float> images, ArrayView<float> features, ArrayView<int> ops, ArrayView<float> constants,
-        ArrayView<int> source, ArrayView<float> weights, ArrayView<float> globalScratch, SpectrumLaunch p)
+    public static void SharedKernel(ArrayView<float> images, ArrayView<float> features, ArrayView<int> ops, ArrayView<float> constants,
+        ArrayView<int> source, ArrayView<float> weights, ArrayView<float> globalScratch, SpectrumLaunch p) =>
+        Transform(SharedMemory.GetDynamic<float>(), images, features, ops, constants, source, weights, p);
+
+    /// <summary>
+    /// The entry point with a per-group slice of device memory as scratch. (A separate kernel, not a choice inside one:
+    /// a view that may point to shared or to global memory made CUDA fault, as each access must name one state space.)
+    /// </summary>
+    [GpuKernelEntry]
+    public static void GlobalKernel(ArrayView<float> images, ArrayView<float> features, ArrayView<int> ops, ArrayView<float> constants,
+        ArrayView<int> source, ArrayView<float> weights, ArrayView<float> globalScratch, SpectrumLaunch p) =>
+        Transform(globalScratch.SubView((long)Grid.IdxX * p.ScratchFloats, p.ScratchFloats), images, features, ops, constants, source, weights, p);
+
+    /// <summary>One group per image (grid-stride), see the class remarks.</summary>
+    private static void Transform(ArrayView<float> buffer, ArrayView<float> images, ArrayView<float> features, ArrayView<int> ops,
+        ArrayView<float> constants, ArrayView<int> source, ArrayView<float> weights, SpectrumLaunch p)
     {
-        var buffer = p.UseShared != 0 ? SharedMemory.GetDynamic<float>() : globalScratch.SubView((long)Grid.IdxX * p.ScratchFloats, p.ScratchFloats);
         int thread = Group.IdxX, threads = Group.DimX, region = p.Region;
         int height = p.Height, width = p.Width, pairs = p.Pairs, halfWidth = p.HalfWidth;
         long pixels = (long)height * width;

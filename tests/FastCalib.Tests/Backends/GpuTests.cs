@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Reflection;
 using ILGPU;
 using ILGPU.Backends;
@@ -108,10 +109,15 @@ public class GpuTests
             var compiled = backend.Compile(entry, default(KernelSpecialization));
             string ptx = ((PTXCompiledKernel)compiled).PTXAssembly;
             Assert.Contains(".entry", ptx);
+            // FASTCALIB_PTX_DUMP=folder keeps each kernel's PTX for inspection
+            if (Environment.GetEnvironmentVariable("FASTCALIB_PTX_DUMP") is { } dump) File.WriteAllText(Path.Combine(dump, method.DeclaringType!.Name + "." + method.Name + ".ptx"), ptx);
             if (method.DeclaringType!.Name == "ForwardKernel") Assert.Contains("ex2.approx", ptx);
             // totals over rows stay float64 on the device (fast math must not demote them)
             // (a context in a 32-bit-only math mode would turn the float64 reduction into red.add.f32 on a double)
             if (method.DeclaringType!.Name == "BackwardWithTemperatureKernel") Assert.Matches(@"(red|atom)(\.global)?\.add\.f64", ptx);
+            // the FFT's scratch in dynamic shared memory must be addressed as shared: a view that could point to shared
+            // or to global memory compiled to generic loads of shared offsets, an illegal address on a real GPU
+            if (method.Name == "SharedKernel") Assert.True(Regex.Matches(ptx, @"(ld|st)\.shared\.f32").Count > 100, "FFT scratch is not accessed as shared memory");
         }
     }
 

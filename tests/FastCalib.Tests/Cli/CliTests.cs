@@ -145,6 +145,11 @@ public sealed class CliTests : IDisposable
         Assert.Equal(fit.NllBefore, root.GetProperty("nll_before").GetDouble(), 6);
         Assert.Equal(fit.NllAfter, root.GetProperty("nll_after").GetDouble(), 6);
         Assert.True(root.GetProperty("ece_after").GetDouble() < root.GetProperty("ece_before").GetDouble());
+
+        // the streamed Newton passes on the GPU backend (ILGPU's CPU accelerator without CUDA) find the same T*
+        (code, output, error) = Run("fit-temperature", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--json", "--device", "gpu");
+        Assert.True(code == 0, error);
+        Assert.Equal(fit.Temperature, JsonDocument.Parse(output).RootElement.GetProperty("temperature").GetSingle(), 1e-5);
     }
 
     [Theory]
