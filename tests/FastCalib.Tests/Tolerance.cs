@@ -16,9 +16,12 @@ public static class Tolerance
 
     private static double SumFactor(int n) => 4 + 4 * Math.Sqrt(n) + n / 16.0;
 
-    /// <summary>Bound for a probability whose exponent has size a = max u - u_j.</summary>
+    /// <summary>Smallest normal float32: GPUs in fast math flush results below it (subnormals) to zero.</summary>
+    public const double MinNormal = 1.1754943508222875e-38;
+
+    /// <summary>Bound for a probability whose exponent has size a = max u - u_j (plus subnormals flushed to zero).</summary>
     public static double Probability(double expected, double a, int cols) =>
-        5 * U * (a + SumFactor(cols)) * expected + 1e-40;
+        5 * U * (a + SumFactor(cols)) * expected + MinNormal;
 
     /// <summary>Absolute bound for a log-probability.</summary>
     public static double LogProbability(double a, double expected, int cols) =>

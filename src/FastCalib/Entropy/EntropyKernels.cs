@@ -11,11 +11,13 @@ internal static partial class EntropyKernels
     /// <summary>
     /// H = −Σ p ln p (0 ln 0 = 0) times <paramref name="scale"/> (1 for nats, 1/ln 2 for bits, 1/ln C normalised).
     /// A row with a negative or NaN entry, or whose sum is off 1 by more than <paramref name="tolerance"/>, gets NaN.
+    /// Subnormal p (below 2^-126) count as 0: their terms are below 1e-36, and GPUs in fast math flush them to zero,
+    /// where ln p would be −∞ and p ln p NaN.
     /// </summary>
     [RowKernel]
     internal static void FromProbabilities(ReadOnlyRow p, float scale, float tolerance, out float entropy, ref double total)
     {
-        float h = Rows.Sum(p, v => v > 0 ? -v * MathF.Log(v) : 0);
+        float h = Rows.Sum(p, v => v >= 1.17549435e-38f ? -v * MathF.Log(v) : 0);
         float sum = Rows.Sum(p, v => v);
         float low = Rows.Min(p, v => v);
         float value = low >= 0 && MathF.Abs(sum - 1) <= tolerance ? h * scale : float.NaN;
@@ -61,7 +63,7 @@ internal static partial class EntropyKernels
     internal static void Summarize(ReadOnlyRow p, float tolerance, out int predicted, out float entropy)
     {
         int arg = Rows.ArgMax(p, v => v);
-        float h = Rows.Sum(p, v => v > 0 ? -v * MathF.Log(v) : 0);
+        float h = Rows.Sum(p, v => v >= 1.17549435e-38f ? -v * MathF.Log(v) : 0);
         float sum = Rows.Sum(p, v => v);
         float low = Rows.Min(p, v => v);
         predicted = arg;

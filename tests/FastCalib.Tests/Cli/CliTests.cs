@@ -179,10 +179,11 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Softmax_and_entropy_write_npy_files_the_library_agrees_with()
     {
+        // --device cpu: compared exactly with the library on the same (default CPU) path
         var c = new SoftmaxCase(300, 7, 3, 1f, 2, false);
         var z = c.Logits();
         File.WriteAllBytes(PathOf("z.npy"), Npy("<f4", "(300, 7)", Floats(z)));
-        Assert.Equal(0, Run("softmax", "--logits", PathOf("z.npy"), "--temperature", "1.5", "--out", PathOf("p.npy")).Code);
+        Assert.Equal(0, Run("softmax", "--logits", PathOf("z.npy"), "--temperature", "1.5", "--out", PathOf("p.npy"), "--device", "cpu").Code);
         var expected = new float[z.Length];
         FastCalib.Softmax.Forward(z, expected, 7, 1.5f);
         using (var written = ArraySource.Open(PathOf("p.npy")))
@@ -192,7 +193,7 @@ public sealed class CliTests : IDisposable
             written.ReadFloats(values);
             Assert.Equal(expected, values);
         }
-        Assert.Equal(0, Run("entropy", "--probs", PathOf("p.npy"), "--out", PathOf("h.npy"), "--float64").Code);
+        Assert.Equal(0, Run("entropy", "--probs", PathOf("p.npy"), "--out", PathOf("h.npy"), "--float64", "--device", "cpu").Code);
         var h = new float[300];
         FastCalib.Entropy.FromProbabilities(expected, h, 7);
         using var entropy = ArraySource.Open(PathOf("h.npy"));
@@ -227,7 +228,7 @@ public sealed class CliTests : IDisposable
 
         // one image [H, W], half spectrum, standardised and clipped, float64 out: what the library computes
         File.WriteAllBytes(PathOf("one.npy"), Npy("<f4", "(9, 12)", Floats(images.Take(108).ToArray())));
-        Assert.Equal(0, Run("fft-magnitude", "--images", PathOf("one.npy"), "--half", "--standardize", "--clip", "1.5", "--float64", "--out", PathOf("h.npy")).Code);
+        Assert.Equal(0, Run("fft-magnitude", "--images", PathOf("one.npy"), "--half", "--standardize", "--clip", "1.5", "--float64", "--out", PathOf("h.npy"), "--device", "cpu").Code);
         var library = new float[9 * 7];
         FourierFeatures.Magnitude(images.AsSpan(0, 108), library, 9, 12, new FourierFeatureOptions { HalfSpectrum = true, Standardize = true, Clip = 1.5f });
         using var half = ArraySource.Open(PathOf("h.npy"));
