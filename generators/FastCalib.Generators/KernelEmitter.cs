@@ -13,7 +13,10 @@ namespace FastCalib.Generators;
 /// reductions, a masked partial vector for the tail) and <c>Tile*</c> vectorises across rows (one row per lane,
 /// rows transposed into a column-major tile) for rows of at most SimdWidth.TileMaxCols columns.</item>
 /// <item><c>GpuThreadPerRow</c> / <c>GpuGroupPerRow</c>: ILGPU entry points (one thread per narrow row, one group
-/// per wide row with group reductions), and <c>Gpu</c>, which picks one, loads it once per accelerator and launches it.</item>
+/// per wide row with group reductions); for kernels that pass over their rows more than once, also <c>GpuTileRows</c>
+/// and <c>GpuStagedGroupPerRow</c>, which copy the rows into shared memory first (coalesced) and write output rows
+/// back once, so device memory sees each input read once and each output written once; and <c>Gpu</c>, which picks
+/// one, loads it once per accelerator and launches it.</item>
 /// </list>
 /// </summary>
 internal sealed class KernelEmitter
@@ -79,6 +82,11 @@ internal sealed class KernelEmitter
         }
         EmitGpuThreadPerRow();
         EmitGpuGroupPerRow();
+        if (Staged.Count > 0)
+        {
+            EmitGpuTileRows();
+            EmitGpuStagedGroupPerRow();
+        }
         EmitGpuLauncher();
         _w.Close();
 
@@ -589,6 +597,97 @@ internal sealed class KernelEmitter
         _w.Close().Line();
     }
 
+    /// <summary>
+    /// Row parameters staged in shared memory by the staged GPU entry points: the kernel's own rows (not rows gathered
+    /// by index), and only in kernels with more than one stage over rows (a single pass gains nothing from staging).
+    /// </summary>
+    private List<ParamModel> Staged =>
+        _k.Stages.Count(st => st.Kind is StageKind.Max or StageKind.Min or StageKind.Sum or StageKind.MapSum or StageKind.ArgMax or StageKind.Map) > 1
+            ? RowParams.Where(p => p.RowFrom.Length == 0).ToList()
+            : new List<ParamModel>();
+
+    private int Slot(string row) => Staged.FindIndex(p => p.Name == row);
+
+    /// <summary>Copies staged rows between a view and shared memory, element <c>__i</c> of the block at <paramref name="start"/>.</summary>
+    private void EmitStagedCopies(ParamKind kind, string count, Func<ParamModel, string> sharedIndex, string start)
+    {
+        foreach (var p in Staged.Where(p => p.Kind == kind))
+        {
+            _w.Open($"for (int __i = __lane; __i < {count}; __i += __threads)");
+            _w.Line(kind == ParamKind.InRow
+                ? $"__shared[{sharedIndex(p)}] = {p.Name}[{start} + __i];"
+                : $"{p.Name}[{start} + __i] = __shared[{sharedIndex(p)}];");
+            _w.Close();
+        }
+    }
+
+    private void EmitGpuTileRows()
+    {
+        _w.Line("/// <summary>ILGPU entry point for narrow rows: each group stages a block of rows (one per thread) in shared memory.</summary>");
+        _w.Line("[GpuKernelEntry]");
+        _w.Open($"public static void GpuTileRows({GpuParams()})");
+        _w.Line("var __shared = SharedMemory.GetDynamic<float>();");
+        _w.Line("int __lane = Group.IdxX;");
+        _w.Line("int __threads = Group.DimX;");
+        _w.Line("int __pitch = cols | 1;   // an odd row pitch keeps threads reading the same column in different banks");
+        _w.Line("int __slot = __threads * __pitch;");
+        if (TotalName is not null) _w.Line("double __total = 0;");
+        _w.Open("for (long __first = (long)Grid.IdxX * __threads; __first < rows; __first += (long)Grid.DimX * __threads)");
+        _w.Line("int __count = rows - __first < __threads ? (int)(rows - __first) : __threads;");
+        _w.Line("long __block = __first * cols;");
+        string Tiled(ParamModel p) => $"{Slot(p.Name)} * __slot + __i / cols * __pitch + __i % cols";
+        EmitStagedCopies(ParamKind.InRow, "__count * cols", Tiled, "__block");
+        _w.Line("Group.Barrier();");
+        _w.Open("if (__lane < __count)");
+        _w.Line("long __row = __first + __lane;");
+        _w.Line("long __o = __row * cols;");
+        EmitRowInputs();
+        EmitGpuRowOffsets();
+        var m = new ScalarModel((row, index) => Slot(row) >= 0
+            ? $"__shared[{Slot(row)} * __slot + __lane * __pitch + {index}]"
+            : $"{row}[{GpuBase(row)} + {index}]", "GpuMath", "GpuMath.IsNaN", Group: false);
+        foreach (var stage in _k.Stages) EmitScalarStage(stage, m);
+        _w.Close();
+        _w.Line("Group.Barrier();");
+        EmitStagedCopies(ParamKind.OutRow, "__count * cols", Tiled, "__block");
+        _w.Line("Group.Barrier();");
+        _w.Close();
+        if (TotalName is { } total)
+        {
+            _w.Line("double __sum = GroupReduce.SumDouble(__total);");
+            _w.Line($"if (Group.IdxX == 0) Atomic.Add(ref {total}[0], __sum);");
+        }
+        _w.Close().Line();
+    }
+
+    private void EmitGpuStagedGroupPerRow()
+    {
+        _w.Line("/// <summary>ILGPU entry point for rows that fit in shared memory: one group per row, the row staged there.</summary>");
+        _w.Line("[GpuKernelEntry]");
+        _w.Open($"public static void GpuStagedGroupPerRow({GpuParams()})");
+        _w.Line("var __shared = SharedMemory.GetDynamic<float>();");
+        _w.Line("int __lane = Group.IdxX;");
+        _w.Line("int __threads = Group.DimX;");
+        if (TotalName is not null) _w.Line("double __total = 0;");
+        _w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
+        _w.Line("long __o = __row * cols;");
+        string Flat(ParamModel p) => $"{Slot(p.Name)} * cols + __i";
+        EmitStagedCopies(ParamKind.InRow, "cols", Flat, "__o");
+        _w.Line("Group.Barrier();");
+        EmitRowInputs();
+        EmitGpuRowOffsets();
+        var m = new ScalarModel((row, index) => Slot(row) >= 0
+            ? $"__shared[{Slot(row)} * cols + {index}]"
+            : $"{row}[{GpuBase(row)} + {index}]", "GpuMath", "GpuMath.IsNaN", Group: true);
+        foreach (var stage in _k.Stages) EmitScalarStage(stage, m);
+        _w.Line("Group.Barrier();");
+        EmitStagedCopies(ParamKind.OutRow, "cols", Flat, "__o");
+        _w.Line("Group.Barrier();");
+        _w.Close();
+        if (TotalName is { } total) _w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");
+        _w.Close().Line();
+    }
+
     private void EmitGpuLauncher()
     {
         string key = _k.FullName;
@@ -598,7 +697,19 @@ internal sealed class KernelEmitter
         _w.Open($"public static void Gpu(AcceleratorStream stream, {GpuParams()})");
         _w.Line("if (rows == 0) return;");
         _w.Line("var accelerator = stream.Accelerator;");
-        _w.Open("if (cols <= GpuRows.ThreadPerRowMaxCols)");
+        int slots = Staged.Count;
+        if (slots > 0)
+        {
+            _w.Open($"if (cols <= GpuRows.ThreadPerRowMaxCols && GpuRows.TileRows(accelerator, rows, cols, {slots}) is {{ }} __tile)");
+            _w.Line($"var kernel = GpuRows.Load(accelerator, \"{key}.GpuTileRows\", static a => a.LoadKernel<{GpuTypes()}>(GpuTileRows));");
+            _w.Line($"kernel(stream, __tile, {GpuArgs()});");
+            _w.Close();
+            _w.Open($"else if (cols > GpuRows.ThreadPerRowMaxCols && GpuRows.StagedGroupPerRow(accelerator, rows, cols, {slots}) is {{ }} __staged)");
+            _w.Line($"var kernel = GpuRows.Load(accelerator, \"{key}.GpuStagedGroupPerRow\", static a => a.LoadKernel<{GpuTypes()}>(GpuStagedGroupPerRow));");
+            _w.Line($"kernel(stream, __staged, {GpuArgs()});");
+            _w.Close();
+        }
+        _w.Open((slots > 0 ? "else " : "") + "if (cols <= GpuRows.ThreadPerRowMaxCols)");
         _w.Line($"var kernel = GpuRows.Load(accelerator, \"{key}.GpuThreadPerRow\", static a => a.LoadKernel<{GpuTypes()}>(GpuThreadPerRow));");
         _w.Line($"kernel(stream, GpuRows.ThreadPerRow(accelerator, rows), {GpuArgs()});");
         _w.Close();

@@ -198,8 +198,9 @@ public sealed unsafe class CalibrationAccumulator
 
     /// <summary>
     /// <see cref="AddProbabilities(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/> for data already on a
-    /// device: the per-row kernel runs on <paramref name="stream"/>'s accelerator, and its per-row results (16 bytes a row)
-    /// are copied back and binned on the host. Waits for the stream.
+    /// device: labels are checked, the per-row kernel runs and its results are binned on <paramref name="stream"/>'s
+    /// accelerator, and only per-bin numbers come back (with more than 63 bins or 16 thresholds the per-row results,
+    /// 16 bytes a row, are binned on the host). Waits for the stream.
     /// </summary>
     public void AddProbabilities(AcceleratorStream stream, ArrayView<float> probabilities, ArrayView<int> labels, int classes)
     {
@@ -212,7 +213,7 @@ public sealed unsafe class CalibrationAccumulator
 
     /// <summary>
     /// <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> for data already on a
-    /// device (per-row kernel on the device, binning on the host). Waits for the stream.
+    /// device (per-row kernel and binning on the device, as for probabilities). Waits for the stream.
     /// </summary>
     public void AddLogits(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes, float temperature = 1f)
     {
@@ -596,25 +597,22 @@ public sealed unsafe class CalibrationAccumulator
         var accelerator = stream.Accelerator;
         try
         {
-            var labelsHost = new int[rows];
-            labels.CopyToCPU(stream, labelsHost);
-            stream.Synchronize();
-            CheckRows(op, "probabilities", rows * classes, labelsHost, classes);
-            using var c = accelerator.Allocate1D<float>(rows);
-            using var k = accelerator.Allocate1D<float>(rows);
-            using var l = accelerator.Allocate1D<float>(rows);
-            using var b = accelerator.Allocate1D<float>(rows);
-            var outputs = new DeviceOutputs(c.View, k.View, l.View, b.View);
+            CheckLabelsOnDevice(op, stream, labels, classes);
+            // one allocation for the four per-row outputs
+            using var perRow = accelerator.Allocate1D<float>(4 * rows);
+            var v = perRow.View;
+            var (c, k, l, b) = (v.SubView(0, rows), v.SubView(rows, rows), v.SubView(2 * rows, rows), v.SubView(3 * rows, rows));
+            var outputs = new DeviceOutputs(c, k, l, b);
             launch(outputs);
             if (TryBinOnDevice(op, stream, rows, outputs)) return;
             var confidence = new float[rows];
             var correct = new float[rows];
             var nll = new float[rows];
             var brier = new float[rows];
-            c.View.CopyToCPU(stream, confidence);
-            k.View.CopyToCPU(stream, correct);
-            l.View.CopyToCPU(stream, nll);
-            b.View.CopyToCPU(stream, brier);
+            c.CopyToCPU(stream, confidence);
+            k.CopyToCPU(stream, correct);
+            l.CopyToCPU(stream, nll);
+            b.CopyToCPU(stream, brier);
             stream.Synchronize();
             BinOutputs(op, rows, classes, confidence, correct, nll, brier);
         }
@@ -622,6 +620,24 @@ public sealed unsafe class CalibrationAccumulator
         {
             throw new DeviceException($"{op} on {accelerator.Name} for [{rows} x {classes}] failed: {e.Message}", e);
         }
+    }
+
+    /// <summary>Throws like the host overloads if a label on the device is outside [0, classes); copies back one number (two on error).</summary>
+    private static void CheckLabelsOnDevice(string op, AcceleratorStream stream, ArrayView<int> labels, int classes)
+    {
+        var accelerator = stream.Accelerator;
+        using var first = accelerator.Allocate1D(new[] { long.MaxValue });
+        var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.FirstBadLabel",
+            static a => a.LoadKernel<ArrayView<int>, int, ArrayView<long>>(DeviceBinning.FirstBadLabel));
+        kernel(stream, GpuRows.ThreadPerRow(accelerator, labels.Length), labels, classes, first.View);
+        var bad = new long[1];
+        first.View.CopyToCPU(stream, bad);
+        stream.Synchronize();
+        if (bad[0] == long.MaxValue) return;
+        var value = new int[1];
+        labels.SubView(bad[0], 1).CopyToCPU(stream, value);
+        stream.Synchronize();
+        throw new ArgumentOutOfRangeException("labels", value[0], $"{op}: labels[{bad[0]}] is {value[0]}; labels must be in [0, {classes}).");
     }
 
     /// <summary>

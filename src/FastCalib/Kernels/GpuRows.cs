@@ -56,6 +56,40 @@ public static class GpuRows
         return new KernelConfig((int)groups, group);
     }
 
+    /// <summary>
+    /// Launch shape for staged narrow rows (<c>GpuTileRows</c>): one row per thread, each group's block of rows held in
+    /// <paramref name="slots"/> row buffers of dynamic shared memory (rows padded to an odd pitch); null if not even one
+    /// warp's rows fit.
+    /// </summary>
+    public static KernelConfig? TileRows(Accelerator accelerator, long rows, int cols, int slots)
+    {
+        int warp = accelerator.WarpSize;
+        long perThread = 4L * slots * (cols | 1);
+        int group = (int)Math.Min(256, StagingBudget(accelerator) / perThread) / warp * warp;
+        group = Math.Min(group, accelerator.MaxNumThreadsPerGroup / warp * warp);
+        if (group < warp) return null;
+        long groups = Math.Clamp((rows + group - 1) / group, 1, GridLimit(accelerator));
+        return new KernelConfig((int)groups, group, SharedMemoryConfig.RequestDynamic<float>(slots * group * (cols | 1)));
+    }
+
+    /// <summary>
+    /// Launch shape for wide rows staged whole in shared memory (<c>GpuStagedGroupPerRow</c>): the group size of
+    /// <see cref="GroupPerRow"/>, <paramref name="slots"/> rows of dynamic shared memory; null if they do not fit.
+    /// </summary>
+    public static KernelConfig? StagedGroupPerRow(Accelerator accelerator, long rows, int cols, int slots)
+    {
+        if (4L * slots * cols > StagingBudget(accelerator)) return null;
+        var shape = GroupPerRow(accelerator, rows, cols);
+        return new KernelConfig(shape.GridDim, shape.GroupDim, SharedMemoryConfig.RequestDynamic<float>(slots * cols));
+    }
+
+    /// <summary>
+    /// Dynamic shared memory a staged group may take: 32 KB, within the accelerator's per-group limit less 1 KB for the
+    /// group reductions' static buffers (small enough that several groups share a multiprocessor).
+    /// </summary>
+    private static long StagingBudget(Accelerator accelerator) =>
+        Math.Min(32 * 1024, accelerator.MaxSharedMemoryPerGroup - 1024);
+
     private static long GridLimit(Accelerator accelerator) =>
         Math.Min(accelerator.MaxGridSize.X, Math.Max(1, accelerator.NumMultiprocessors) * 64L);
 }
