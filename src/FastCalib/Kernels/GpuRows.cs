@@ -56,6 +56,16 @@ public static class GpuRows
         return new KernelConfig((int)groups, group);
     }
 
+    /// <summary>Launch shape for one warp per row (<c>GpuWarpRows</c>): groups of four warps (or fewer where groups are smaller).</summary>
+    public static KernelConfig WarpRows(Accelerator accelerator, long rows)
+    {
+        int warp = accelerator.WarpSize;
+        int group = Math.Max(warp, Math.Min(4 * warp, accelerator.MaxNumThreadsPerGroup / warp * warp));
+        long perGroup = group / warp;
+        long groups = Math.Clamp((rows + perGroup - 1) / perGroup, 1, GridLimit(accelerator));
+        return new KernelConfig((int)groups, group);
+    }
+
     /// <summary>
     /// Launch shape for staged narrow rows (<c>GpuTileRows</c>): one row per thread, each group's block of rows held in
     /// <paramref name="slots"/> row buffers of dynamic shared memory (rows padded to an odd pitch); null if not even one

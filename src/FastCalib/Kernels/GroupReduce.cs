@@ -75,6 +75,22 @@ public static class GroupReduce
     /// <summary>Minimum over the group, NaN if any thread holds NaN.</summary>
     public static float Min(float value) => AllReduce<float, Minimum>(value);
 
+    /// <summary>Sum over the warp (every lane gets it); for kernels that give each warp its own row.</summary>
+    public static float WarpSum(float value) => WarpAllReduce<float, Add>(value);
+
+    /// <summary>Maximum over the warp, NaN if any lane holds NaN.</summary>
+    public static float WarpMax(float value) => WarpAllReduce<float, Maximum>(value);
+
+    /// <summary>Minimum over the warp, NaN if any lane holds NaN.</summary>
+    public static float WarpMin(float value) => WarpAllReduce<float, Minimum>(value);
+
+    /// <summary>The first maximum over the warp (see <see cref="ArgMax"/>).</summary>
+    public static int WarpArgMax(float value, int index)
+    {
+        WarpArgMax(ref value, ref index);
+        return index;
+    }
+
     /// <summary>Combines every thread's value with <typeparamref name="TOp"/>; all threads get the result.</summary>
     public static T AllReduce<T, TOp>(T value)
         where T : unmanaged
