@@ -718,17 +718,23 @@ internal sealed class KernelEmitter
         _w.Line("long __o = __row * cols;");
         EmitRowInputs();
         EmitGpuRowOffsets();
+        _w.Line("int __n = (cols - __lane + __width - 1) / __width;   // values this lane holds");
         foreach (var p in Staged)
             for (int k = 0; k < LaneValues; k++)
                 _w.Line(p.Kind == ParamKind.InRow
-                    ? $"float {Reg(p.Name, k)} = __lane + {k} * __width < cols ? {p.Name}[__o + __lane + {k} * __width] : 0f;"
+                    ? $"float {Reg(p.Name, k)} = {k} < __n ? {p.Name}[__o + __lane + {k} * __width] : 0f;"
                     : $"float {Reg(p.Name, k)} = 0f;");
         foreach (var stage in _k.Stages) EmitWarpStage(stage);
         foreach (var p in Staged.Where(p => p.Kind == ParamKind.OutRow))
             for (int k = 0; k < LaneValues; k++)
-                _w.Line($"if (__lane + {k} * __width < cols) {p.Name}[__o + __lane + {k} * __width] = {Reg(p.Name, k)};");
+                _w.Line($"if ({k} < __n) {p.Name}[__o + __lane + {k} * __width] = {Reg(p.Name, k)};");
         _w.Close();
-        if (TotalName is { } total) _w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");
+        if (TotalName is { } total)
+        {
+            // the group's total first: one atomic per group, not per warp
+            _w.Line("double __sum = GroupReduce.SumDouble(__total);");
+            _w.Line($"if (Group.IdxX == 0) Atomic.Add(ref {total}[0], __sum);");
+        }
         _w.Close().Line();
     }
 
@@ -737,15 +743,18 @@ internal sealed class KernelEmitter
     {
         string Element(string row, int k) => Slot(row) >= 0 ? Reg(row, k) : $"{row}[{GpuBase(row)} + __lane + {k} * __width]";
         string Body() => ExprEmitter.Scalar(stage.Body!, Ref, "GpuMath");
+        // value k exists if k < __n; nested so that a lane of a short row stops after its last value
         void EachValue(Action<int> body)
         {
             for (int k = 0; k < LaneValues; k++)
             {
-                _w.Open($"if (__lane + {k} * __width < cols)");
+                _w.Open($"if ({k} < __n)");
+                _w.Open("");
                 for (int i = 0; i < stage.Inputs.Count; i++) _w.Line($"float {stage.LambdaParams[i]} = {Element(stage.Inputs[i], k)};");
                 body(k);
                 _w.Close();
             }
+            for (int k = 0; k < LaneValues; k++) _w.Close();
         }
 
         switch (stage.Kind)

@@ -110,12 +110,20 @@ internal static class DeviceBinning
                 brierSum += brier[i];
             }
         }
-        Atomic.Add(ref totals[0], right);
-        Atomic.Add(ref totals[1], units);
-        if (scored != 0)
+        // group totals first: one global atomic per group, not per thread (same-address atomics serialise)
+        right = GroupReduce.SumLong(right);
+        units = GroupReduce.SumLong(units);
+        nllSum = GroupReduce.SumDouble(nllSum);
+        brierSum = GroupReduce.SumDouble(brierSum);
+        if (Group.IdxX == 0)
         {
-            Atomic.Add(ref scores[0], nllSum);
-            Atomic.Add(ref scores[1], brierSum);
+            Atomic.Add(ref totals[0], right);
+            Atomic.Add(ref totals[1], units);
+            if (scored != 0)
+            {
+                Atomic.Add(ref scores[0], nllSum);
+                Atomic.Add(ref scores[1], brierSum);
+            }
         }
         Group.Barrier();
         for (int b = Group.IdxX; b < slots; b += Group.DimX)

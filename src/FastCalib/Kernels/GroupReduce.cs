@@ -43,6 +43,16 @@ public static class GroupReduce
         public static double Apply(double a, double b) => a + b;
     }
 
+    /// <summary>64-bit integer sum.</summary>
+    public readonly struct AddLong : IOperation<long>
+    {
+        /// <inheritdoc/>
+        public static long Identity => 0L;
+
+        /// <inheritdoc/>
+        public static long Apply(long a, long b) => a + b;
+    }
+
     /// <summary>Maximum, NaN if either is NaN.</summary>
     public readonly struct Maximum : IOperation<float>
     {
@@ -68,6 +78,9 @@ public static class GroupReduce
 
     /// <summary>Sum over the group in float64.</summary>
     public static double SumDouble(double value) => AllReduce<double, AddDouble>(value);
+
+    /// <summary>64-bit integer sum over the group.</summary>
+    public static long SumLong(long value) => AllReduce<long, AddLong>(value);
 
     /// <summary>Maximum over the group, NaN if any thread holds NaN.</summary>
     public static float Max(float value) => AllReduce<float, Maximum>(value);
