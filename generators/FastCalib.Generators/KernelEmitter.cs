@@ -15,9 +15,9 @@ namespace FastCalib.Generators;
 /// <item><c>GpuThreadPerRow</c> / <c>GpuGroupPerRow</c>: ILGPU entry points (one thread per narrow row, one group
 /// per wide row with group reductions); for kernels that pass over their rows more than once, also <c>GpuTileRows</c>
 /// and <c>GpuStagedGroupPerRow</c>, which copy the rows into shared memory first (coalesced) and write output rows
-/// back once, so device memory sees each input read once and each output written once, and <c>GpuWarpRows</c>, which
-/// gives each row to one warp and holds it in registers (32 values a lane); and <c>Gpu</c>, which picks one, loads it
-/// once per accelerator and launches it.</item>
+/// back once, so device memory sees each input read once and each output written once, and <c>GpuWarpRows</c> /
+/// <c>GpuGroupRows</c>, which give each row to one warp or one group and hold it in registers (32 values a thread);
+/// and <c>Gpu</c>, which picks one, loads it once per accelerator and launches it.</item>
 /// </list>
 /// </summary>
 internal sealed class KernelEmitter
@@ -87,7 +87,11 @@ internal sealed class KernelEmitter
         {
             if (TileRowsApply) EmitGpuTileRows();
             EmitGpuStagedGroupPerRow();
-            if (WarpRowsApply) EmitGpuWarpRows();
+            if (WarpRowsApply)
+            {
+                EmitGpuRegisterRows(wholeGroup: false);
+                EmitGpuRegisterRows(wholeGroup: true);
+            }
         }
         EmitGpuLauncher();
         _w.Close();
@@ -705,16 +709,33 @@ internal sealed class KernelEmitter
 
     private static string Reg(string row, int k) => $"__v_{row}_{k}";
 
-    private void EmitGpuWarpRows()
+    /// <summary>
+    /// <c>GpuWarpRows</c> (one warp per row, warp reductions) or, with <paramref name="wholeGroup"/>, <c>GpuGroupRows</c>
+    /// (one group per row, group reductions, for rows of up to 32 values per thread of the largest group).
+    /// </summary>
+    private void EmitGpuRegisterRows(bool wholeGroup)
     {
-        _w.Line("/// <summary>ILGPU entry point: one warp per row, the row held in registers (column lane + k · warp in value k), read once and written once.</summary>");
+        string name = wholeGroup ? "GpuGroupRows" : "GpuWarpRows";
+        _w.Line(wholeGroup
+            ? "/// <summary>ILGPU entry point: one group per row, the row held in registers (column lane + k · group size in value k), read once and written once.</summary>"
+            : "/// <summary>ILGPU entry point: one warp per row, the row held in registers (column lane + k · warp in value k), read once and written once.</summary>");
         _w.Line("[GpuKernelEntry]");
-        _w.Open($"public static void GpuWarpRows({GpuParams()})");
-        _w.Line("int __lane = Warp.LaneIdx;");
-        _w.Line("int __width = Warp.WarpSize;");
-        _w.Line("int __perGroup = Group.DimX / __width;");
+        _w.Open($"public static void {name}({GpuParams()})");
+        if (wholeGroup)
+        {
+            _w.Line("int __lane = Group.IdxX;");
+            _w.Line("int __width = Group.DimX;");
+        }
+        else
+        {
+            _w.Line("int __lane = Warp.LaneIdx;");
+            _w.Line("int __width = Warp.WarpSize;");
+            _w.Line("int __perGroup = Group.DimX / __width;");
+        }
         if (TotalName is not null) _w.Line("double __total = 0;");
-        _w.Open("for (long __row = (long)Grid.IdxX * __perGroup + Warp.WarpIdx; __row < rows; __row += (long)Grid.DimX * __perGroup)");
+        _w.Open(wholeGroup
+            ? "for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)"
+            : "for (long __row = (long)Grid.IdxX * __perGroup + Warp.WarpIdx; __row < rows; __row += (long)Grid.DimX * __perGroup)");
         _w.Line("long __o = __row * cols;");
         EmitRowInputs();
         EmitGpuRowOffsets();
@@ -724,23 +745,28 @@ internal sealed class KernelEmitter
                 _w.Line(p.Kind == ParamKind.InRow
                     ? $"float {Reg(p.Name, k)} = {k} < __n ? {p.Name}[__o + __lane + {k} * __width] : 0f;"
                     : $"float {Reg(p.Name, k)} = 0f;");
-        foreach (var stage in _k.Stages) EmitWarpStage(stage);
+        foreach (var stage in _k.Stages) EmitRegisterStage(stage, wholeGroup);
         foreach (var p in Staged.Where(p => p.Kind == ParamKind.OutRow))
             for (int k = 0; k < LaneValues; k++)
                 _w.Line($"if ({k} < __n) {p.Name}[__o + __lane + {k} * __width] = {Reg(p.Name, k)};");
         _w.Close();
         if (TotalName is { } total)
         {
-            // the group's total first: one atomic per group, not per warp
-            _w.Line("double __sum = GroupReduce.SumDouble(__total);");
-            _w.Line($"if (Group.IdxX == 0) Atomic.Add(ref {total}[0], __sum);");
+            if (wholeGroup) _w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");
+            else
+            {
+                // the group's total first: one atomic per group, not per warp
+                _w.Line("double __sum = GroupReduce.SumDouble(__total);");
+                _w.Line($"if (Group.IdxX == 0) Atomic.Add(ref {total}[0], __sum);");
+            }
         }
         _w.Close().Line();
     }
 
-    /// <summary>One stage of <c>GpuWarpRows</c>: its loop unrolled over the lane's values, reductions finished across the warp.</summary>
-    private void EmitWarpStage(Stage stage)
+    /// <summary>One stage of the register-row kernels: its loop unrolled over the lane's values, reductions finished across the warp or group.</summary>
+    private void EmitRegisterStage(Stage stage, bool wholeGroup)
     {
+        string scope = wholeGroup ? "" : "Warp";
         string Element(string row, int k) => Slot(row) >= 0 ? Reg(row, k) : $"{row}[{GpuBase(row)} + __lane + {k} * __width]";
         string Body() => ExprEmitter.Scalar(stage.Body!, Ref, "GpuMath");
         // value k exists if k < __n; nested so that a lane of a short row stops after its last value
@@ -776,7 +802,7 @@ internal sealed class KernelEmitter
                     });
                 });
                 string reduce = stage.Kind switch { StageKind.Max => "Max", StageKind.Min => "Min", _ => "Sum" };
-                _w.Line($"float {stage.Target} = GroupReduce.Warp{reduce}({acc});");
+                _w.Line($"float {stage.Target} = GroupReduce.{scope}{reduce}({acc});");
                 break;
             }
             case StageKind.ArgMax:
@@ -790,7 +816,7 @@ internal sealed class KernelEmitter
                     _w.Line($"__bi_{stage.Target} = __lane + {k} * __width;");
                     _w.Close();
                 });
-                _w.Line($"int {stage.Target} = GroupReduce.WarpArgMax(__bv_{stage.Target}, __bi_{stage.Target});");
+                _w.Line($"int {stage.Target} = GroupReduce.{scope}ArgMax(__bv_{stage.Target}, __bi_{stage.Target});");
                 break;
             case StageKind.Map:
                 EachValue(k => _w.Line($"{Element(stage.Output, k)} = {Body()};"));
@@ -829,7 +855,9 @@ internal sealed class KernelEmitter
         if (TileRowsApply)
             branches.Add(($"cols <= GpuRows.ThreadPerRowMaxCols && GpuRows.TileRows(accelerator, rows, cols, {slots}) is {{ }} __tile", "GpuTileRows", "__tile"));
         if (slots > 0 && WarpRowsApply)
-            branches.Add(($"cols > GpuRows.ThreadPerRowMaxCols && cols <= {LaneValues} * accelerator.WarpSize", "GpuWarpRows", "GpuRows.WarpRows(accelerator, rows)"));
+            branches.Add(($"cols >= GpuRows.WarpRowsMinValues * accelerator.WarpSize && cols <= {LaneValues} * accelerator.WarpSize", "GpuWarpRows", "GpuRows.WarpRows(accelerator, rows)"));
+        if (slots > 0 && WarpRowsApply)
+            branches.Add(($"cols > {LaneValues} * accelerator.WarpSize && GpuRows.GroupRows(accelerator, rows, cols, {LaneValues}) is {{ }} __group", "GpuGroupRows", "__group"));
         if (slots > 0)
             branches.Add(($"cols > GpuRows.ThreadPerRowMaxCols && GpuRows.StagedGroupPerRow(accelerator, rows, cols, {slots}) is {{ }} __staged", "GpuStagedGroupPerRow", "__staged"));
         branches.Add(("cols <= GpuRows.ThreadPerRowMaxCols", "GpuThreadPerRow", "GpuRows.ThreadPerRow(accelerator, rows)"));

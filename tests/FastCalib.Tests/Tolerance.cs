@@ -30,8 +30,11 @@ public static class Tolerance
     /// <summary>|Σ p - 1| for a row.</summary>
     public static double RowSum(int cols) => 20 * U * SumFactor(cols);
 
-    /// <summary>Bound for a gradient element given the size of the terms it is made of.</summary>
-    public static double Gradient(double termScale, int cols) => 10 * U * SumFactor(cols) * termScale + 1e-37;
+    /// <summary>
+    /// Bound for a gradient element given the size of the terms it is made of; the absolute floor allows for a GPU
+    /// flushing a subnormal probability to zero before it is multiplied by factors up to about 1e3 (|g|/T).
+    /// </summary>
+    public static double Gradient(double termScale, int cols) => 10 * U * SumFactor(cols) * termScale + 1e3 * MinNormal;
 
     public static void AssertClose(double actual, double expected, double tolerance, string what)
     {

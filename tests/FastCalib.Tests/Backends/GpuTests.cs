@@ -121,6 +121,46 @@ public class GpuTests
         }
     }
 
+    /// <summary>
+    /// Row lengths on both sides of every launch shape the generated kernels choose between (on the CPU accelerator:
+    /// warp 4, groups of 16; on CUDA: warp 32, groups up to 1024): narrow rows staged per block, one warp per row in
+    /// registers, one group per row in registers, rows staged in shared memory, and plain group per row.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(Accelerators))]
+    public void Every_launch_shape_matches_the_reference(string name)
+    {
+        var accelerator = Get(name);
+        Skip.If(accelerator is null, Paths.NoCuda);
+        var options = new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator };
+        foreach (int cols in new[] { 1, 5, 32, 33, 100, 128, 129, 255, 256, 300, 512, 513, 1000, 1024, 1025, 4096, 9000, 40000 })
+        {
+            var c = new SoftmaxCase(3, cols, 3, 0.7f, cols, false);
+            var z = c.Logits();
+            var p = TestData.Poisoned(z.Length, TestData.Poison);
+            var confidence = TestData.Poisoned(c.Rows, TestData.Poison);
+            var predicted = TestData.Poisoned(c.Rows, -1);
+            var h = TestData.Poisoned(c.Rows, TestData.Poison);
+            Softmax.Forward(z, p, cols, c.Temperature, options);
+            Softmax.Top1(z, confidence, predicted, cols, c.Temperature, options);
+            FastCalib.Entropy.FromLogits(z, h, cols, c.Temperature, EntropyUnit.Nats, options);
+            for (int r = 0; r < c.Rows; r++)
+            {
+                var row = z.AsSpan(r * cols, cols);
+                var expected = Reference.Softmax(row, c.Temperature);
+                for (int j = 0; j < cols; j++)
+                {
+                    double a = (row[Reference.ArgMax(row)] - row[j]) / c.Temperature;
+                    Tolerance.AssertClose(p[r * cols + j], expected[j], Tolerance.Probability(expected[j], a, cols), $"{name} cols {cols} p[{r},{j}]");
+                }
+                Assert.Equal(Reference.ArgMax(row), predicted[r]);
+                Tolerance.AssertClose(confidence[r], expected[predicted[r]], Tolerance.Probability(expected[predicted[r]], 0, cols), $"{name} cols {cols} confidence[{r}]");
+                double entropy = -expected.Where(v => v > 0).Sum(v => v * Math.Log(v));
+                Tolerance.AssertClose(h[r], entropy, 1e-5 * (1 + entropy), $"{name} cols {cols} H[{r}]");
+            }
+        }
+    }
+
     [Fact]
     public void Device_failures_name_the_operation_and_sizes()
     {
