@@ -75,12 +75,14 @@ public static class GpuRows
 
     /// <summary>
     /// Launch shape for one group per row held in registers (<c>GpuGroupRows</c>): the fewest warps that give each
-    /// thread at most <paramref name="perThread"/> values; null if even the largest group would need more.
+    /// thread at most <paramref name="perThread"/> values; null if a group of 256 threads would need more.
     /// </summary>
     public static KernelConfig? GroupRows(Accelerator accelerator, long rows, int cols, int perThread)
     {
         int warp = accelerator.WarpSize;
-        int maxGroup = Math.Min(accelerator.MaxNumThreadsPerGroup / warp, warp) * warp;   // the group reduction's limit
+        // at most 256 threads: the register-row kernels may use up to 255 registers a thread, and a launch fails
+        // ("too many resources requested") when a group needs more than a multiprocessor's 64K registers
+        int maxGroup = Math.Min(Math.Min(accelerator.MaxNumThreadsPerGroup, 256) / warp, warp) * warp;   // and the group reduction's limit
         long wanted = ((long)cols + perThread - 1) / perThread;
         int group = (int)Math.Max(warp, (wanted + warp - 1) / warp * warp);
         if (group > maxGroup) return null;
