@@ -40,16 +40,7 @@ public static unsafe class TemperatureScaling
         const string op = "TemperatureScaling.Fit";
         long rows = Validate(op, logits, labels, classes);
         if (options.Backend == Backend.Gpu)
-        {
-            using var gpu = GpuHost.Open(options, op);
-            var z = gpu.Upload(logits, nameof(logits));
-            var y = gpu.Upload(labels, nameof(labels));
-            var perRow = gpu.Allocate<float>(3 * rows, "per-row NLL and derivatives");
-            var totals = gpu.Allocate<double>(3, "totals");
-            TemperatureFit result = default!;
-            gpu.Guard(() => result = Solve(beta => DevicePass(gpu.Stream, z, y, perRow, totals, rows, classes, beta), rows));
-            return result;
-        }
+            return OnDevice(op, options, logits, labels, rows, classes, pass => Solve(pass, rows));
         var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits)
         fixed (int* y = labels)
@@ -95,14 +86,8 @@ public static unsafe class TemperatureScaling
         long rows = Validate(op, logits, labels, classes);
         if (options.Backend == Backend.Gpu)
         {
-            using var gpu = GpuHost.Open(options, op);
-            var z = gpu.Upload(logits, nameof(logits));
-            var y = gpu.Upload(labels, nameof(labels));
-            var perRow = gpu.Allocate<float>(3 * rows, "per-row NLL and derivatives");
-            var totals = gpu.Allocate<double>(3, "totals");
-            (double, double, double) sums = default;
-            gpu.Guard(() => sums = DevicePass(gpu.Stream, z, y, perRow, totals, rows, classes, beta));
-            return (sums.Item1 / rows, sums.Item2 / rows, sums.Item3 / rows);
+            var (f, g, h) = OnDevice(op, options, logits, labels, rows, classes, pass => pass(beta));
+            return (f / rows, g / rows, h / rows);
         }
         var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits)
@@ -217,6 +202,20 @@ public static unsafe class TemperatureScaling
     }
 
     /// <summary>One fused pass on a device: the per-row kernel, then a device reduction of the three columns.</summary>
+    /// <summary>Uploads host data to the GPU backend's accelerator and runs <paramref name="use"/> with a device pass over it.</summary>
+    private static T OnDevice<T>(string op, ComputeOptions options, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, long rows, int classes,
+        Func<Func<double, (double, double, double)>, T> use)
+    {
+        using var gpu = GpuHost.Open(options, op);
+        var z = gpu.Upload(logits, nameof(logits));
+        var y = gpu.Upload(labels, nameof(labels));
+        var perRow = gpu.Allocate<float>(3 * rows, "per-row NLL and derivatives");
+        var totals = gpu.Allocate<double>(3, "totals");
+        T result = default!;
+        gpu.Guard(() => result = use(beta => DevicePass(gpu.Stream, z, y, perRow, totals, rows, classes, beta)));
+        return result;
+    }
+
     private static (double, double, double) DevicePass(AcceleratorStream stream, ArrayView<float> z, ArrayView<int> y, ArrayView<float> perRow, ArrayView<double> totals, long rows, int cols, double beta)
     {
         var accelerator = stream.Accelerator;
