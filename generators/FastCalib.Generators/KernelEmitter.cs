@@ -718,7 +718,7 @@ internal sealed class KernelEmitter
         string name = wholeGroup ? "GpuGroupRows" : "GpuWarpRows";
         _w.Line(wholeGroup
             ? "/// <summary>ILGPU entry point: one group per row, the row held in registers (column lane + k · group size in value k), read once and written once.</summary>"
-            : "/// <summary>ILGPU entry point: one warp per row, the row held in registers (column lane + k · warp in value k), read once and written once.</summary>");
+            : "/// <summary>ILGPU entry point: a team of lanes per row (up to a warp), the row held in registers (column lane + k · team size in value k), read once and written once.</summary>");
         _w.Line("[GpuKernelEntry]");
         _w.Open($"public static void {name}({GpuParams()})");
         if (wholeGroup)
@@ -728,18 +728,32 @@ internal sealed class KernelEmitter
         }
         else
         {
-            _w.Line("int __lane = Warp.LaneIdx;");
-            _w.Line("int __width = Warp.WarpSize;");
-            _w.Line("int __perGroup = Group.DimX / __width;");
+            // a team of __width lanes (a power of two up to the warp) per row, several rows per warp for short rows
+            _w.Line("int __width = GpuRows.TeamSize(cols, Warp.WarpSize);");
+            _w.Line("int __lane = Warp.LaneIdx & (__width - 1);");
+            _w.Line("int __rowsPerWarp = Warp.WarpSize / __width;");
+            _w.Line("long __warps = (long)Grid.DimX * (Group.DimX / Warp.WarpSize);");
         }
         if (TotalName is not null) _w.Line("double __total = 0;");
-        _w.Open(wholeGroup
-            ? "for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)"
-            : "for (long __row = (long)Grid.IdxX * __perGroup + Warp.WarpIdx; __row < rows; __row += (long)Grid.DimX * __perGroup)");
-        _w.Line("long __o = __row * cols;");
-        EmitRowInputs();
+        if (wholeGroup)
+        {
+            _w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
+            _w.Line("bool __live = true;");
+            _w.Line("long __o = __row * cols;");
+            EmitRowInputs();
+        }
+        else
+        {
+            // every lane of the warp runs the loop (the team reductions shuffle across it); lanes past the last row are idle
+            _w.Open("for (long __first = ((long)Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx) * __rowsPerWarp; __first < rows; __first += __warps * __rowsPerWarp)");
+            _w.Line("long __row = __first + Warp.LaneIdx / __width;");
+            _w.Line("bool __live = __row < rows;");
+            _w.Line("long __o = __row * cols;");
+            foreach (var p in RowInputs)
+                _w.Line($"{(p.Kind == ParamKind.RowInt ? "int" : "float")} __in_{p.Name} = __live ? {p.Name}[__row] : 0;");
+        }
         EmitGpuRowOffsets();
-        _w.Line("int __n = (cols - __lane + __width - 1) / __width;   // values this lane holds");
+        _w.Line("int __n = __live ? (cols - __lane + __width - 1) / __width : 0;   // values this lane holds");
         foreach (var p in Staged)
             for (int k = 0; k < LaneValues; k++)
                 _w.Line(p.Kind == ParamKind.InRow
@@ -766,7 +780,8 @@ internal sealed class KernelEmitter
     /// <summary>One stage of the register-row kernels: its loop unrolled over the lane's values, reductions finished across the warp or group.</summary>
     private void EmitRegisterStage(Stage stage, bool wholeGroup)
     {
-        string scope = wholeGroup ? "" : "Warp";
+        // group reductions, or reductions within a team of __width lanes
+        string Reduce(string op, string args) => wholeGroup ? $"GroupReduce.{op}({args})" : $"GroupReduce.Team{op}({args}, __width)";
         string Element(string row, int k) => Slot(row) >= 0 ? Reg(row, k) : $"{row}[{GpuBase(row)} + __lane + {k} * __width]";
         string Body() => ExprEmitter.Scalar(stage.Body!, Ref, "GpuMath");
         // value k exists if k < __n; nested so that a lane of a short row stops after its last value
@@ -802,7 +817,7 @@ internal sealed class KernelEmitter
                     });
                 });
                 string reduce = stage.Kind switch { StageKind.Max => "Max", StageKind.Min => "Min", _ => "Sum" };
-                _w.Line($"float {stage.Target} = GroupReduce.{scope}{reduce}({acc});");
+                _w.Line($"float {stage.Target} = {Reduce(reduce, acc)};");
                 break;
             }
             case StageKind.ArgMax:
@@ -816,7 +831,7 @@ internal sealed class KernelEmitter
                     _w.Line($"__bi_{stage.Target} = __lane + {k} * __width;");
                     _w.Close();
                 });
-                _w.Line($"int {stage.Target} = GroupReduce.{scope}ArgMax(__bv_{stage.Target}, __bi_{stage.Target});");
+                _w.Line($"int {stage.Target} = {Reduce("ArgMax", $"__bv_{stage.Target}, __bi_{stage.Target}")};");
                 break;
             case StageKind.Map:
                 EachValue(k => _w.Line($"{Element(stage.Output, k)} = {Body()};"));
@@ -825,17 +840,17 @@ internal sealed class KernelEmitter
             {
                 // an input row, read again from device memory (it was just read, so the cache holds it)
                 string row = stage.Inputs[0];
-                _w.Line($"float {stage.Target} = {row}[{GpuBase(row)} + {Ref(stage.Index)}];");
+                _w.Line($"float {stage.Target} = __live ? {row}[{GpuBase(row)} + {Ref(stage.Index)}] : 0f;");
                 break;
             }
             case StageKind.Let:
                 _w.Line($"float {stage.Target} = {Body()};");
                 break;
             case StageKind.AssignOut:
-                _w.Line($"if (__lane == 0) {stage.Target}[__row] = {(stage.TargetIsInt ? Ref(stage.Index) : Body())};");
+                _w.Line($"if (__lane == 0 && __live) {stage.Target}[__row] = {(stage.TargetIsInt ? Ref(stage.Index) : Body())};");
                 break;
             case StageKind.AddTotal:
-                _w.Line($"if (__lane == 0) __total += (double)({Body()});");
+                _w.Line($"if (__lane == 0 && __live) __total += (double)({Body()});");
                 break;
         }
     }
@@ -855,7 +870,7 @@ internal sealed class KernelEmitter
         if (TileRowsApply)
             branches.Add(($"cols <= GpuRows.ThreadPerRowMaxCols && GpuRows.TileRows(accelerator, rows, cols, {slots}) is {{ }} __tile", "GpuTileRows", "__tile"));
         if (slots > 0 && WarpRowsApply)
-            branches.Add(($"cols >= GpuRows.WarpRowsMinValues * accelerator.WarpSize && cols <= {LaneValues} * accelerator.WarpSize", "GpuWarpRows", "GpuRows.WarpRows(accelerator, rows)"));
+            branches.Insert(0, ($"cols >= GpuRows.TeamRowsMinCols(accelerator) && cols <= {LaneValues} * accelerator.WarpSize", "GpuWarpRows", "GpuRows.WarpRows(accelerator, rows, cols)"));
         if (slots > 0 && WarpRowsApply)
             branches.Add(($"cols > {LaneValues} * accelerator.WarpSize && GpuRows.GroupRows(accelerator, rows, cols, {LaneValues}) is {{ }} __group", "GpuGroupRows", "__group"));
         if (slots > 0)

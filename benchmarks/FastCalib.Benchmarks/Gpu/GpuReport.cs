@@ -14,7 +14,7 @@ namespace FastCalib.Benchmarks.Gpu;
 /// back-to-back launches with the stream synchronised after each sample. The device-to-device copy bandwidth is
 /// measured in the same run and each kernel's effective GB/s is reported as a share of it. Inputs smaller than twice
 /// the L2 cache rotate through several buffer sets so they are read from device memory, not from the cache.
-/// Run: <c>FastCalib.Benchmarks gpu [--cpu] [--samples N]</c>; <c>--cpu</c> runs small shapes on ILGPU's CPU
+/// Run: <c>FastCalib.Benchmarks gpu [--cpu] [--samples N] [--only name,name]</c>; <c>--cpu</c> runs small shapes on ILGPU's CPU
 /// accelerator to check the harness itself on machines without a GPU.
 /// </summary>
 public static class GpuReport
@@ -53,7 +53,11 @@ public static class GpuReport
         double copy = 0;
         foreach (var work in Cases.All(accelerator, scale))
         {
-            if (only is not null && !work.Name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
+            if (only is not null && !only.Split(',').Any(o => work.Name.Contains(o, StringComparison.OrdinalIgnoreCase)))
+            {
+                work.Dispose();
+                continue;
+            }
             var result = runner.Measure(work);
             double gbs = work.Bytes / (result.SteadyMs * 1e-3) / 1e9;
             if (work.IsCopyFloor) copy = Math.Max(copy, gbs);

@@ -57,19 +57,28 @@ public static class GpuRows
     }
 
     /// <summary>
-    /// Rows get a warp each, held in registers, from this many values per lane (8 · 32 = 256 columns on CUDA): shorter
-    /// rows spend more on the warp's reductions than they save (H100, entropy of [1e6 x 100]: 0.70 ms in registers
-    /// against 0.63 ms group per row, while [1e5 x 1000] softmax went from 0.72 to 0.31 ms).
+    /// Lanes that share a row in the team-per-row register kernels (<c>GpuWarpRows</c>): the smallest power of two,
+    /// up to the warp, that leaves each lane at most 8 values (rows of more than 8 warps' width give 32 lanes more
+    /// values each, up to 32). Called by the kernels themselves, so it must stay plain integer code.
     /// </summary>
-    public const int WarpRowsMinValues = 8;
+    public static int TeamSize(int cols, int warp)
+    {
+        int team = 1;
+        while (team < warp && team * 8 < cols) team *= 2;
+        return team;
+    }
 
-    /// <summary>Launch shape for one warp per row (<c>GpuWarpRows</c>): groups of four warps (or fewer where groups are smaller).</summary>
-    public static KernelConfig WarpRows(Accelerator accelerator, long rows)
+    /// <summary>Shortest rows that take the team-per-row register kernels (shorter ones take the other shapes).</summary>
+    public static int TeamRowsMinCols(Accelerator accelerator) =>
+        int.TryParse(Environment.GetEnvironmentVariable("FASTCALIB_TEAM_MIN"), out int v) ? v : 8 * accelerator.WarpSize;   // TEMP experiment
+
+    /// <summary>Launch shape for a team of lanes per row (<c>GpuWarpRows</c>): groups of four warps (or fewer where groups are smaller), enough for all rows once (capped).</summary>
+    public static KernelConfig WarpRows(Accelerator accelerator, long rows, int cols)
     {
         int warp = accelerator.WarpSize;
         int group = Math.Max(warp, Math.Min(4 * warp, accelerator.MaxNumThreadsPerGroup / warp * warp));
-        long perGroup = group / warp;
-        long groups = Math.Clamp((rows + perGroup - 1) / perGroup, 1, GridLimit(accelerator));
+        long rowsPerGroup = group / warp * (long)(warp / TeamSize(cols, warp));
+        long groups = Math.Clamp((rows + rowsPerGroup - 1) / rowsPerGroup, 1, GridLimit(accelerator));
         return new KernelConfig((int)groups, group);
     }
 

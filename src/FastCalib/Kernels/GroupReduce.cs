@@ -88,20 +88,41 @@ public static class GroupReduce
     /// <summary>Minimum over the group, NaN if any thread holds NaN.</summary>
     public static float Min(float value) => AllReduce<float, Minimum>(value);
 
-    /// <summary>Sum over the warp (every lane gets it); for kernels that give each warp its own row.</summary>
-    public static float WarpSum(float value) => WarpAllReduce<float, Add>(value);
+    /// <summary>
+    /// Sum over a team: the <paramref name="team"/> lanes (a power of two up to the warp size, aligned) that share a
+    /// row in kernels giving each row a team of lanes; every lane of the team gets it. All lanes of the warp must call.
+    /// </summary>
+    public static float TeamSum(float value, int team) => TeamReduce<float, Add>(value, team);
 
-    /// <summary>Maximum over the warp, NaN if any lane holds NaN.</summary>
-    public static float WarpMax(float value) => WarpAllReduce<float, Maximum>(value);
+    /// <summary>Maximum over a team (see <see cref="TeamSum"/>), NaN if any lane holds NaN.</summary>
+    public static float TeamMax(float value, int team) => TeamReduce<float, Maximum>(value, team);
 
-    /// <summary>Minimum over the warp, NaN if any lane holds NaN.</summary>
-    public static float WarpMin(float value) => WarpAllReduce<float, Minimum>(value);
+    /// <summary>Minimum over a team (see <see cref="TeamSum"/>), NaN if any lane holds NaN.</summary>
+    public static float TeamMin(float value, int team) => TeamReduce<float, Minimum>(value, team);
 
-    /// <summary>The first maximum over the warp (see <see cref="ArgMax"/>).</summary>
-    public static int WarpArgMax(float value, int index)
+    /// <summary>The first maximum over a team (see <see cref="ArgMax"/> and <see cref="TeamSum"/>).</summary>
+    public static int TeamArgMax(float value, int index, int team)
     {
-        WarpArgMax(ref value, ref index);
+        for (int offset = team / 2; offset > 0; offset >>= 1)
+        {
+            float otherValue = Warp.ShuffleXor(value, offset);
+            int otherIndex = Warp.ShuffleXor(index, offset);
+            if (Beats(otherValue, otherIndex, value, index))
+            {
+                value = otherValue;
+                index = otherIndex;
+            }
+        }
         return index;
+    }
+
+    private static T TeamReduce<T, TOp>(T value, int team)
+        where T : unmanaged
+        where TOp : struct, IOperation<T>
+    {
+        // xor with offsets below the team size stays within an aligned team
+        for (int offset = team / 2; offset > 0; offset >>= 1) value = TOp.Apply(value, Warp.ShuffleXor(value, offset));
+        return value;
     }
 
     /// <summary>Combines every thread's value with <typeparamref name="TOp"/>; all threads get the result.</summary>
