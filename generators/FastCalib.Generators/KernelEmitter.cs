@@ -89,8 +89,9 @@ internal sealed class KernelEmitter
             EmitGpuStagedGroupPerRow();
             if (WarpRowsApply)
             {
-                EmitGpuRegisterRows(wholeGroup: false);
-                EmitGpuRegisterRows(wholeGroup: true);
+                EmitGpuRegisterRows(RegisterShape.Warp);
+                EmitGpuRegisterRows(RegisterShape.Team);
+                EmitGpuRegisterRows(RegisterShape.Group);
             }
         }
         EmitGpuLauncher();
@@ -713,44 +714,55 @@ internal sealed class KernelEmitter
     /// <c>GpuWarpRows</c> (one warp per row, warp reductions) or, with <paramref name="wholeGroup"/>, <c>GpuGroupRows</c>
     /// (one group per row, group reductions, for rows of up to 32 values per thread of the largest group).
     /// </summary>
-    private void EmitGpuRegisterRows(bool wholeGroup)
+    /// <summary>How the register-row kernels share a row: a warp, a team of lanes (several rows per warp), or a group.</summary>
+    private enum RegisterShape { Warp, Team, Group }
+
+    private void EmitGpuRegisterRows(RegisterShape shape)
     {
-        string name = wholeGroup ? "GpuGroupRows" : "GpuWarpRows";
-        _w.Line(wholeGroup
-            ? "/// <summary>ILGPU entry point: one group per row, the row held in registers (column lane + k · group size in value k), read once and written once.</summary>"
-            : "/// <summary>ILGPU entry point: a team of lanes per row (up to a warp), the row held in registers (column lane + k · team size in value k), read once and written once.</summary>");
+        bool wholeGroup = shape == RegisterShape.Group;
+        _w.Line(shape switch
+        {
+            RegisterShape.Group => "/// <summary>ILGPU entry point: one group per row, the row held in registers (column lane + k · group size in value k), read once and written once.</summary>",
+            RegisterShape.Team => "/// <summary>ILGPU entry point: a team of lanes per row (a power of two below the warp size, several rows per warp), the row held in registers, read once and written once.</summary>",
+            _ => "/// <summary>ILGPU entry point: one warp per row, the row held in registers (column lane + k · warp in value k), read once and written once.</summary>",
+        });
         _w.Line("[GpuKernelEntry]");
-        _w.Open($"public static void {name}({GpuParams()})");
-        if (wholeGroup)
-        {
-            _w.Line("int __lane = Group.IdxX;");
-            _w.Line("int __width = Group.DimX;");
-        }
-        else
-        {
-            // a team of __width lanes (a power of two up to the warp) per row, several rows per warp for short rows
-            _w.Line("int __width = GpuRows.TeamSize(cols, Warp.WarpSize);");
-            _w.Line("int __lane = Warp.LaneIdx & (__width - 1);");
-            _w.Line("int __rowsPerWarp = Warp.WarpSize / __width;");
-            _w.Line("long __warps = (long)Grid.DimX * (Group.DimX / Warp.WarpSize);");
-        }
+        _w.Open($"public static void Gpu{shape}Rows({GpuParams()})");
         if (TotalName is not null) _w.Line("double __total = 0;");
-        if (wholeGroup)
+        switch (shape)
         {
-            _w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
-            _w.Line("bool __live = true;");
-            _w.Line("long __o = __row * cols;");
-            EmitRowInputs();
-        }
-        else
-        {
-            // every lane of the warp runs the loop (the team reductions shuffle across it); lanes past the last row are idle
-            _w.Open("for (long __first = ((long)Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx) * __rowsPerWarp; __first < rows; __first += __warps * __rowsPerWarp)");
-            _w.Line("long __row = __first + Warp.LaneIdx / __width;");
-            _w.Line("bool __live = __row < rows;");
-            _w.Line("long __o = __row * cols;");
-            foreach (var p in RowInputs)
-                _w.Line($"{(p.Kind == ParamKind.RowInt ? "int" : "float")} __in_{p.Name} = __live ? {p.Name}[__row] : 0;");
+            case RegisterShape.Group:
+                _w.Line("int __lane = Group.IdxX;");
+                _w.Line("int __width = Group.DimX;");
+                _w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
+                _w.Line("bool __live = true;");
+                _w.Line("long __o = __row * cols;");
+                EmitRowInputs();
+                break;
+            case RegisterShape.Warp:
+                // the warp size is a constant to the device compiler: a separate entry keeps it so (a run-time team
+                // size made [1e5 x 1000] softmax 1.5x slower on the H100)
+                _w.Line("int __lane = Warp.LaneIdx;");
+                _w.Line("int __width = Warp.WarpSize;");
+                _w.Line("int __perGroup = Group.DimX / __width;");
+                _w.Open("for (long __row = (long)Grid.IdxX * __perGroup + Warp.WarpIdx; __row < rows; __row += (long)Grid.DimX * __perGroup)");
+                _w.Line("bool __live = true;");
+                _w.Line("long __o = __row * cols;");
+                EmitRowInputs();
+                break;
+            default:
+                _w.Line("int __width = GpuRows.TeamSize(cols, Warp.WarpSize);");
+                _w.Line("int __lane = Warp.LaneIdx & (__width - 1);");
+                _w.Line("int __rowsPerWarp = Warp.WarpSize / __width;");
+                _w.Line("long __warps = (long)Grid.DimX * (Group.DimX / Warp.WarpSize);");
+                // every lane of the warp runs the loop (the team reductions shuffle across it); lanes past the last row idle
+                _w.Open("for (long __first = ((long)Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx) * __rowsPerWarp; __first < rows; __first += __warps * __rowsPerWarp)");
+                _w.Line("long __row = __first + Warp.LaneIdx / __width;");
+                _w.Line("bool __live = __row < rows;");
+                _w.Line("long __o = __row * cols;");
+                foreach (var p in RowInputs)
+                    _w.Line($"{(p.Kind == ParamKind.RowInt ? "int" : "float")} __in_{p.Name} = __live ? {p.Name}[__row] : 0;");
+                break;
         }
         EmitGpuRowOffsets();
         _w.Line("int __n = __live ? (cols - __lane + __width - 1) / __width : 0;   // values this lane holds");
@@ -870,7 +882,10 @@ internal sealed class KernelEmitter
         if (TileRowsApply)
             branches.Add(($"cols <= GpuRows.ThreadPerRowMaxCols && GpuRows.TileRows(accelerator, rows, cols, {slots}) is {{ }} __tile", "GpuTileRows", "__tile"));
         if (slots > 0 && WarpRowsApply)
-            branches.Insert(0, ($"cols >= GpuRows.TeamRowsMinCols(accelerator) && cols <= {LaneValues} * accelerator.WarpSize", "GpuWarpRows", "GpuRows.WarpRows(accelerator, rows, cols)"));
+        {
+            branches.Add(($"cols > GpuRows.ThreadPerRowMaxCols && GpuRows.TeamSize(cols, accelerator.WarpSize) < accelerator.WarpSize", "GpuTeamRows", "GpuRows.TeamRows(accelerator, rows, cols)"));
+            branches.Add(($"cols > GpuRows.ThreadPerRowMaxCols && cols <= {LaneValues} * accelerator.WarpSize", "GpuWarpRows", "GpuRows.TeamRows(accelerator, rows, cols)"));
+        }
         if (slots > 0 && WarpRowsApply)
             branches.Add(($"cols > {LaneValues} * accelerator.WarpSize && GpuRows.GroupRows(accelerator, rows, cols, {LaneValues}) is {{ }} __group", "GpuGroupRows", "__group"));
         if (slots > 0)

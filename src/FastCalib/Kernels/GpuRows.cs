@@ -57,7 +57,8 @@ public static class GpuRows
     }
 
     /// <summary>
-    /// Lanes that share a row in the team-per-row register kernels (<c>GpuWarpRows</c>): the smallest power of two,
+    /// Lanes that share a row in the register-row kernels (<c>GpuTeamRows</c>, <c>GpuWarpRows</c> when it reaches the
+    /// warp size): the smallest power of two,
     /// up to the warp, that leaves each lane at most 8 values (rows of more than 8 warps' width give 32 lanes more
     /// values each, up to 32). Called by the kernels themselves, so it must stay plain integer code.
     /// </summary>
@@ -68,12 +69,13 @@ public static class GpuRows
         return team;
     }
 
-    /// <summary>Shortest rows that take the team-per-row register kernels (shorter ones take the other shapes).</summary>
-    public static int TeamRowsMinCols(Accelerator accelerator) =>
-        int.TryParse(Environment.GetEnvironmentVariable("FASTCALIB_TEAM_MIN"), out int v) ? v : 8 * accelerator.WarpSize;   // TEMP experiment
-
-    /// <summary>Launch shape for a team of lanes per row (<c>GpuWarpRows</c>): groups of four warps (or fewer where groups are smaller), enough for all rows once (capped).</summary>
-    public static KernelConfig WarpRows(Accelerator accelerator, long rows, int cols)
+    /// <summary>
+    /// Launch shape for the team- and warp-per-row register kernels (<c>GpuTeamRows</c>, <c>GpuWarpRows</c>): groups of
+    /// four warps (or fewer where groups are smaller), enough for all rows once (capped). Measured on an H100: a team
+    /// of 16 lanes for 100-column rows (entropy of [1e6 x 100]) 0.47 ms against 0.63 ms with a group per row; rows of
+    /// at most 32 columns stay with the narrow-row shapes (a team for [1e6 x 10] softmax took 0.12 ms against 0.06).
+    /// </summary>
+    public static KernelConfig TeamRows(Accelerator accelerator, long rows, int cols)
     {
         int warp = accelerator.WarpSize;
         int group = Math.Max(warp, Math.Min(4 * warp, accelerator.MaxNumThreadsPerGroup / warp * warp));

@@ -161,6 +161,57 @@ public class GpuTests
         }
     }
 
+    /// <summary>
+    /// The team-per-row kernels (several rows per warp) launched directly: their launcher only picks them where a
+    /// team is smaller than the warp for rows over 32 columns, which never happens with the CPU accelerator's warp
+    /// of 4, so short rows here give teams of 1, 2 and 4 lanes, with lanes past the last row idle.
+    /// </summary>
+    [Fact]
+    public void Team_per_row_kernels_match_the_reference()
+    {
+        var accelerator = Paths.CpuAccelerator.Value;
+        var stream = accelerator.DefaultStream;
+        var forward = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, float, long, int>(SoftmaxKernels.ForwardKernel.GpuTeamRows);
+        var top1 = accelerator.LoadKernel<ArrayView<float>, float, ArrayView<float>, ArrayView<int>, long, int>(SoftmaxKernels.Top1Kernel.GpuTeamRows);
+        var entropy = accelerator.LoadKernel<ArrayView<float>, float, float, ArrayView<float>, ArrayView<double>, long, int>(EntropyKernels.FromLogitsKernel.GpuTeamRows);
+        foreach (int cols in new[] { 1, 5, 8, 9, 13, 16, 20 })
+        {
+            Assert.True(GpuRows.TeamSize(cols, accelerator.WarpSize) <= accelerator.WarpSize);
+            var c = new SoftmaxCase(37, cols, 3, 0.8f, 100 + cols, false);
+            var z = c.Logits();
+            using var dz = accelerator.Allocate1D(z);
+            using var dp = accelerator.Allocate1D(TestData.Poisoned(z.Length, TestData.Poison));
+            using var dc = accelerator.Allocate1D(TestData.Poisoned(c.Rows, TestData.Poison));
+            using var dk = accelerator.Allocate1D(TestData.Poisoned(c.Rows, -1));
+            using var dh = accelerator.Allocate1D(TestData.Poisoned(c.Rows, TestData.Poison));
+            using var total = accelerator.Allocate1D<double>(1);
+            total.MemSetToZero();
+            var shape = GpuRows.TeamRows(accelerator, c.Rows, cols);
+            forward(stream, shape, dz.View, dp.View, 1 / c.Temperature, c.Rows, cols);
+            top1(stream, shape, dz.View, 1 / c.Temperature, dc.View, dk.View, c.Rows, cols);
+            entropy(stream, shape, dz.View, 1 / c.Temperature, 1f, dh.View, total.View, c.Rows, cols);
+            stream.Synchronize();
+            var (p, confidence, predicted, h) = (dp.GetAsArray1D(), dc.GetAsArray1D(), dk.GetAsArray1D(), dh.GetAsArray1D());
+            double sum = 0;
+            for (int r = 0; r < c.Rows; r++)
+            {
+                var row = z.AsSpan(r * cols, cols);
+                var expected = Reference.Softmax(row, c.Temperature);
+                for (int j = 0; j < cols; j++)
+                {
+                    double a = (row[Reference.ArgMax(row)] - row[j]) / c.Temperature;
+                    Tolerance.AssertClose(p[r * cols + j], expected[j], Tolerance.Probability(expected[j], a, cols), $"cols {cols} p[{r},{j}]");
+                }
+                Assert.Equal(Reference.ArgMax(row), predicted[r]);
+                Tolerance.AssertClose(confidence[r], expected[predicted[r]], Tolerance.Probability(expected[predicted[r]], 0, cols), $"cols {cols} confidence[{r}]");
+                double expectedH = -expected.Where(v => v > 0).Sum(v => v * Math.Log(v));
+                Tolerance.AssertClose(h[r], expectedH, 1e-5 * (1 + expectedH), $"cols {cols} H[{r}]");
+                sum += h[r];
+            }
+            Assert.Equal(sum, total.GetAsArray1D()[0], 1e-9 * (1 + sum));
+        }
+    }
+
     [Fact]
     public void Device_failures_name_the_operation_and_sizes()
     {
