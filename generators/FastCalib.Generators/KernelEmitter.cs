@@ -14,10 +14,10 @@ namespace FastCalib.Generators;
 /// rows transposed into a column-major tile) for rows of at most SimdWidth.TileMaxCols columns.</item>
 /// <item><c>GpuThreadPerRow</c> / <c>GpuGroupPerRow</c>: ILGPU entry points (one thread per narrow row, one group
 /// per wide row with group reductions); for kernels that pass over their rows more than once, also <c>GpuTileRows</c>
-/// and <c>GpuStagedGroupPerRow</c>, which copy the rows into shared memory first (coalesced) and write output rows
-/// back once, so device memory sees each input read once and each output written once, and <c>GpuWarpRows</c> /
-/// <c>GpuGroupRows</c>, which give each row to one warp or one group and hold it in registers (32 values a thread);
-/// and <c>Gpu</c>, which picks one, loads it once per accelerator and launches it.</item>
+/// (narrow rows copied through shared memory a block at a time, coalesced) and <c>GpuTeamRows</c> / <c>GpuWarpRows</c> /
+/// <c>GpuGroupRows</c>, which give each row to a team of lanes, a warp or a group and hold it in registers (up to 32
+/// values a thread), so device memory sees each input read once and each output written once; and <c>Gpu</c>, which
+/// picks one, loads it once per accelerator and launches it.</item>
 /// </list>
 /// </summary>
 internal sealed class KernelEmitter
@@ -86,7 +86,6 @@ internal sealed class KernelEmitter
         if (Staged.Count > 0)
         {
             if (TileRowsApply) EmitGpuTileRows();
-            EmitGpuStagedGroupPerRow();
             if (WarpRowsApply)
             {
                 EmitGpuRegisterRows(RegisterShape.Warp);
@@ -605,7 +604,7 @@ internal sealed class KernelEmitter
     }
 
     /// <summary>
-    /// Row parameters staged in shared memory by the staged GPU entry points: the kernel's own rows (not rows gathered
+    /// Row parameters the tile and register-row GPU entry points hold in shared memory or registers: the kernel's own rows (not rows gathered
     /// by index), and only in kernels with more than one stage over rows (a single pass gains nothing from staging).
     /// </summary>
     private List<ParamModel> Staged =>
@@ -670,34 +669,6 @@ internal sealed class KernelEmitter
             _w.Line("double __sum = GroupReduce.SumDouble(__total);");
             _w.Line($"if (Group.IdxX == 0) Atomic.Add(ref {total}[0], __sum);");
         }
-        _w.Close().Line();
-    }
-
-    private void EmitGpuStagedGroupPerRow()
-    {
-        _w.Line("/// <summary>ILGPU entry point for rows that fit in shared memory: one group per row, the row staged there.</summary>");
-        _w.Line("[GpuKernelEntry]");
-        _w.Open($"public static void GpuStagedGroupPerRow({GpuParams()})");
-        _w.Line("var __shared = SharedMemory.GetDynamic<float>();");
-        _w.Line("int __lane = Group.IdxX;");
-        _w.Line("int __threads = Group.DimX;");
-        if (TotalName is not null) _w.Line("double __total = 0;");
-        _w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
-        _w.Line("long __o = __row * cols;");
-        string Flat(ParamModel p) => $"{Slot(p.Name)} * cols + __i";
-        EmitStagedCopies(ParamKind.InRow, "cols", Flat, "__o");
-        _w.Line("Group.Barrier();");
-        EmitRowInputs();
-        EmitGpuRowOffsets();
-        var m = new ScalarModel((row, index) => Slot(row) >= 0
-            ? $"__shared[{Slot(row)} * cols + {index}]"
-            : $"{row}[{GpuBase(row)} + {index}]", "GpuMath", "GpuMath.IsNaN", Group: true);
-        foreach (var stage in _k.Stages) EmitScalarStage(stage, m);
-        _w.Line("Group.Barrier();");
-        EmitStagedCopies(ParamKind.OutRow, "cols", Flat, "__o");
-        _w.Line("Group.Barrier();");
-        _w.Close();
-        if (TotalName is { } total) _w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");
         _w.Close().Line();
     }
 
@@ -888,8 +859,6 @@ internal sealed class KernelEmitter
         }
         if (slots > 0 && WarpRowsApply)
             branches.Add(($"cols > {LaneValues} * accelerator.WarpSize && GpuRows.GroupRows(accelerator, rows, cols, {LaneValues}) is {{ }} __group", "GpuGroupRows", "__group"));
-        if (slots > 0)
-            branches.Add(($"cols > GpuRows.ThreadPerRowMaxCols && GpuRows.StagedGroupPerRow(accelerator, rows, cols, {slots}) is {{ }} __staged", "GpuStagedGroupPerRow", "__staged"));
         branches.Add(("cols <= GpuRows.ThreadPerRowMaxCols", "GpuThreadPerRow", "GpuRows.ThreadPerRow(accelerator, rows)"));
         branches.Add(("", "GpuGroupPerRow", "GpuRows.GroupPerRow(accelerator, rows, cols)"));
         for (int i = 0; i < branches.Count; i++)

@@ -118,17 +118,6 @@ public static class GpuRows
     }
 
     /// <summary>
-    /// Launch shape for wide rows staged whole in shared memory (<c>GpuStagedGroupPerRow</c>): the group size of
-    /// <see cref="GroupPerRow"/>, <paramref name="slots"/> rows of dynamic shared memory; null if they do not fit.
-    /// </summary>
-    public static KernelConfig? StagedGroupPerRow(Accelerator accelerator, long rows, int cols, int slots)
-    {
-        if (4L * slots * cols > StagingBudget(accelerator)) return null;
-        var shape = GroupPerRow(accelerator, rows, cols);
-        return new KernelConfig(shape.GridDim, shape.GroupDim, SharedMemoryConfig.RequestDynamic<float>(slots * cols));
-    }
-
-    /// <summary>
     /// Dynamic shared memory a staged group may take: 32 KB, within the accelerator's per-group limit less 1 KB for the
     /// group reductions' static buffers (small enough that several groups share a multiprocessor).
     /// </summary>

@@ -123,8 +123,8 @@ public class GpuTests
 
     /// <summary>
     /// Row lengths on both sides of every launch shape the generated kernels choose between (on the CPU accelerator:
-    /// warp 4, groups of 16; on CUDA: warp 32, groups up to 1024): narrow rows staged per block, one warp per row in
-    /// registers, one group per row in registers, rows staged in shared memory, and plain group per row.
+    /// warp 4, groups of 16; on CUDA: warp 32, groups up to 1024): narrow rows staged per block or a thread per row, a
+    /// team, a warp or a group per row in registers, and plain group per row.
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(Accelerators))]
@@ -144,20 +144,7 @@ public class GpuTests
             Softmax.Forward(z, p, cols, c.Temperature, options);
             Softmax.Top1(z, confidence, predicted, cols, c.Temperature, options);
             FastCalib.Entropy.FromLogits(z, h, cols, c.Temperature, EntropyUnit.Nats, options);
-            for (int r = 0; r < c.Rows; r++)
-            {
-                var row = z.AsSpan(r * cols, cols);
-                var expected = Reference.Softmax(row, c.Temperature);
-                for (int j = 0; j < cols; j++)
-                {
-                    double a = (row[Reference.ArgMax(row)] - row[j]) / c.Temperature;
-                    Tolerance.AssertClose(p[r * cols + j], expected[j], Tolerance.Probability(expected[j], a, cols), $"{name} cols {cols} p[{r},{j}]");
-                }
-                Assert.Equal(Reference.ArgMax(row), predicted[r]);
-                Tolerance.AssertClose(confidence[r], expected[predicted[r]], Tolerance.Probability(expected[predicted[r]], 0, cols), $"{name} cols {cols} confidence[{r}]");
-                double entropy = -expected.Where(v => v > 0).Sum(v => v * Math.Log(v));
-                Tolerance.AssertClose(h[r], entropy, 1e-5 * (1 + entropy), $"{name} cols {cols} H[{r}]");
-            }
+            AssertSoftmaxTop1Entropy(c, z, p, confidence, predicted, h, $"{name} cols {cols}");
         }
     }
 
@@ -192,23 +179,30 @@ public class GpuTests
             entropy(stream, shape, dz.View, 1 / c.Temperature, 1f, dh.View, total.View, c.Rows, cols);
             stream.Synchronize();
             var (p, confidence, predicted, h) = (dp.GetAsArray1D(), dc.GetAsArray1D(), dk.GetAsArray1D(), dh.GetAsArray1D());
-            double sum = 0;
-            for (int r = 0; r < c.Rows; r++)
-            {
-                var row = z.AsSpan(r * cols, cols);
-                var expected = Reference.Softmax(row, c.Temperature);
-                for (int j = 0; j < cols; j++)
-                {
-                    double a = (row[Reference.ArgMax(row)] - row[j]) / c.Temperature;
-                    Tolerance.AssertClose(p[r * cols + j], expected[j], Tolerance.Probability(expected[j], a, cols), $"cols {cols} p[{r},{j}]");
-                }
-                Assert.Equal(Reference.ArgMax(row), predicted[r]);
-                Tolerance.AssertClose(confidence[r], expected[predicted[r]], Tolerance.Probability(expected[predicted[r]], 0, cols), $"cols {cols} confidence[{r}]");
-                double expectedH = -expected.Where(v => v > 0).Sum(v => v * Math.Log(v));
-                Tolerance.AssertClose(h[r], expectedH, 1e-5 * (1 + expectedH), $"cols {cols} H[{r}]");
-                sum += h[r];
-            }
+            AssertSoftmaxTop1Entropy(c, z, p, confidence, predicted, h, $"cols {cols}");
+            double sum = h.Sum(v => (double)v);
             Assert.Equal(sum, total.GetAsArray1D()[0], 1e-9 * (1 + sum));
+        }
+    }
+
+    /// <summary>Probabilities, top-1 and entropy of logits <paramref name="z"/> against the float64 reference softmax.</summary>
+    private static void AssertSoftmaxTop1Entropy(SoftmaxCase c, float[] z, float[] p, float[] confidence, int[] predicted, float[] h, string what)
+    {
+        int cols = c.Cols;
+        for (int r = 0; r < c.Rows; r++)
+        {
+            var row = z.AsSpan(r * cols, cols);
+            var expected = Reference.Softmax(row, c.Temperature);
+            int top = Reference.ArgMax(row);
+            for (int j = 0; j < cols; j++)
+            {
+                double a = (row[top] - row[j]) / c.Temperature;
+                Tolerance.AssertClose(p[r * cols + j], expected[j], Tolerance.Probability(expected[j], a, cols), $"{what} p[{r},{j}]");
+            }
+            Assert.Equal(top, predicted[r]);
+            Tolerance.AssertClose(confidence[r], expected[top], Tolerance.Probability(expected[top], 0, cols), $"{what} confidence[{r}]");
+            double entropy = -expected.Where(v => v > 0).Sum(v => v * Math.Log(v));
+            Tolerance.AssertClose(h[r], entropy, 1e-5 * (1 + entropy), $"{what} H[{r}]");
         }
     }
 
