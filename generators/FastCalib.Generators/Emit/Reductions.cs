@@ -1,0 +1,35 @@
+using System;
+
+namespace FastCalib.Generators;
+
+/// <summary>
+/// The one description of each reduction the row patterns use: its identity and how it combines on every path.
+/// A new reduction is one entry here.
+/// </summary>
+/// <param name="Identity">The value an empty accumulator starts from (C# float expression).</param>
+/// <param name="Function">The Min/Max function combining two values, or null for addition.</param>
+/// <param name="Across">The SimdMath* method reducing a vector's lanes to a float.</param>
+/// <param name="Group">The GroupReduce method reducing across a group (and, prefixed with Team, across a team of lanes).</param>
+/// <param name="IsSum">Sums may accumulate in float64 where a scalar model asks for it.</param>
+internal sealed record Reduction(string Identity, string? Function, string Across, string Group, bool IsSum)
+{
+    public static readonly Reduction Max = new("float.NegativeInfinity", "Max", "MaxAcross", "Max", false);
+    public static readonly Reduction Min = new("float.PositiveInfinity", "Min", "MinAcross", "Min", false);
+    public static readonly Reduction Sum = new("0f", null, "SumAcross", "Sum", true);
+
+    public static Reduction Of(StageKind kind) => kind switch
+    {
+        StageKind.Max => Max,
+        StageKind.Min => Min,
+        StageKind.Sum or StageKind.MapSum => Sum,
+        _ => throw new InvalidOperationException($"{kind} is not a reduction."),
+    };
+
+    /// <summary>The scalar statement adding <paramref name="value"/> into <paramref name="accumulator"/>, with MathF or GpuMath.</summary>
+    public string ScalarUpdate(string accumulator, string value, string math) =>
+        Function is null ? $"{accumulator} += {value};" : $"{accumulator} = {math}.{Function}({accumulator}, {value});";
+
+    /// <summary>Two vectors of the given width combined lane by lane.</summary>
+    public string VectorCombine(string a, string b, int width) =>
+        Function is null ? $"{a} + {b}" : $"Vector{width}.{Function}({a}, {b})";
+}
