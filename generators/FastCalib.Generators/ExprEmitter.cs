@@ -24,7 +24,7 @@ internal static class ExprEmitter
 
     public static string Vector(Expr e, Func<string, string> name, int width)
     {
-        string v = "Vector" + width;
+        string v = Names.Vector(width);
         string Arg(int i) => Vector(e.Args[i], name, width);
         switch (e.Kind)
         {
@@ -35,14 +35,14 @@ internal static class ExprEmitter
             case ExprKind.Conditional: return $"{v}.ConditionalSelect({Arg(0)}, {Arg(1)}, {Arg(2)})";
             case ExprKind.IntCompare:
             {
-                string equal = $"{v}.Equals({name(e.Args[0].Text)}, {name(e.Args[1].Text)}).AsSingle()";
+                string equal = $"{v}.AsSingle({v}.Equals({name(e.Args[0].Text)}, {name(e.Args[1].Text)}))";
                 return e.Text == "==" ? equal : $"{v}.OnesComplement({equal})";
             }
             case ExprKind.Call:
                 return e.Text switch
                 {
-                    "Exp" => $"SimdMath{width}.Exp({Arg(0)})",
-                    "Log" => $"SimdMath{width}.Log({Arg(0)})",
+                    "Exp" => $"{Names.SimdMath(width)}.Exp({Arg(0)})",
+                    "Log" => $"{Names.SimdMath(width)}.Log({Arg(0)})",
                     "Min" or "Max" => $"{v}.{e.Text}({Arg(0)}, {Arg(1)})",
                     _ => $"{v}.{e.Text}({Arg(0)})",
                 };

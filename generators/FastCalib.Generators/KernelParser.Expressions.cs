@@ -89,8 +89,7 @@ internal sealed partial class KernelParser
         if (_model.GetSymbolInfo(call).Symbol is not IMethodSymbol m
             || m.ContainingType.ToDisplayString() != "System.MathF" || !MathFunctions.Contains(m.Name))
         {
-            Report(Diagnostics.BadCall, call.GetLocation(),
-                $"Call '{Short(call)}' is not supported in a row kernel expression; allowed are MathF.Exp, Log, Sqrt, Abs, Min and Max.");
+            Report(Diagnostics.BadCall, call.GetLocation(), Short(call), "row kernel expressions may call MathF.Exp, Log, Sqrt, Abs, Min and Max");
             return null;
         }
         var args = new List<Expr>();
@@ -111,7 +110,7 @@ internal sealed partial class KernelParser
         if (_locals.TryGetValue(name, out bool isInt))
         {
             if (!isInt) return Expr.Leaf(ExprKind.Name, name);
-            Report(Diagnostics.BadName, id.GetLocation(), $"Int local '{name}' can only be passed to Rows.At, compared with == or != to another int, or assigned to an out int.");
+            Report(Diagnostics.BadName, id.GetLocation(), name, "an int local can only be passed to Rows.At, compared with == or != to another int, or assigned to an out int");
             return null;
         }
         if (_params.TryGetValue(name, out var kind))
@@ -120,26 +119,26 @@ internal sealed partial class KernelParser
             if (kind == ParamKind.RowFloat)
             {
                 if (lambdaParams is null) return Expr.Leaf(ExprKind.Name, name);
-                Report(Diagnostics.BadName, id.GetLocation(), $"Per-row input '{name}' cannot be used in an element function; copy it into a local first (float v = {name};).");
+                Report(Diagnostics.BadName, id.GetLocation(), name, $"a per-row input cannot be used in an element function; copy it into a local first (float v = {name};)");
                 return null;
             }
             if (kind == ParamKind.RowInt)
             {
-                Report(Diagnostics.BadName, id.GetLocation(), $"In int '{name}' can only be passed to Rows.At, compared with == or != to another int, or assigned to an out int.");
+                Report(Diagnostics.BadName, id.GetLocation(), name, "an in int can only be passed to Rows.At, compared with == or != to another int, or assigned to an out int");
                 return null;
             }
-            Report(Diagnostics.BadName, id.GetLocation(), kind is ParamKind.InRow or ParamKind.OutRow
-                ? $"Row '{name}' cannot be used as a value; read its elements through a Rows pattern's lambda."
-                : $"'{name}' is an output and cannot be read.");
+            Report(Diagnostics.BadName, id.GetLocation(), name, kind is ParamKind.InRow or ParamKind.OutRow
+                ? "a row cannot be used as a value; read its elements through a Rows pattern's lambda"
+                : "it is an output and cannot be read");
             return null;
         }
-        Report(Diagnostics.BadName, id.GetLocation(), $"'{name}' is not a parameter, local or lambda parameter of this kernel.");
+        Report(Diagnostics.BadName, id.GetLocation(), name, "it is not a parameter, local or lambda parameter of this kernel");
         return null;
     }
 
     private Expr? Unsupported(SyntaxNode node, string why)
     {
-        Report(Diagnostics.BadExpression, node.GetLocation(), $"Expression '{Short(node)}' is not supported: {why}.");
+        Report(Diagnostics.BadExpression, node.GetLocation(), Short(node), why);
         return null;
     }
 }

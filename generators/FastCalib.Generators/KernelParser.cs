@@ -44,13 +44,13 @@ internal sealed partial class KernelParser
             bool partial = type.DeclaringSyntaxReferences.Any(r =>
                 r.GetSyntax(ct) is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword));
             if (!partial || type.TypeKind != TypeKind.Class || type.IsGenericType)
-                Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(),
-                    $"Row kernel '{method.Name}' must be declared in non-generic partial classes; '{type.Name}' is not one.");
+                Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(), method.Name,
+                    $"it must be declared in non-generic partial classes, and '{type.Name}' is not one");
             containers.Insert(0, new ContainingType("class", type.Name, type.IsStatic));
         }
         if (!method.IsStatic || !method.ReturnsVoid || method.IsGenericMethod)
-            Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(),
-                $"Row kernel '{method.Name}' must be a static, non-generic method returning void.");
+            Report(Diagnostics.BadDeclaration, syntax.Identifier.GetLocation(), method.Name,
+                "it must be a static, non-generic method returning void");
 
         var parameters = new List<ParamModel>();
         foreach (var p in method.Parameters)
@@ -58,8 +58,8 @@ internal sealed partial class KernelParser
             var kind = Classify(p);
             if (kind is null)
             {
-                Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(),
-                    $"Parameter '{p.Name}' of type '{(p.RefKind == RefKind.None ? "" : p.RefKind.ToString().ToLowerInvariant() + " ")}{p.Type.ToDisplayString()}' is not supported; use ReadOnlyRow, Row, float, in float, in int, out float, out int or ref double.");
+                Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(), p.Name,
+                    $"its type is '{(p.RefKind == RefKind.None ? "" : p.RefKind.ToString().ToLowerInvariant() + " ")}{p.Type.ToDisplayString()}'; use ReadOnlyRow, Row, float, in float, in int, out float, out int or ref double");
                 continue;
             }
             CheckName(p.Name, p.Locations.FirstOrDefault() ?? syntax.GetLocation());
@@ -70,17 +70,17 @@ internal sealed partial class KernelParser
             {
                 rowFrom = attribute.ConstructorArguments.FirstOrDefault().Value as string ?? "";
                 if (kind != ParamKind.InRow)
-                    Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(), $"[RowFrom] applies to ReadOnlyRow inputs only; '{p.Name}' is not one.");
+                    Report(Diagnostics.BadParameter, p.Locations.FirstOrDefault() ?? syntax.GetLocation(), p.Name, "[RowFrom] applies to ReadOnlyRow inputs only");
             }
             parameters.Add(new ParamModel(p.Name, kind.Value, rowFrom));
         }
         foreach (var p in parameters.Where(p => p.RowFrom.Length > 0))
             if (!parameters.Any(q => q.Name == p.RowFrom && q.Kind == ParamKind.RowInt))
-                Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), $"[RowFrom(\"{p.RowFrom}\")] on '{p.Name}' must name an in int parameter of the kernel.");
+                Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), p.Name, $"[RowFrom(\"{p.RowFrom}\")] must name an in int parameter of the kernel");
         if (parameters.Count(p => p.Kind == ParamKind.Total) > 1)
-            Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), "A row kernel may have at most one ref double total.");
+            Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), parameters.Last(p => p.Kind == ParamKind.Total).Name, "a row kernel may have at most one ref double total");
         if (!parameters.Any(p => p.Kind is ParamKind.InRow or ParamKind.OutRow))
-            Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), "A row kernel needs at least one ReadOnlyRow or Row parameter.");
+            Report(Diagnostics.BadParameter, syntax.ParameterList.GetLocation(), syntax.ParameterList.ToString(), "a row kernel needs at least one ReadOnlyRow or Row parameter");
 
         var stages = new List<Stage>();
         if (syntax.ExpressionBody is { } arrow)
@@ -128,8 +128,7 @@ internal sealed partial class KernelParser
             case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax or AssignmentExpressionSyntax } expression:
                 return ParseExpressionStatement(expression.Expression);
             default:
-                Report(Diagnostics.BadStatement, statement.GetLocation(),
-                    $"Statement '{Short(statement)}' is not supported; a row kernel is made of local declarations with an initializer, Rows.Map calls, assignments to out parameters and '+=' to a ref double.");
+                Report(Diagnostics.BadStatement, statement.GetLocation(), Short(statement), StatementRule);
                 return null;
         }
     }
@@ -143,8 +142,7 @@ internal sealed partial class KernelParser
             case AssignmentExpressionSyntax assignment:
                 return ParseAssignment(assignment);
             default:
-                Report(Diagnostics.BadStatement, expression.GetLocation(),
-                    $"Statement '{Short(expression)}' is not supported; a row kernel is made of local declarations with an initializer, Rows.Map calls, assignments to out parameters and '+=' to a ref double.");
+                Report(Diagnostics.BadStatement, expression.GetLocation(), Short(expression), StatementRule);
                 return null;
         }
     }
@@ -157,7 +155,7 @@ internal sealed partial class KernelParser
         string type = symbol?.Type.ToDisplayString() ?? "?";
         if (type is not ("float" or "int"))
         {
-            Report(Diagnostics.BadStatement, local.GetLocation(), $"Local '{name}' has type '{type}'; row kernel locals are float (or int from Rows.ArgMax).");
+            Report(Diagnostics.BadStatement, local.GetLocation(), Short(local), $"local '{name}' has type '{type}'; row kernel locals are float (or int from Rows.ArgMax)");
             return null;
         }
         bool isInt = type == "int";
@@ -166,7 +164,7 @@ internal sealed partial class KernelParser
             stage = ParseRowsCall(call, name, isInt);
         else if (isInt)
         {
-            Report(Diagnostics.BadStatement, local.GetLocation(), $"Int local '{name}' must be initialised by Rows.ArgMax.");
+            Report(Diagnostics.BadStatement, local.GetLocation(), Short(local), $"int local '{name}' must be initialised by Rows.ArgMax");
             stage = null;
         }
         else
@@ -182,7 +180,7 @@ internal sealed partial class KernelParser
     {
         if (assignment.Left is not IdentifierNameSyntax left || !_params.TryGetValue(left.Identifier.Text, out var kind))
         {
-            Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Assignment '{Short(assignment)}' is not supported; assign out parameters or add to a ref double.");
+            Report(Diagnostics.BadStatement, assignment.GetLocation(), Short(assignment), "assign out parameters or add to a ref double");
             return null;
         }
         string name = left.Identifier.Text;
@@ -190,7 +188,7 @@ internal sealed partial class KernelParser
         {
             if (assignment.Right is IdentifierNameSyntax id && IsIntName(id.Identifier.Text))
                 return new Stage(StageKind.AssignOut, name, "", default, default, null, id.Identifier.Text, true);
-            Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Out int '{name}' must be assigned an int local from Rows.ArgMax or an in int parameter.");
+            Report(Diagnostics.BadStatement, assignment.GetLocation(), Short(assignment), $"out int '{name}' must be assigned an int local from Rows.ArgMax or an in int parameter");
             return null;
         }
         if (assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) && kind == ParamKind.OutFloat)
@@ -203,7 +201,7 @@ internal sealed partial class KernelParser
             var body = ParseExpression(assignment.Right, null);
             return body is null ? null : new Stage(StageKind.AddTotal, name, "", default, default, body, "", false);
         }
-        Report(Diagnostics.BadStatement, assignment.GetLocation(), $"Assignment '{Short(assignment)}' is not supported; use 'outParam = value' or 'total += value'.");
+        Report(Diagnostics.BadStatement, assignment.GetLocation(), Short(assignment), "use 'outParam = value' or 'total += value'");
         return null;
     }
 
@@ -214,7 +212,7 @@ internal sealed partial class KernelParser
     {
         if (_model.GetSymbolInfo(call).Symbol is not IMethodSymbol method || method.ContainingType.ToDisplayString() != RowsType)
         {
-            Report(Diagnostics.BadCall, call.GetLocation(), $"Call '{Short(call)}' is not supported here; statements call the Rows patterns (Max, Min, Sum, ArgMax, At, Map, MapSum).");
+            Report(Diagnostics.BadCall, call.GetLocation(), Short(call), "statements call the Rows patterns (Max, Min, Sum, ArgMax, At, Map, MapSum)");
             return null;
         }
         var args = call.ArgumentList.Arguments;
@@ -222,9 +220,9 @@ internal sealed partial class KernelParser
         bool returnsValue = name != "Map";
         if (returnsValue != (target is not null))
         {
-            Report(Diagnostics.BadStatement, call.GetLocation(), returnsValue
-                ? $"The result of Rows.{name} must initialise a local."
-                : "Rows.Map returns nothing; call it as a statement.");
+            Report(Diagnostics.BadStatement, call.GetLocation(), Short(call), returnsValue
+                ? $"the result of Rows.{name} must initialise a local"
+                : "Rows.Map returns nothing; call it as a statement");
             return null;
         }
         if (name == "At")
@@ -232,7 +230,7 @@ internal sealed partial class KernelParser
             var row = RowArgument(args[0].Expression, mustBeOutput: false);
             if (args[1].Expression is not IdentifierNameSyntax index || !IsIntName(index.Identifier.Text))
             {
-                Report(Diagnostics.BadName, args[1].GetLocation(), "Rows.At takes an int local produced by Rows.ArgMax or an in int parameter.");
+                Report(Diagnostics.BadName, args[1].GetLocation(), Short(args[1]), "Rows.At takes an int local produced by Rows.ArgMax or an in int parameter");
                 return null;
             }
             return row is null ? null : new Stage(StageKind.At, target!, "", new[] { row }.ToEquatable(), default, null, index.Identifier.Text, false);
@@ -270,13 +268,13 @@ internal sealed partial class KernelParser
         };
         if (bodySyntax is null)
         {
-            Report(Diagnostics.BadLambda, lambdaSyntax.GetLocation(), "The element function must be a lambda with an expression body, e.g. v => MathF.Exp(v - max).");
+            Report(Diagnostics.BadLambda, lambdaSyntax.GetLocation(), Short(lambdaSyntax), "the element function must be a lambda with an expression body, e.g. v => MathF.Exp(v - max)");
             return null;
         }
         foreach (var p in lambdaParams)
             if (_params.ContainsKey(p) || _locals.ContainsKey(p) || p.StartsWith("__"))
             {
-                Report(Diagnostics.BadName, lambdaSyntax.GetLocation(), $"Lambda parameter '{p}' reuses the name of a parameter or local (or starts with the reserved '__'); give it its own name.");
+                Report(Diagnostics.BadName, lambdaSyntax.GetLocation(), p, "this lambda parameter reuses the name of a parameter or local (or starts with the reserved '__'); give it its own name");
                 return null;
             }
         var body = ParseExpression(bodySyntax, new HashSet<string>(lambdaParams));
@@ -293,33 +291,35 @@ internal sealed partial class KernelParser
             string name = id.Identifier.Text;
             if (mustBeOutput && kind != ParamKind.OutRow)
             {
-                Report(Diagnostics.BadName, expression.GetLocation(), $"'{name}' is a ReadOnlyRow; the first argument of Map and MapSum is the Row written.");
+                Report(Diagnostics.BadName, expression.GetLocation(), name, "it is a ReadOnlyRow; the first argument of Map and MapSum is the Row written");
                 return null;
             }
             if (!mustBeOutput && kind == ParamKind.OutRow && !_writtenRows.Contains(name))
             {
-                Report(Diagnostics.BadName, expression.GetLocation(), $"Row '{name}' is read before any statement writes it.");
+                Report(Diagnostics.BadName, expression.GetLocation(), name, "this row is read before any statement writes it");
                 return null;
             }
             return name;
         }
-        Report(Diagnostics.BadName, expression.GetLocation(), $"'{Short(expression)}' is not a row parameter; Rows patterns take ReadOnlyRow or Row parameters of the kernel.");
+        Report(Diagnostics.BadName, expression.GetLocation(), Short(expression), "it is not a row parameter; Rows patterns take ReadOnlyRow or Row parameters of the kernel");
         return null;
     }
 
-    /// <summary>Names the generated entry points use for their own parameters and locals.</summary>
-    private static readonly HashSet<string> Reserved = new() { "rows", "cols", "simd", "vectorWidth", "maxThreads", "stream", "accelerator", "kernel", "tile" };
+    /// <summary>Names the generated entry points use for their own parameters and locals (listed on RowKernelAttribute.ReservedNames).</summary>
+    internal static readonly HashSet<string> Reserved = new() { "rows", "cols", "simd", "vectorWidth", "maxThreads", "stream", "accelerator", "kernel", "tile", "options", "operation" };
 
     private void CheckName(string name, Location location)
     {
         if (name.StartsWith("__"))
-            Report(Diagnostics.BadName, location, $"Name '{name}' starts with '__', which generated code reserves.");
+            Report(Diagnostics.BadName, location, name, "names starting with '__' are reserved for generated code");
         else if (Reserved.Contains(name))
-            Report(Diagnostics.BadName, location, $"Name '{name}' is used by the generated code; choose another (reserved: {string.Join(", ", Reserved)}).");
+            Report(Diagnostics.BadName, location, name, $"the name is used by the generated code; choose another (reserved: {string.Join(", ", Reserved)})");
     }
 
-    private void Report(DiagnosticDescriptor descriptor, Location location, string message) =>
-        _diagnostics.Add(new DiagnosticInfo(descriptor.Id, message, LocationInfo.From(location)));
+    private void Report(DiagnosticDescriptor descriptor, Location location, string subject, string rule) =>
+        _diagnostics.Add(DiagnosticInfo.Of(descriptor, subject, rule, location));
+
+    private const string StatementRule = "a row kernel is made of local declarations with an initializer, Rows.Map calls, assignments to out parameters and '+=' to a ref double";
 
     private static string Short(SyntaxNode node)
     {

@@ -132,9 +132,13 @@ internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePosition
     public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
 }
 
-internal sealed record DiagnosticInfo(string Id, string Message, LocationInfo Location)
+/// <summary>A diagnostic to report: its descriptor's id, the arguments of its message format (what was found, the rule), where.</summary>
+internal sealed record DiagnosticInfo(string Id, string Subject, string Rule, LocationInfo Location)
 {
-    public Diagnostic ToDiagnostic() => Diagnostic.Create(Diagnostics.Get(Id), Location.ToLocation(), Message);
+    public static DiagnosticInfo Of(DiagnosticDescriptor descriptor, string subject, string rule, Location location) =>
+        new(descriptor.Id, subject, rule, LocationInfo.From(location));
+
+    public Diagnostic ToDiagnostic() => Diagnostic.Create(Diagnostics.Get(Id), Location.ToLocation(), Subject, Rule);
 }
 
 /// <summary>A containing type declaration, outermost first, re-emitted to host the generated class.</summary>

@@ -13,7 +13,7 @@ namespace FastCalib.Generators;
 public sealed class RowKernelGenerator : IIncrementalGenerator
 {
     public const string RowKernelAttribute = "FastCalib.Kernels.RowKernelAttribute";
-    public const string WidthTemplateAttribute = "FastCalib.Kernels.SimdWidthTemplateAttribute";
+    public const string WidthTemplateAttribute = "FastCalib.Kernels.Internals.SimdWidthTemplateAttribute";
     public const string FftRadicesAttribute = "FastCalib.Kernels.FftRadicesAttribute";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)

@@ -18,9 +18,8 @@ internal static class WidthTemplate
     {
         var node = (TypeDeclarationSyntax)context.TargetNode;
         if (!node.Identifier.Text.Contains("256"))
-            return new Model("", "", new[] { new DiagnosticInfo("FCG008",
-                $"SIMD width template '{node.Identifier.Text}' must have 256 in its name, so its twins get names of their own.",
-                LocationInfo.From(node.Identifier.GetLocation())) }.ToEquatable());
+            return new Model("", "", new[] { DiagnosticInfo.Of(Diagnostics.BadTemplate, node.Identifier.Text,
+                "its name must contain 256, so that its twins get names of their own", node.Identifier.GetLocation()) }.ToEquatable());
         // the whole file, so its usings and namespace come along; only the template class is kept
         var root = node.SyntaxTree.GetCompilationUnitRoot(ct);
         var withoutOthers = root.RemoveNodes(

@@ -26,7 +26,7 @@ public static class Demo
     public static int Run(Options o, TextWriter output)
     {
         var options = GpuDevice.HasCuda ? ComputeOptions.For(Backend.Gpu) : default;
-        string backend = GpuDevice.HasCuda ? $"CUDA ({GpuDevice.Default.Name})" : $"SIMD CPU ({Kernels.SimdWidth.Best}-bit vectors, {Environment.ProcessorCount} cores)";
+        string backend = GpuDevice.HasCuda ? $"CUDA ({GpuDevice.Default.Name})" : $"SIMD CPU ({Kernels.Internals.SimdWidth.Best}-bit vectors, {Environment.ProcessorCount} cores)";
         var watch = Stopwatch.StartNew();
         var (logits, labels) = Synthesize(o);
         output.WriteLine($"fastcalib demo: synthetic overconfident classifier, {o.Rows:N0} predictions over {o.Classes} classes (seed {o.Seed}), generated in {watch.Elapsed.TotalSeconds:F2} s");

@@ -12,7 +12,7 @@ internal static class CpuDriverWriter
         var w = k.W;
         w.Line("/// <summary>Runs all rows on host memory (pointers to row-major [rows, cols] data), in chunks on up to <paramref name=\"maxThreads\"/> threads; returns the kernel's total (0 if it has none).</summary>");
         w.Line($"public static double Cpu(bool simd, int vectorWidth, int maxThreads, long rows, int cols, {k.CpuParams()})");
-        w.Line($"    => CpuRows.Run(rows, cols, maxThreads, __range => simd ? Simd(__range, vectorWidth, cols, {k.CpuArgs()}) : Scalar(__range, cols, {k.CpuArgs()}));");
+        w.Line($"    => {Names.CpuRows}.Run(rows, cols, maxThreads, __range => simd ? Simd(__range, vectorWidth, cols, {k.CpuArgs()}) : Scalar(__range, cols, {k.CpuArgs()}));");
         w.Line();
     }
 
@@ -21,7 +21,7 @@ internal static class CpuDriverWriter
         var w = k.W;
         w.Line("/// <summary>The scalar path over rows [range.Start, range.End).</summary>");
         w.Line(KernelContext.HotMethod);
-        w.Open($"public static double Scalar(RowRange __range, int cols, {k.CpuParams()})");
+        w.Open($"public static double Scalar({Names.RowRange} __range, int cols, {k.CpuParams()})");
         w.Line("double __total = 0;");
         w.Open("for (long __row = __range.Start; __row < __range.End; __row++)");
         w.Line("long __o = __row * cols;");
@@ -37,8 +37,8 @@ internal static class CpuDriverWriter
     {
         var w = k.W;
         w.Line("/// <summary>The SIMD path over rows [range.Start, range.End) at a vector width of 128, 256 or 512 bits.</summary>");
-        w.Open($"public static double Simd(RowRange __range, int vectorWidth, int cols, {k.CpuParams()})");
-        w.Line("bool tile = cols <= SimdWidth.TileMaxCols;");
+        w.Open($"public static double Simd({Names.RowRange} __range, int vectorWidth, int cols, {k.CpuParams()})");
+        w.Line($"bool tile = cols <= {Names.SimdWidth}.TileMaxCols;");
         w.Open("return (vectorWidth, tile) switch");
         string args = $"__range, cols, {k.CpuArgs()}";
         w.Line($"(512, true) => Tile512({args}),");

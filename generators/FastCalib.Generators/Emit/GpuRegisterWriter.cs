@@ -33,15 +33,15 @@ internal static class GpuRegisterWriter
             RegisterShape.Team => "/// <summary>ILGPU entry point: a team of lanes per row (a power of two below the warp size, several rows per warp), the row held in registers, read once and written once.</summary>",
             _ => "/// <summary>ILGPU entry point: one warp per row, the row held in registers (column lane + k · warp in value k), read once and written once.</summary>",
         });
-        w.Line("[GpuKernelEntry]");
+        w.Line(Names.KernelEntry);
         w.Open($"public static void Gpu{shape}Rows({k.GpuParams()})");
         if (k.TotalName is not null) w.Line("double __total = 0;");
         switch (shape)
         {
             case RegisterShape.Group:
-                w.Line("int __lane = Group.IdxX;");
-                w.Line("int __width = Group.DimX;");
-                w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
+                w.Line($"int __lane = {Names.Group}.IdxX;");
+                w.Line($"int __width = {Names.Group}.DimX;");
+                w.Open($"for (long __row = {Names.Grid}.IdxX; __row < rows; __row += {Names.Grid}.DimX)");
                 w.Line("bool __live = true;");
                 w.Line("long __o = __row * cols;");
                 k.EmitRowInputs();
@@ -49,22 +49,22 @@ internal static class GpuRegisterWriter
             case RegisterShape.Warp:
                 // the warp size is a constant to the device compiler: a separate entry keeps it so (a run-time team
                 // size made [1e5 x 1000] softmax 1.5x slower on the H100)
-                w.Line("int __lane = Warp.LaneIdx;");
-                w.Line("int __width = Warp.WarpSize;");
-                w.Line("int __perGroup = Group.DimX / __width;");
-                w.Open("for (long __row = (long)Grid.IdxX * __perGroup + Warp.WarpIdx; __row < rows; __row += (long)Grid.DimX * __perGroup)");
+                w.Line($"int __lane = {Names.Warp}.LaneIdx;");
+                w.Line($"int __width = {Names.Warp}.WarpSize;");
+                w.Line($"int __perGroup = {Names.Group}.DimX / __width;");
+                w.Open($"for (long __row = (long){Names.Grid}.IdxX * __perGroup + {Names.Warp}.WarpIdx; __row < rows; __row += (long){Names.Grid}.DimX * __perGroup)");
                 w.Line("bool __live = true;");
                 w.Line("long __o = __row * cols;");
                 k.EmitRowInputs();
                 break;
             default:
-                w.Line("int __width = GpuRows.TeamSize(cols, Warp.WarpSize);");
-                w.Line("int __lane = Warp.LaneIdx & (__width - 1);");
-                w.Line("int __rowsPerWarp = Warp.WarpSize / __width;");
-                w.Line("long __warps = (long)Grid.DimX * (Group.DimX / Warp.WarpSize);");
+                w.Line($"int __width = {Names.GpuRows}.TeamSize(cols, {Names.Warp}.WarpSize);");
+                w.Line($"int __lane = {Names.Warp}.LaneIdx & (__width - 1);");
+                w.Line($"int __rowsPerWarp = {Names.Warp}.WarpSize / __width;");
+                w.Line($"long __warps = (long){Names.Grid}.DimX * ({Names.Group}.DimX / {Names.Warp}.WarpSize);");
                 // every lane of the warp runs the loop (the team reductions shuffle across it); lanes past the last row idle
-                w.Open("for (long __first = ((long)Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx) * __rowsPerWarp; __first < rows; __first += __warps * __rowsPerWarp)");
-                w.Line("long __row = __first + Warp.LaneIdx / __width;");
+                w.Open($"for (long __first = ((long){Names.Grid}.IdxX * ({Names.Group}.DimX / {Names.Warp}.WarpSize) + {Names.Warp}.WarpIdx) * __rowsPerWarp; __first < rows; __first += __warps * __rowsPerWarp)");
+                w.Line($"long __row = __first + {Names.Warp}.LaneIdx / __width;");
                 w.Line("bool __live = __row < rows;");
                 w.Line("long __o = __row * cols;");
                 foreach (var p in k.RowInputs)
@@ -85,7 +85,7 @@ internal static class GpuRegisterWriter
         w.Close();
         if (k.TotalName is { } total)
         {
-            if (wholeGroup) w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");
+            if (wholeGroup) w.Line($"if (__lane == 0) {Names.Atomic}.Add(ref {total}[0], __total);");
             else
             {
                 // the group's total first: one atomic per group, not per warp
@@ -100,9 +100,9 @@ internal static class GpuRegisterWriter
     {
         var w = k.W;
         // group reductions, or reductions within a team of __width lanes
-        string Reduce(string op, string args) => wholeGroup ? $"GroupReduce.{op}({args})" : $"GroupReduce.Team{op}({args}, __width)";
+        string Reduce(string op, string args) => wholeGroup ? $"{Names.GroupReduce}.{op}({args})" : $"{Names.GroupReduce}.Team{op}({args}, __width)";
         string Element(string row, int v) => k.Slot(row) >= 0 ? Reg(row, v) : $"{row}[{k.GpuBase(row)} + __lane + {v} * __width]";
-        string Body() => ExprEmitter.Scalar(stage.Body!, k.Ref, "GpuMath");
+        string Body() => ExprEmitter.Scalar(stage.Body!, k.Ref, Names.GpuMath);
         // value v exists if v < __n; nested so that a lane of a short row stops after its last value
         void EachValue(Action<int> body)
         {
@@ -128,7 +128,7 @@ internal static class GpuRegisterWriter
                 {
                     w.Line($"float __f = {Body()};");
                     if (stage.Kind == StageKind.MapSum) w.Line($"{Element(stage.Output, v)} = __f;");
-                    w.Line(reduction.ScalarUpdate(acc, "__f", "GpuMath"));
+                    w.Line(reduction.ScalarUpdate(acc, "__f", Names.GpuMath));
                 });
                 w.Line($"float {stage.Target} = {Reduce(reduction.Group, acc)};");
                 break;
@@ -139,7 +139,7 @@ internal static class GpuRegisterWriter
                 EachValue(v =>
                 {
                     w.Line($"float __f = {Body()};");
-                    w.Open($"if (__f > __bv_{stage.Target} || (GpuMath.IsNaN(__f) && !GpuMath.IsNaN(__bv_{stage.Target})))");
+                    w.Open($"if (__f > __bv_{stage.Target} || ({Names.GpuMath}.IsNaN(__f) && !{Names.GpuMath}.IsNaN(__bv_{stage.Target})))");
                     w.Line($"__bv_{stage.Target} = __f;");
                     w.Line($"__bi_{stage.Target} = __lane + {v} * __width;");
                     w.Close();

@@ -14,11 +14,11 @@ internal static class GpuScalarWriter
     {
         var w = k.W;
         w.Line("/// <summary>ILGPU entry point: one thread per row (narrow rows), grid-stride over rows.</summary>");
-        w.Line("[GpuKernelEntry]");
+        w.Line(Names.KernelEntry);
         w.Open($"public static void GpuThreadPerRow({k.GpuParams()})");
         if (k.TotalName is not null) w.Line("double __total = 0;");
-        w.Line("long __stride = (long)Grid.DimX * Group.DimX;");
-        w.Open("for (long __row = Grid.GlobalIndex.X; __row < rows; __row += __stride)");
+        w.Line($"long __stride = (long){Names.Grid}.DimX * {Names.Group}.DimX;");
+        w.Open($"for (long __row = {Names.Grid}.GlobalIndex.X; __row < rows; __row += __stride)");
         w.Line("long __o = __row * cols;");
         k.EmitRowInputs();
         k.EmitGpuRowOffsets();
@@ -32,18 +32,18 @@ internal static class GpuScalarWriter
     {
         var w = k.W;
         w.Line("/// <summary>ILGPU entry point: one thread group per row (wide rows), grid-stride over rows.</summary>");
-        w.Line("[GpuKernelEntry]");
+        w.Line(Names.KernelEntry);
         w.Open($"public static void GpuGroupPerRow({k.GpuParams()})");
-        w.Line("int __lane = Group.IdxX;");
-        w.Line("int __threads = Group.DimX;");
+        w.Line($"int __lane = {Names.Group}.IdxX;");
+        w.Line($"int __threads = {Names.Group}.DimX;");
         if (k.TotalName is not null) w.Line("double __total = 0;");
-        w.Open("for (long __row = Grid.IdxX; __row < rows; __row += Grid.DimX)");
+        w.Open($"for (long __row = {Names.Grid}.IdxX; __row < rows; __row += {Names.Grid}.DimX)");
         w.Line("long __o = __row * cols;");
         k.EmitRowInputs();
         k.EmitGpuRowOffsets();
         ScalarStageWriter.Emit(k, ScalarModel.Gpu((row, index) => $"{row}[{k.GpuBase(row)} + {index}]", group: true));
         w.Close();
-        if (k.TotalName is { } total) w.Line($"if (__lane == 0) Atomic.Add(ref {total}[0], __total);");
+        if (k.TotalName is { } total) w.Line($"if (__lane == 0) {Names.Atomic}.Add(ref {total}[0], __total);");
         w.Close().Line();
     }
 
@@ -51,20 +51,20 @@ internal static class GpuScalarWriter
     {
         var w = k.W;
         w.Line("/// <summary>ILGPU entry point for narrow rows: each group stages a block of rows (one per thread) in shared memory.</summary>");
-        w.Line("[GpuKernelEntry]");
+        w.Line(Names.KernelEntry);
         w.Open($"public static void GpuTileRows({k.GpuParams()})");
-        w.Line("var __shared = SharedMemory.GetDynamic<float>();");
-        w.Line("int __lane = Group.IdxX;");
-        w.Line("int __threads = Group.DimX;");
+        w.Line($"var __shared = {Names.SharedMemory}.GetDynamic<float>();");
+        w.Line($"int __lane = {Names.Group}.IdxX;");
+        w.Line($"int __threads = {Names.Group}.DimX;");
         w.Line("int __pitch = cols | 1;   // an odd row pitch keeps threads reading the same column in different banks");
         w.Line("int __slot = __threads * __pitch;");
         if (k.TotalName is not null) w.Line("double __total = 0;");
-        w.Open("for (long __first = (long)Grid.IdxX * __threads; __first < rows; __first += (long)Grid.DimX * __threads)");
+        w.Open($"for (long __first = (long){Names.Grid}.IdxX * __threads; __first < rows; __first += (long){Names.Grid}.DimX * __threads)");
         w.Line("int __count = rows - __first < __threads ? (int)(rows - __first) : __threads;");
         w.Line("long __block = __first * cols;");
         string Tiled(ParamModel p) => $"{k.Slot(p.Name)} * __slot + __i / cols * __pitch + __i % cols";
         EmitStagedCopies(k, ParamKind.InRow, "__count * cols", Tiled, "__block");
-        w.Line("Group.Barrier();");
+        w.Line(Names.Group + ".Barrier();");
         w.Open("if (__lane < __count)");
         w.Line("long __row = __first + __lane;");
         w.Line("long __o = __row * cols;");
@@ -74,9 +74,9 @@ internal static class GpuScalarWriter
             ? $"__shared[{k.Slot(row)} * __slot + __lane * __pitch + {index}]"
             : $"{row}[{k.GpuBase(row)} + {index}]", group: false));
         w.Close();
-        w.Line("Group.Barrier();");
+        w.Line(Names.Group + ".Barrier();");
         EmitStagedCopies(k, ParamKind.OutRow, "__count * cols", Tiled, "__block");
-        w.Line("Group.Barrier();");
+        w.Line(Names.Group + ".Barrier();");
         w.Close();
         EmitGroupTotal(k);
         w.Close().Line();
@@ -86,8 +86,8 @@ internal static class GpuScalarWriter
     public static void EmitGroupTotal(KernelContext k)
     {
         if (k.TotalName is not { } total) return;
-        k.W.Line("double __sum = GroupReduce.SumDouble(__total);");
-        k.W.Line($"if (Group.IdxX == 0) Atomic.Add(ref {total}[0], __sum);");
+        k.W.Line($"double __sum = {Names.GroupReduce}.SumDouble(__total);");
+        k.W.Line($"if ({Names.Group}.IdxX == 0) {Names.Atomic}.Add(ref {total}[0], __sum);");
     }
 
     /// <summary>Copies staged rows between a view and shared memory, element <c>__i</c> of the block at <paramref name="start"/>.</summary>

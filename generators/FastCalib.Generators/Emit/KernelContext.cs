@@ -13,7 +13,7 @@ internal sealed class KernelContext
     /// Kernels run few times on much data, so their loops skip tiered compilation (whose first tier would run
     /// unoptimised vector code until on-stack replacement) and their stack tiles skip zeroing.
     /// </summary>
-    public const string HotMethod = "[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization), System.Runtime.CompilerServices.SkipLocalsInit]";
+    public const string HotMethod = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization), global::System.Runtime.CompilerServices.SkipLocalsInit]";
 
     public KernelContext(KernelModel kernel)
     {
@@ -77,9 +77,9 @@ internal sealed class KernelContext
     public static string ViewType(ParamKind kind) => kind switch
     {
         ParamKind.Uniform => "float",
-        ParamKind.OutInt or ParamKind.RowInt => "ArrayView<int>",
-        ParamKind.Total => "ArrayView<double>",
-        _ => "ArrayView<float>",
+        ParamKind.OutInt or ParamKind.RowInt => Names.ArrayView + "<int>",
+        ParamKind.Total => Names.ArrayView + "<double>",
+        _ => Names.ArrayView + "<float>",
     };
 
     public string GpuParams() => string.Join(", ", Kernel.Params.Select(p => $"{ViewType(p.Kind)} {p.Name}")) + ", long rows, int cols";

@@ -38,23 +38,23 @@ internal static class LaunchPolicy
     public static readonly IReadOnlyList<LaunchShape> Shapes = new[]
     {
         new LaunchShape("GpuTileRows", TileRows,
-            k => $"cols <= GpuRows.ThreadPerRowMaxCols && GpuRows.TileRows(accelerator, rows, cols, {k.Staged.Count}) is {{ }} __tile",
+            k => $"cols <= {Names.GpuRows}.ThreadPerRowMaxCols && {Names.GpuRows}.TileRows(accelerator, rows, cols, {k.Staged.Count}) is {{ }} __tile",
             _ => "__tile"),
         new LaunchShape("GpuTeamRows", RegisterRows,
-            _ => "cols > GpuRows.ThreadPerRowMaxCols && GpuRows.TeamSize(cols, accelerator.WarpSize) < accelerator.WarpSize",
-            _ => "GpuRows.TeamRows(accelerator, rows, cols)"),
+            _ => $"cols > {Names.GpuRows}.ThreadPerRowMaxCols && {Names.GpuRows}.TeamSize(cols, accelerator.WarpSize) < accelerator.WarpSize",
+            _ => $"{Names.GpuRows}.TeamRows(accelerator, rows, cols)"),
         new LaunchShape("GpuWarpRows", RegisterRows,
-            _ => $"cols > GpuRows.ThreadPerRowMaxCols && cols <= {GpuRegisterWriter.LaneValues} * accelerator.WarpSize",
-            _ => "GpuRows.TeamRows(accelerator, rows, cols)"),
+            _ => $"cols > {Names.GpuRows}.ThreadPerRowMaxCols && cols <= {GpuRegisterWriter.LaneValues} * accelerator.WarpSize",
+            _ => $"{Names.GpuRows}.TeamRows(accelerator, rows, cols)"),
         new LaunchShape("GpuGroupRows", RegisterRows,
-            _ => $"cols > {GpuRegisterWriter.LaneValues} * accelerator.WarpSize && GpuRows.GroupRows(accelerator, rows, cols, {GpuRegisterWriter.LaneValues}) is {{ }} __group",
+            _ => $"cols > {GpuRegisterWriter.LaneValues} * accelerator.WarpSize && {Names.GpuRows}.GroupRows(accelerator, rows, cols, {GpuRegisterWriter.LaneValues}) is {{ }} __group",
             _ => "__group"),
         new LaunchShape("GpuThreadPerRow", _ => true,
-            _ => "cols <= GpuRows.ThreadPerRowMaxCols",
-            _ => "GpuRows.ThreadPerRow(accelerator, rows)"),
+            _ => $"cols <= {Names.GpuRows}.ThreadPerRowMaxCols",
+            _ => $"{Names.GpuRows}.ThreadPerRow(accelerator, rows)"),
         new LaunchShape("GpuGroupPerRow", _ => true,
             _ => "",
-            _ => "GpuRows.GroupPerRow(accelerator, rows, cols)"),
+            _ => $"{Names.GpuRows}.GroupPerRow(accelerator, rows, cols)"),
     };
 
     public static bool Has(KernelContext k, string entry) => Shapes.Single(s => s.Entry == entry).Emitted(k);
@@ -69,7 +69,7 @@ internal static class GpuLauncherWriter
         w.Line("/// <summary>Launches the kernel on <paramref name=\"stream\"/> over row-major [rows, cols] views; the kernel is compiled once per accelerator.");
         if (k.TotalName is { } t) w.Line($"/// <paramref name=\"{t}\"/> (one element) is added to, not overwritten.");
         w.Line("/// </summary>");
-        w.Open($"public static void Gpu(AcceleratorStream stream, {k.GpuParams()})");
+        w.Open($"public static void Gpu({Names.AcceleratorStream} stream, {k.GpuParams()})");
         w.Line("if (rows == 0) return;");
         w.Line("var accelerator = stream.Accelerator;");
         var shapes = LaunchPolicy.Shapes.Where(s => s.Emitted(k)).ToList();
@@ -78,7 +78,7 @@ internal static class GpuLauncherWriter
             string condition = shapes[i].Condition(k);
             string entry = shapes[i].Entry;
             w.Open(i == 0 ? $"if ({condition})" : condition.Length > 0 ? $"else if ({condition})" : "else");
-            w.Line($"var kernel = GpuRows.Load(accelerator, \"{k.Kernel.FullName}.{entry}\", static a => a.LoadKernel<{k.GpuTypes()}>({entry}));");
+            w.Line($"var kernel = {Names.GpuRows}.Load(accelerator, \"{k.Kernel.FullName}.{entry}\", static a => {Names.LoadKernel}<{k.GpuTypes()}>(a, {entry}));");
             w.Line($"kernel(stream, {shapes[i].Config(k)}, {k.GpuArgs()});");
             w.Close();
         }

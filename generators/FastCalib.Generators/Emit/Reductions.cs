@@ -31,5 +31,5 @@ internal sealed record Reduction(string Identity, string? Function, string Acros
 
     /// <summary>Two vectors of the given width combined lane by lane.</summary>
     public string VectorCombine(string a, string b, int width) =>
-        Function is null ? $"{a} + {b}" : $"Vector{width}.{Function}({a}, {b})";
+        Function is null ? $"{a} + {b}" : $"{Names.Vector(width)}.{Function}({a}, {b})";
 }

@@ -10,9 +10,9 @@ namespace FastCalib.Generators;
 /// </summary>
 internal sealed record ScalarModel(Func<string, string, string> Element, string Math, string IsNaN, bool Group, bool WideSums)
 {
-    public static ScalarModel Cpu(Func<string, string, string> element) => new(element, "MathF", "float.IsNaN", Group: false, WideSums: true);
+    public static ScalarModel Cpu(Func<string, string, string> element) => new(element, Names.MathF, "float.IsNaN", Group: false, WideSums: true);
 
-    public static ScalarModel Gpu(Func<string, string, string> element, bool group) => new(element, "GpuMath", "GpuMath.IsNaN", group, WideSums: false);
+    public static ScalarModel Gpu(Func<string, string, string> element, bool group) => new(element, Names.GpuMath, Names.GpuMath + ".IsNaN", group, WideSums: false);
 }
 
 /// <summary>Writes the stages of a kernel as scalar code: the CPU scalar path and the thread-, group- and tile-per-row GPU shapes.</summary>
@@ -52,7 +52,7 @@ internal static class ScalarStageWriter
                 w.Line(reduction.ScalarUpdate(acc, "__f", m.Math));
                 w.Close();
                 if (wide) w.Line($"float {stage.Target} = (float){acc};");
-                else if (m.Group) w.Line($"float {stage.Target} = GroupReduce.{reduction.Group}({acc});");
+                else if (m.Group) w.Line($"float {stage.Target} = {Names.GroupReduce}.{reduction.Group}({acc});");
                 break;
             }
             case StageKind.ArgMax:
@@ -67,7 +67,7 @@ internal static class ScalarStageWriter
                 w.Close();
                 w.Close();
                 w.Line(m.Group
-                    ? $"int {stage.Target} = GroupReduce.ArgMax(__bv_{stage.Target}, __bi_{stage.Target});"
+                    ? $"int {stage.Target} = {Names.GroupReduce}.ArgMax(__bv_{stage.Target}, __bi_{stage.Target});"
                     : $"int {stage.Target} = __bi_{stage.Target};");
                 break;
             case StageKind.Map:
@@ -78,7 +78,7 @@ internal static class ScalarStageWriter
                 break;
             case StageKind.At:
                 if (m.Group && k.IsParam(stage.Inputs[0], ParamKind.OutRow))
-                    w.Line("Group.Barrier();");
+                    w.Line(Names.Group + ".Barrier();");
                 w.Line($"float {stage.Target} = {m.Element(stage.Inputs[0], k.Ref(stage.Index))};");
                 break;
             case StageKind.Let:

@@ -14,10 +14,10 @@ internal static class SimdRowWriter
     public static void Emit(KernelContext k, int width)
     {
         var w = k.W;
-        string V = "Vector" + width;
-        w.Line($"/// <summary>Within-row {V} path: each row in vectors, with a masked partial vector at its end.</summary>");
+        string V = Names.Vector(width);
+        w.Line($"/// <summary>Within-row Vector{width} path: each row in vectors, with a masked partial vector at its end.</summary>");
         w.Line(KernelContext.HotMethod);
-        w.Open($"private static double Row{width}(RowRange __range, int cols, {k.CpuParams()})");
+        w.Open($"private static double Row{width}({Names.RowRange} __range, int cols, {k.CpuParams()})");
         w.Line("double __total = 0;");
         w.Line($"int __w = {V}<float>.Count;");
         SimdShared.EmitUniformBroadcasts(k, width);
@@ -43,7 +43,7 @@ internal static class SimdRowWriter
     private static void EmitReduce(KernelContext k, Stage stage, int width)
     {
         var w = k.W;
-        string V = "Vector" + width, M = "SimdMath" + width;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
         var reduction = Reduction.Of(stage.Kind);
         string Combine(string a, string b) => reduction.VectorCombine(a, b, width);
         bool store = stage.Kind == StageKind.MapSum;
@@ -59,7 +59,7 @@ internal static class SimdRowWriter
             w.Open("");
             EmitLoads(k, stage, width, at, partial: false);
             w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, false)};");
-            if (store) w.Line($"__f.Store(__r_{stage.Output} + {at});");
+            if (store) w.Line($"{V}.Store(__f, __r_{stage.Output} + {at});");
             w.Line($"__a{u} = {Combine($"__a{u}", "__f")};");
             w.Close();
         }
@@ -67,7 +67,7 @@ internal static class SimdRowWriter
         w.Open("for (; __j <= cols - __w; __j += __w)");
         EmitLoads(k, stage, width, "__j", partial: false);
         w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, false)};");
-        if (store) w.Line($"__f.Store(__r_{stage.Output} + __j);");
+        if (store) w.Line($"{V}.Store(__f, __r_{stage.Output} + __j);");
         w.Line($"__a0 = {Combine("__a0", "__f")};");
         w.Close();
         EmitTail(k, stage, width, (at, partial) =>
@@ -83,7 +83,7 @@ internal static class SimdRowWriter
     private static void EmitArgMax(KernelContext k, Stage stage, int width)
     {
         var w = k.W;
-        string V = "Vector" + width, M = "SimdMath" + width;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
         w.Line($"int {stage.Target};");
         w.Open("");
         EmitBroadcastLocals(k, stage, width);
@@ -95,14 +95,14 @@ internal static class SimdRowWriter
         w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, rowScalarsAreVectors: false)};");
         w.Line($"var __b = {M}.Beats(__f, __bv);");
         w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
-        w.Line($"__bi = {V}.ConditionalSelect(__b.AsInt32(), {V}<int>.Indices + {V}.Create(__j), __bi);");
+        w.Line($"__bi = {V}.ConditionalSelect({V}.AsInt32(__b), {V}<int>.Indices + {V}.Create(__j), __bi);");
         w.Close();
         EmitTail(k, stage, width, (at, _) =>
         {
             w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, rowScalarsAreVectors: false)};");
             w.Line($"var __b = {M}.Beats(__f, __bv) & __m;");
             w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
-            w.Line($"__bi = {V}.ConditionalSelect(__b.AsInt32(), {V}<int>.Indices + {V}.Create({at}), __bi);");
+            w.Line($"__bi = {V}.ConditionalSelect({V}.AsInt32(__b), {V}<int>.Indices + {V}.Create({at}), __bi);");
         });
         w.Line($"{stage.Target} = {M}.ArgMaxAcross(__bv, __bi);");
         w.Close();
@@ -116,7 +116,7 @@ internal static class SimdRowWriter
         w.Line("int __j = 0;");
         w.Open("for (; __j <= cols - __w; __j += __w)");
         EmitLoads(k, stage, width, "__j", partial: false);
-        w.Line($"({SimdShared.VectorBody(k, stage, width, false)}).Store(__r_{stage.Output} + __j);");
+        w.Line($"{Names.Vector(width)}.Store({SimdShared.VectorBody(k, stage, width, false)}, __r_{stage.Output} + __j);");
         w.Close();
         EmitTail(k, stage, width, (at, partial) =>
             EmitMaskedStore(k, stage.Output, width, at, partial, SimdShared.VectorBody(k, stage, width, false)));
@@ -132,7 +132,7 @@ internal static class SimdRowWriter
     private static void EmitTail(KernelContext k, Stage stage, int width, Action<string, bool> body)
     {
         var w = k.W;
-        string V = "Vector" + width, M = "SimdMath" + width;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
         w.Open("if (__j < cols)");
         w.Open("if (cols >= __w)");
         w.Line("int __s = cols - __w;");
@@ -152,18 +152,18 @@ internal static class SimdRowWriter
     /// <summary>Stores the masked lanes of a tail vector, keeping what the row already holds in the others.</summary>
     private static void EmitMaskedStore(KernelContext k, string output, int width, string at, bool partial, string value)
     {
-        string V = "Vector" + width, M = "SimdMath" + width;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
         k.W.Line(partial
             ? $"{M}.StoreFirst({value}, __r_{output} + {at}, __n);"
-            : $"{V}.ConditionalSelect(__m, {value}, {V}.Load(__r_{output} + {at})).Store(__r_{output} + {at});");
+            : $"{V}.Store({V}.ConditionalSelect(__m, {value}, {V}.Load(__r_{output} + {at})), __r_{output} + {at});");
     }
 
     private static void EmitLoads(KernelContext k, Stage stage, int width, string at, bool partial)
     {
         for (int i = 0; i < stage.Inputs.Count; i++)
             k.W.Line(partial
-                ? $"var {stage.LambdaParams[i]} = SimdMath{width}.LoadFirst(__r_{stage.Inputs[i]} + {at}, __n);"
-                : $"var {stage.LambdaParams[i]} = Vector{width}.Load(__r_{stage.Inputs[i]} + {at});");
+                ? $"var {stage.LambdaParams[i]} = {Names.SimdMath(width)}.LoadFirst(__r_{stage.Inputs[i]} + {at}, __n);"
+                : $"var {stage.LambdaParams[i]} = {Names.Vector(width)}.Load(__r_{stage.Inputs[i]} + {at});");
     }
 
     /// <summary>Row scalars the element function reads, broadcast once per stage (uniforms are broadcast once per call).</summary>
@@ -171,6 +171,6 @@ internal static class SimdRowWriter
     {
         foreach (var name in stage.Body!.Names().Distinct())
             if (!stage.LambdaParams.Contains(name) && !k.IsUniform(name))
-                k.W.Line($"var __v_{name} = Vector{width}.Create({name});");
+                k.W.Line($"var __v_{name} = {Names.Vector(width)}.Create({name});");
     }
 }

@@ -13,7 +13,7 @@ internal static class SimdShared
     {
         var used = new HashSet<string>(k.Stages.Where(s => s.Body is not null).SelectMany(s => s.Body!.Names()).Where(k.IsUniform));
         foreach (var p in k.Kernel.Params.Where(p => p.Kind == ParamKind.Uniform && used.Contains(p.Name)))
-            k.W.Line($"var __v_{p.Name} = Vector{width}.Create({p.Name});");
+            k.W.Line($"var __v_{p.Name} = {Names.Vector(width)}.Create({p.Name});");
     }
 
     /// <summary>

@@ -12,16 +12,16 @@ internal static class SimdTileWriter
     public static void Emit(KernelContext k, int width)
     {
         var w = k.W;
-        string V = "Vector" + width, M = "SimdMath" + width;
-        w.Line($"/// <summary>Across-rows {V} path for narrow rows: as many rows at a time as a vector has lanes, one row per lane.</summary>");
+        string V = Names.Vector(width), M = Names.SimdMath(width);
+        w.Line($"/// <summary>Across-rows Vector{width} path for narrow rows: as many rows at a time as a vector has lanes, one row per lane.</summary>");
         w.Line(KernelContext.HotMethod);
-        w.Open($"private static double Tile{width}(RowRange __range, int cols, {k.CpuParams()})");
+        w.Open($"private static double Tile{width}({Names.RowRange} __range, int cols, {k.CpuParams()})");
         w.Line("double __total = 0;");
         w.Line($"int __w = {V}<float>.Count;");
         SimdShared.EmitUniformBroadcasts(k, width);
-        foreach (var p in k.RowParams) w.Line($"float* __t_{p.Name} = stackalloc float[SimdWidth.TileMaxCols * __w];");
+        foreach (var p in k.RowParams) w.Line($"float* __t_{p.Name} = stackalloc float[{Names.SimdWidth}.TileMaxCols * __w];");
         w.Open("for (long __row = __range.Start; __row < __range.End; __row += __w)");
-        w.Line("int __rows = (int)Math.Min(__w, __range.End - __row);");
+        w.Line($"int __rows = (int){Names.Math}.Min(__w, __range.End - __row);");
         w.Line("long __o = __row * cols;");
         foreach (var p in k.RowParams.Where(p => p.Kind == ParamKind.InRow))
             w.Line(p.RowFrom.Length == 0
@@ -41,7 +41,7 @@ internal static class SimdTileWriter
     private static void EmitStage(KernelContext k, Stage stage, int width)
     {
         var w = k.W;
-        string V = "Vector" + width, M = "SimdMath" + width;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
         switch (stage.Kind)
         {
             case StageKind.Max or StageKind.Min or StageKind.Sum or StageKind.MapSum:
@@ -84,7 +84,7 @@ internal static class SimdTileWriter
             case StageKind.Map:
                 w.Open("for (int __j = 0; __j < cols; __j++)");
                 EmitLoads(k, stage, width);
-                w.Line($"({SimdShared.VectorBody(k, stage, width, true)}).Store(__t_{stage.Output} + __j * __w);");
+                w.Line($"{V}.Store({SimdShared.VectorBody(k, stage, width, true)}, __t_{stage.Output} + __j * __w);");
                 w.Close();
                 break;
             case StageKind.At:
@@ -111,13 +111,13 @@ internal static class SimdTileWriter
     private static void EmitArgMaxStep(KernelContext k, Stage stage, int width, string best, string index, string column)
     {
         var w = k.W;
-        string V = "Vector" + width, M = "SimdMath" + width;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
         w.Open("");
         EmitLoads(k, stage, width, column);
         w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, true)};");
         w.Line($"var __b = {M}.Beats(__f, {best});");
         w.Line($"{best} = {V}.ConditionalSelect(__b, __f, {best});");
-        w.Line($"{index} = {V}.ConditionalSelect(__b.AsInt32(), {V}.Create({column}), {index});");
+        w.Line($"{index} = {V}.ConditionalSelect({V}.AsInt32(__b), {V}.Create({column}), {index});");
         w.Close();
     }
 
@@ -127,7 +127,7 @@ internal static class SimdTileWriter
         w.Open("");
         EmitLoads(k, stage, width, column);
         w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, rowScalarsAreVectors: true)};");
-        if (stage.Kind == StageKind.MapSum) w.Line($"__f.Store(__t_{stage.Output} + {column} * __w);");
+        if (stage.Kind == StageKind.MapSum) w.Line($"{Names.Vector(width)}.Store(__f, __t_{stage.Output} + {column} * __w);");
         w.Line($"{accumulator} = {reduction.VectorCombine(accumulator, "__f", width)};");
         w.Close();
     }
@@ -135,6 +135,6 @@ internal static class SimdTileWriter
     private static void EmitLoads(KernelContext k, Stage stage, int width, string column = "__j")
     {
         for (int i = 0; i < stage.Inputs.Count; i++)
-            k.W.Line($"var {stage.LambdaParams[i]} = Vector{width}.Load(__t_{stage.Inputs[i]} + {column} * __w);");
+            k.W.Line($"var {stage.LambdaParams[i]} = {Names.Vector(width)}.Load(__t_{stage.Inputs[i]} + {column} * __w);");
     }
 }

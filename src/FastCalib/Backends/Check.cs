@@ -3,14 +3,17 @@ namespace FastCalib;
 /// <summary>Argument validation shared by the public kernels; messages name the argument, what was expected and what was seen.</summary>
 internal static class Check
 {
-    /// <summary>The number of rows of a row-major [rows, cols] matrix of <paramref name="length"/> elements.</summary>
-    public static long Rows(string operation, string argument, long length, int cols)
+    /// <summary>
+    /// The number of rows of a row-major matrix of <paramref name="length"/> elements with <paramref name="count"/>
+    /// values a row (the argument <paramref name="countName"/>: classes, features, vocabulary).
+    /// </summary>
+    public static long Rows(string operation, string argument, long length, int count, string countName = "classes")
     {
-        if (cols <= 0)
-            throw new ArgumentOutOfRangeException("cols", cols, $"{operation}: cols must be at least 1, got {cols}.");
-        if (length % cols != 0)
-            throw new ArgumentException($"{operation}: {argument} has {length} elements, which is not a whole number of rows of {cols} columns.", argument);
-        return length / cols;
+        if (count <= 0)
+            throw new ArgumentOutOfRangeException(countName, count, $"{operation}: {countName} must be at least 1, got {count}.");
+        if (length % count != 0)
+            throw new ArgumentException($"{operation}: {argument} has {length} elements, which is not a whole number of rows of {count} {countName}.", argument);
+        return length / count;
     }
 
     /// <summary>The reciprocal of a temperature that must be finite and greater than 0.</summary>

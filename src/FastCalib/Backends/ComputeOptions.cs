@@ -59,7 +59,7 @@ public readonly record struct ComputeOptions
 
     internal int ResolveVectorWidth() => VectorWidth switch
     {
-        0 => Kernels.SimdWidth.Best,
+        0 => Kernels.Internals.SimdWidth.Best,
         128 or 256 or 512 => VectorWidth,
         _ => throw new ArgumentOutOfRangeException(nameof(VectorWidth), VectorWidth, "VectorWidth must be 0, 128, 256 or 512."),
     };

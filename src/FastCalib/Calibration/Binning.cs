@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace FastCalib;
 
 /// <summary>
@@ -25,8 +27,12 @@ public enum BinningRule
     GuoReference = 3,
 }
 
+/// <summary>The one owner of the bin rule: the scalar form here (host and device), the vector form in <see cref="Binning256"/>.</summary>
 internal static class Binning
 {
+    /// <summary>Most bins an accumulator takes (each costs a few dozen bytes, per thread while adding).</summary>
+    public const int MaxBins = 1_000_000;
+
     /// <summary>Bin slots an accumulator keeps: n, plus the extra bin for 1.0 under <see cref="BinningRule.TorchMetrics"/>.</summary>
     public static int Slots(int bins, BinningRule rule) => rule == BinningRule.TorchMetrics ? bins + 1 : bins;
 
@@ -56,4 +62,41 @@ internal static class Binning
 
     /// <summary>e_k = k / n, correctly rounded to float32.</summary>
     public static float Edge(int k, int n) => (float)k / n;
+}
+
+/// <summary>
+/// <see cref="Binning.Of"/> for a vector of confidences, the same arithmetic lane by lane (this is the template of
+/// Binning128 and Binning512). Lanes must hold valid confidences (in [0, 1]).
+/// </summary>
+[SimdWidthTemplate]
+internal static class Binning256
+{
+    public static Vector256<int> Of(Vector256<float> c, int bins, BinningRule rule)
+    {
+        var count = Vector256.Create((float)bins);
+        var last = Vector256.Create(bins);
+        var k = Vector256.Min(Vector256.ConvertToInt32(c * count), last);
+        // k / n rounded to float, as Binning.Edge: step down below the lower edge, up at or past the upper one
+        var lower = Vector256.ConvertToSingle(k) / count;
+        var upper = Vector256.ConvertToSingle(k + Vector256<int>.One) / count;
+        k += (Vector256.LessThan(c, lower) & Vector256.GreaterThan(k, Vector256<int>.Zero).AsSingle()).AsInt32();
+        k -= (Vector256.GreaterThanOrEqual(c, upper) & Vector256.LessThan(k, last).AsSingle()).AsInt32();
+        switch (rule)
+        {
+            case BinningRule.ClosedLastBin:
+                return Vector256.Min(k, Vector256.Create(bins - 1));
+            case BinningRule.RightClosed:
+            case BinningRule.GuoReference:
+            {
+                // an edge value belongs to the bin below it; 0 to bin 0 (sklearn) or to none (Guo: -1)
+                var onEdge = Vector256.Equals(c, Vector256.ConvertToSingle(k) / count).AsInt32();
+                var positive = Vector256.GreaterThan(k, Vector256<int>.Zero);
+                k += onEdge & positive;
+                if (rule == BinningRule.GuoReference) k |= onEdge & ~positive;
+                return k;
+            }
+            default:
+                return k;
+        }
+    }
 }

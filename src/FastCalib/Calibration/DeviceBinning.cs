@@ -21,11 +21,6 @@ internal static class DeviceBinning
     /// <summary>Rows per launch, so that a bin's sum of 2^-40 units (at most 2^40 per row) stays below 2^63.</summary>
     public const int MaxRowsPerLaunch = 1 << 22;
 
-    private const double FixedOne = 1099511627776.0;
-
-    /// <summary>Length of the integer state for a shape: counts, correct counts and confidence units per slot, the two
-    /// totals (correct rows, confidence units), and a count and a correct count per threshold.</summary>
-    public static int StateLength(int slots, int thresholds) => 3 * slots + 2 + 2 * thresholds;
 
     /// <summary>
     /// Finds the first label outside [0, <paramref name="classes"/>): <paramref name="first"/>[0] (which must start at
@@ -46,20 +41,17 @@ internal static class DeviceBinning
     }
 
     /// <summary>
-    /// Bins rows [0, rows) of per-row results into <paramref name="state"/> (layout in <see cref="StateLength"/>) and
+    /// Bins rows [0, rows) of per-row results into <paramref name="state"/> (laid out by <paramref name="layout"/>) and
     /// <paramref name="scores"/> (NLL and Brier sums). <paramref name="invalid"/>[0] receives the smallest invalid row
     /// (confidence NaN or outside [0, 1], NaN score) and must start at int.MaxValue.
     /// </summary>
     [GpuKernelEntry]
     public static void Bin(ArrayView<float> confidence, ArrayView<float> correct, ArrayView<float> nll, ArrayView<float> brier,
-        ArrayView<float> thresholds, ArrayView<long> state, ArrayView<double> scores, ArrayView<int> invalid, int rows, int bins, int rule, int scored)
+        ArrayView<float> thresholds, ArrayView<long> state, ArrayView<double> scores, ArrayView<int> invalid, int rows, int bins, int rule, int scored,
+        BinningLayout layout)
     {
-        int slots = rule == (int)BinningRule.TorchMetrics ? bins + 1 : bins;
-        var counts = state.SubView(0, slots);
-        var rights = state.SubView(slots, slots);
-        var sums = state.SubView(2L * slots, slots);
-        var totals = state.SubView(3L * slots, 2 + 2 * thresholds.Length);
-        int thresholdCount = (int)thresholds.Length;
+        int slots = layout.Slots;
+        int thresholdCount = layout.Thresholds;
         var sharedCount = SharedMemory.Allocate<long>(MaxSlots);
         var sharedRight = SharedMemory.Allocate<long>(MaxSlots);
         var sharedSum = SharedMemory.Allocate<long>(MaxSlots);
@@ -86,7 +78,7 @@ internal static class DeviceBinning
                 continue;
             }
             long ok = correct[i] != 0f ? 1 : 0;
-            long u = (long)(c * FixedOne + 0.5);
+            long u = ConfidenceUnits.OfNonNegative(c);
             right += ok;
             units += u;
             int b = Binning.Of(c, bins, (BinningRule)rule);
@@ -117,8 +109,8 @@ internal static class DeviceBinning
         brierSum = GroupReduce.SumDouble(brierSum);
         if (Group.IdxX == 0)
         {
-            Atomic.Add(ref totals[0], right);
-            Atomic.Add(ref totals[1], units);
+            Atomic.Add(ref state[layout.RowsCorrect], right);
+            Atomic.Add(ref state[layout.UnitsTotal], units);
             if (scored != 0)
             {
                 Atomic.Add(ref scores[0], nllSum);
@@ -128,11 +120,15 @@ internal static class DeviceBinning
         Group.Barrier();
         for (int b = Group.IdxX; b < slots; b += Group.DimX)
         {
-            Atomic.Add(ref counts[b], sharedCount[b]);
-            Atomic.Add(ref rights[b], sharedRight[b]);
-            Atomic.Add(ref sums[b], sharedSum[b]);
+            Atomic.Add(ref state[layout.Count(b)], sharedCount[b]);
+            Atomic.Add(ref state[layout.Correct(b)], sharedRight[b]);
+            Atomic.Add(ref state[layout.Units(b)], sharedSum[b]);
         }
-        for (int t = Group.IdxX; t < 2 * thresholdCount; t += Group.DimX) Atomic.Add(ref totals[2 + t], sharedAbove[t]);
+        for (int t = Group.IdxX; t < thresholdCount; t += Group.DimX)
+        {
+            Atomic.Add(ref state[layout.AboveCount(t)], sharedAbove[2 * t]);
+            Atomic.Add(ref state[layout.AboveCorrect(t)], sharedAbove[2 * t + 1]);
+        }
     }
 
     /// <summary>Whether an accumulator's shape fits the device histogram.</summary>
@@ -144,5 +140,52 @@ internal static class DeviceBinning
         int group = Math.Min(accelerator.MaxNumThreadsPerGroup, 256);
         long groups = Math.Clamp((rows + group - 1) / group, 1, Math.Max(1, accelerator.NumMultiprocessors) * 8L);
         return new KernelConfig((int)groups, group);
+    }
+}
+
+/// <summary>
+/// Where each number of the device binning state lives (one array of 64-bit integers): per slot the count, the correct
+/// count and the confidence units; the correct rows and the confidence units of all rows; per threshold the count and
+/// the correct count at or above it. The kernel writes by it and <see cref="Decode"/> reads by it.
+/// </summary>
+internal readonly struct BinningLayout(int slots, int thresholds)
+{
+    public int Slots { get; } = slots;
+
+    public int Thresholds { get; } = thresholds;
+
+    public int Length => 3 * Slots + 2 + 2 * Thresholds;
+
+    public int Count(int slot) => slot;
+
+    public int Correct(int slot) => Slots + slot;
+
+    public int Units(int slot) => 2 * Slots + slot;
+
+    public int RowsCorrect => 3 * Slots;
+
+    public int UnitsTotal => 3 * Slots + 1;
+
+    public int AboveCount(int threshold) => 3 * Slots + 2 + 2 * threshold;
+
+    public int AboveCorrect(int threshold) => 3 * Slots + 3 + 2 * threshold;
+
+    /// <summary>Adds a state of <paramref name="rows"/> binned rows to <paramref name="into"/>.</summary>
+    public void Decode(ReadOnlySpan<long> state, long rows, CalibrationTotals into)
+    {
+        for (int b = 0; b < Slots; b++)
+        {
+            into.Count[b] += state[Count(b)];
+            into.Correct[b] += state[Correct(b)];
+            into.Units[b] += state[Units(b)];
+        }
+        for (int t = 0; t < Thresholds; t++)
+        {
+            into.AboveCount[t] += state[AboveCount(t)];
+            into.AboveCorrect[t] += state[AboveCorrect(t)];
+        }
+        into.Rows += rows;
+        into.RowsCorrect += state[RowsCorrect];
+        into.UnitsTotal += state[UnitsTotal];
     }
 }

@@ -62,14 +62,15 @@ public static unsafe class TemperatureScaling
         stream.Synchronize();
         CheckLabels(op, host, classes);
         if (rows == 0) throw new ArgumentException($"{op}: there are no rows to fit a temperature on.", nameof(logits));
-        var accelerator = stream.Accelerator;
-        using var perRow = accelerator.Allocate1D<float>(3 * rows);
-        using var totals = accelerator.Allocate1D<double>(3);
-        var perRowView = perRow.View;
-        var totalsView = totals.View;
         TemperatureFit result = default!;
-        GpuHost.Launch(op, stream, $"[{rows} x {classes}]", () =>
-            result = Solve(beta => DevicePass(stream, logits, labels, perRowView, totalsView, rows, classes, beta), rows));
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () =>
+        {
+            using var perRow = stream.Accelerator.Allocate1D<float>(3 * rows);
+            using var totals = stream.Accelerator.Allocate1D<double>(3);
+            var perRowView = perRow.View;
+            var totalsView = totals.View;
+            result = Solve(beta => DevicePass(stream, logits, labels, perRowView, totalsView, rows, classes, beta), rows);
+        });
         return result;
     }
 
@@ -201,21 +202,19 @@ public static unsafe class TemperatureScaling
         return (f, g, h);
     }
 
-    /// <summary>One fused pass on a device: the per-row kernel, then a device reduction of the three columns.</summary>
     /// <summary>Uploads host data to the GPU backend's accelerator and runs <paramref name="use"/> with a device pass over it.</summary>
     private static T OnDevice<T>(string op, ComputeOptions options, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, long rows, int classes,
-        Func<Func<double, (double, double, double)>, T> use)
-    {
-        using var gpu = GpuHost.Open(options, op);
-        var z = gpu.Upload(logits, nameof(logits));
-        var y = gpu.Upload(labels, nameof(labels));
-        var perRow = gpu.Allocate<float>(3 * rows, "per-row NLL and derivatives");
-        var totals = gpu.Allocate<double>(3, "totals");
-        T result = default!;
-        gpu.Guard(() => result = use(beta => DevicePass(gpu.Stream, z, y, perRow, totals, rows, classes, beta)));
-        return result;
-    }
+        Func<Func<double, (double, double, double)>, T> use) =>
+        GpuHost.OnDevice(options, op, GpuHost.Shape(rows, classes), logits, nameof(logits), labels, nameof(labels), (stream, z, y) =>
+        {
+            using var perRow = stream.Accelerator.Allocate1D<float>(3 * rows);
+            using var totals = stream.Accelerator.Allocate1D<double>(3);
+            var perRowView = perRow.View;
+            var totalsView = totals.View;
+            return use(beta => DevicePass(stream, z, y, perRowView, totalsView, rows, classes, beta));
+        });
 
+    /// <summary>One fused pass on a device: the per-row kernel, then a device reduction of the three columns.</summary>
     private static (double, double, double) DevicePass(AcceleratorStream stream, ArrayView<float> z, ArrayView<int> y, ArrayView<float> perRow, ArrayView<double> totals, long rows, int cols, double beta)
     {
         var accelerator = stream.Accelerator;

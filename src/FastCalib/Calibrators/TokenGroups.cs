@@ -62,20 +62,14 @@ public sealed unsafe class TokenGroups
     public void Probabilities(ReadOnlySpan<float> logits, Span<float> probabilities, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "TokenGroups.Probabilities";
-        long rows = Check.Rows(op, nameof(logits), logits.Length, Vocabulary);
+        long rows = Check.Rows(op, nameof(logits), logits.Length, Vocabulary, "vocabulary");
         Check.SameLength(op, nameof(probabilities), probabilities.Length, "rows x (groups + 1)", rows * (Count + 1));
         float invT = Check.InverseTemperature(op, temperature);
         if (rows == 0) return;
         if (options.Backend == Backend.Gpu)
         {
-            using var gpu = GpuHost.Open(options, op);
-            var z = gpu.Upload(logits, nameof(logits));
-            var output = gpu.Allocate<float>(probabilities.Length, nameof(probabilities));
-            var scratch = gpu.Allocate<float>(2 * rows, "row maxima and normalisers");
-            var ids = gpu.Upload<int>(_ids, "token ids");
-            var offsets = gpu.Upload<int>(_offsets, "group offsets");
-            gpu.Guard(() => Launch(gpu.Stream, z, output, scratch, ids, offsets, rows, invT));
-            gpu.Download(output, probabilities);
+            GpuHost.OnDevice(options, op, GpuHost.Shape(rows, Vocabulary), logits, nameof(logits), probabilities, nameof(probabilities),
+                (stream, z, p) => Probabilities(stream, z, p, temperature));
             return;
         }
         var (simd, width, threads) = options.ResolveCpu();
@@ -106,18 +100,17 @@ public sealed unsafe class TokenGroups
     public void Probabilities(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, float temperature = 1f)
     {
         const string op = "TokenGroups.Probabilities";
-        long rows = Check.Rows(op, nameof(logits), logits.Length, Vocabulary);
+        long rows = Check.Rows(op, nameof(logits), logits.Length, Vocabulary, "vocabulary");
         Check.SameLength(op, nameof(probabilities), probabilities.Length, "rows x (groups + 1)", rows * (Count + 1));
         float invT = Check.InverseTemperature(op, temperature);
         if (rows == 0) return;
-        var accelerator = stream.Accelerator;
-        using var scratch = accelerator.Allocate1D<float>(2 * rows);
-        using var ids = accelerator.Allocate1D(_ids);
-        using var offsets = accelerator.Allocate1D(_offsets);
-        var scratchView = scratch.View;
-        GpuHost.Launch(op, stream, $"[{rows} x {Vocabulary}]", () =>
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, Vocabulary), () =>
         {
-            Launch(stream, logits, probabilities, scratchView, ids.View, offsets.View, rows, invT);
+            var accelerator = stream.Accelerator;
+            using var scratch = accelerator.Allocate1D<float>(2 * rows);
+            using var ids = accelerator.Allocate1D(_ids);
+            using var offsets = accelerator.Allocate1D(_offsets);
+            Launch(stream, logits, probabilities, scratch.View, ids.View, offsets.View, rows, invT);
             stream.Synchronize();
         });
     }

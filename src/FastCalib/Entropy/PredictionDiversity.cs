@@ -52,15 +52,7 @@ public sealed unsafe class PredictionDiversity
             // the per-row kernel on the device; its results (8 bytes a row) are counted here
             var predicted = new int[rows];
             var h = new float[rows];
-            using (var gpu = GpuHost.Open(options, op))
-            {
-                var p = gpu.Upload(probabilities, nameof(probabilities));
-                var k = gpu.Allocate<int>(rows, "predictions");
-                var e = gpu.Allocate<float>(rows, "entropies");
-                gpu.Guard(() => EntropyKernels.SummarizeKernel.Gpu(gpu.Stream, p, tolerance, k, e, rows, cols));
-                gpu.Download(k, predicted);
-                gpu.Download(e, h);
-            }
+            EntropyKernels.SummarizeKernel.Host(options, op, rows, cols, probabilities, tolerance, predicted, h);
             Entropy.ThrowOnInvalidRow(op, h);
             double sum = 0;
             foreach (float v in h) sum += v;
@@ -71,13 +63,13 @@ public sealed unsafe class PredictionDiversity
             return;
         }
         var (simd, width, threads) = options.ResolveCpu();
-        var parts = new long[Kernels.CpuRows.Chunks(rows, cols)][];
+        var parts = new long[CpuRows.Chunks(rows, cols)][];
         var entropy = new double[parts.Length];
         var invalid = new long[parts.Length];
         fixed (float* p = probabilities)
         {
             float* pp = p;
-            Kernels.CpuRows.ForEachChunk(rows, cols, threads, (c, range) =>
+            CpuRows.ForEachChunk(rows, cols, threads, (c, range) =>
             {
                 var histogram = parts[c] = new long[cols];
                 int* predicted = stackalloc int[Block];
@@ -87,7 +79,7 @@ public sealed unsafe class PredictionDiversity
                 for (long start = range.Start; start < range.End; start += Block)
                 {
                     long end = Math.Min(range.End, start + Block);
-                    var block = new Kernels.RowRange(start, end);
+                    var block = new RowRange(start, end);
                     if (simd) EntropyKernels.SummarizeKernel.Simd(block, width, cols, pp, tolerance, predicted - start, h - start);
                     else EntropyKernels.SummarizeKernel.Scalar(block, cols, pp, tolerance, predicted - start, h - start);
                     for (int i = 0; i < end - start; i++)

@@ -138,7 +138,7 @@ internal sealed class BluesteinPlan
         }
         var workRe = new float[Inner.WorkLength];
         var workIm = new float[Inner.WorkLength];
-        FftEngine<Kernels.ScalarLanes, float>.Forward(Inner, filterRe, filterIm, workRe, workIm, block: 1);
+        FftEngine<Kernels.Internals.ScalarLanes, float>.Forward(Inner, filterRe, filterIm, workRe, workIm, block: 1);
         for (int k = 0; k < m; k++)
         {
             filterRe[k] /= m;

@@ -78,15 +78,18 @@ public static unsafe class FourierFeatures
         var spectrum = Validate(op, images.Length, features.Length, height, width, options, out long count);
         Check.NoOverlap(op, nameof(features), features, nameof(images), images, inPlaceAllowed: false);
         if (count == 0) return;
+        if (compute.Backend == Backend.Gpu)
+        {
+            GpuHost.OnDevice(compute, op, Shape(count, height, width), images, nameof(images), features, nameof(features),
+                (stream, x, y) => Magnitude(stream, x, y, height, width, options));
+            return;
+        }
         var plan = SpectrumPlan.For(height, width, options.Shift, options.HalfSpectrum);
         fixed (float* x = images, y = features)
-        {
-            if (compute.Backend == Backend.Gpu)
-                FourierGpu.Magnitude(compute, plan, spectrum, x, y, count);
-            else
-                RunCpu(compute, plan, spectrum, x, y, count);
-        }
+            RunCpu(compute, plan, spectrum, x, y, count);
     }
+
+    private static string Shape(long count, int height, int width) => $"{count} images of {height}x{width}";
 
     /// <summary>
     /// The magnitude features of a batch on device views (see the host overload): queued on
@@ -102,7 +105,7 @@ public static unsafe class FourierFeatures
         if (count == 0) return;
         var plan = SpectrumPlan.For(height, width, options.Shift, options.HalfSpectrum);
         var scratch = new List<MemoryBuffer>();
-        GpuHost.Launch(op, stream, $"{count} images of {height}x{width}", () =>
+        GpuHost.Launch(op, stream, Shape(count, height, width), () =>
         {
             try
             {

@@ -53,18 +53,6 @@ internal static unsafe class FourierGpu
     /// </summary>
     internal static long? SharedMemoryLimit { get; set; }
 
-    /// <summary>Host spans: upload, run, download.</summary>
-    public static void Magnitude(ComputeOptions compute, SpectrumPlan plan, SpectrumOptions options, float* images, float* features, long count)
-    {
-        const string op = "FourierFeatures.Magnitude";
-        using var gpu = GpuHost.Open(compute, op);
-        long pixels = (long)plan.Height * plan.Width, outputs = plan.Source.Length;
-        var x = gpu.Upload(new ReadOnlySpan<float>(images, checked((int)(count * pixels))), "images");
-        var y = gpu.Allocate<float>(count * outputs, "features");
-        gpu.Guard(() => Launch(gpu.Accelerator, gpu.Stream, plan, options, x, y, count, gpu.Allocate<float>));
-        gpu.Download(y, new Span<float>(features, checked((int)(count * outputs))));
-    }
-
     /// <summary>
     /// Queues the kernel on <paramref name="stream"/>; <paramref name="allocate"/> provides the global scratch when
     /// an image does not fit in shared memory (it must stay alive until the kernel has run).

@@ -24,10 +24,21 @@ namespace FastCalib.Kernels;
 /// parameters and locals, <c>+ - * /</c>, unary minus, comparisons and <c>&amp;&amp; || !</c> inside a
 /// conditional <c>c ? a : b</c>, and <c>MathF.Exp/Log/Sqrt/Abs/Min/Max</c>. Anything else is reported as a
 /// compile-time diagnostic (FCG0xx).</para>
+/// <para>What is generated, in the nested class <c>&lt;Method&gt;Kernel</c>: <c>Host(options, operation, rows, cols, ...)</c>
+/// runs the kernel over host spans on the backend of a <see cref="ComputeOptions"/> and returns the total (0 without
+/// one); <c>Device(stream, operation, rows, cols, ...)</c> launches it over ILGPU views on a stream (the total view is
+/// overwritten). Both take the kernel's parameters in order (spans or views; uniforms as values; no total on the
+/// host), check every length against the shape, and report device failures as <see cref="DeviceException"/> naming
+/// <c>operation</c> and the shape. The other members (<c>Cpu</c>, <c>Scalar</c>, <c>Simd</c>, <c>Gpu</c> and the ILGPU
+/// entry points) are the building blocks those two use.</para>
+/// <para>Names starting with <c>__</c> and the names in <see cref="ReservedNames"/> belong to the generated code and
+/// cannot name parameters or locals (FCG007).</para>
 /// </remarks>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
 public sealed class RowKernelAttribute : Attribute
 {
+    /// <summary>The names generated entry points use for their own parameters and locals, comma-separated.</summary>
+    public const string ReservedNames = "rows, cols, simd, vectorWidth, maxThreads, stream, accelerator, kernel, tile, options, operation";
 }
 
 /// <summary>
@@ -43,19 +54,4 @@ public sealed class RowFromAttribute : Attribute
 
     /// <summary>The <c>in int</c> parameter holding the row indices.</summary>
     public string Index { get; }
-}
-
-/// <summary>
-/// Marks a hand-written class or struct of <c>Vector256</c> helpers whose twins for <c>Vector128</c> and <c>Vector512</c>
-/// the source generator emits by renaming every identifier that contains <c>256</c>.
-/// </summary>
-[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct, AllowMultiple = false, Inherited = false)]
-internal sealed class SimdWidthTemplateAttribute : Attribute
-{
-}
-
-/// <summary>Marks a generated ILGPU kernel entry point (used by tests that compile every kernel to PTX).</summary>
-[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
-public sealed class GpuKernelEntryAttribute : Attribute
-{
 }

@@ -68,21 +68,19 @@ public static unsafe class CutMix
             throw new ArgumentException($"{op}: the plan's box ({plan.Top}, {plan.Left}, {plan.BoxHeight} x {plan.BoxWidth}) does not fit {height} x {width} images.", nameof(plan));
         if (options.Backend == Backend.Gpu)
         {
-            using var gpu = GpuHost.Open(options, op);
-            var x = gpu.Upload(images, nameof(images));
-            var y = gpu.Allocate<float>(images.Length, nameof(outputs));
-            var partner = gpu.Upload<int>(plan.Partner, "partners");
-            gpu.Guard(() =>
+            GpuHost.OnDevice(options, op, $"{batch} images of {channels}x{height}x{width}", images, nameof(images), outputs, nameof(outputs), (stream, x, y) =>
             {
-                y.CopyFrom(gpu.Stream, x);
+                var accelerator = stream.Accelerator;
+                using var partner = accelerator.Allocate1D(plan.Partner);
+                y.CopyFrom(stream, x);
                 long boxElements = batch * channels * plan.BoxHeight * plan.BoxWidth;
                 if (boxElements == 0) return;
-                var kernel = GpuRows.Load(gpu.Accelerator, "FastCalib.CutMix.PasteKernel",
+                var kernel = GpuRows.Load(accelerator, "FastCalib.CutMix.PasteKernel",
                     static a => a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, long, int, int, int, int, int, int, int, int>(PasteKernel));
-                kernel(gpu.Stream, GpuRows.ThreadPerRow(gpu.Accelerator, boxElements), x, y, partner, boxElements, channels, height, width,
+                kernel(stream, GpuRows.ThreadPerRow(accelerator, boxElements), x, y, partner.View, boxElements, channels, height, width,
                     plan.Top, plan.Left, plan.BoxHeight, plan.BoxWidth, (int)layout);
+                stream.Synchronize();
             });
-            gpu.Download(y, outputs);
             return;
         }
         images.CopyTo(outputs);

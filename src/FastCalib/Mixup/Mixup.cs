@@ -168,22 +168,7 @@ public static unsafe class Mixup
         long rows = Kernels(op, inputs.Length, features, plan);
         Check.SameLength(op, nameof(outputs), outputs.Length, nameof(inputs), inputs.Length);
         Check.NoOverlap(op, nameof(outputs), outputs, nameof(inputs), inputs, inPlaceAllowed: false);
-        if (rows == 0) return;
-        if (options.Backend == Backend.Gpu)
-        {
-            using var gpu = GpuHost.Open(options, op);
-            var x = gpu.Upload(inputs, nameof(inputs));
-            var y = gpu.Allocate<float>(inputs.Length, nameof(outputs));
-            var partner = gpu.Upload<int>(plan.Partner, "partners");
-            var lambda = gpu.Upload<float>(plan.Lambda, "lambdas");
-            gpu.Guard(() => MixupKernels.BlendKernel.Gpu(gpu.Stream, x, x, partner, lambda, y, rows, features));
-            gpu.Download(y, outputs);
-            return;
-        }
-        var (simd, width, threads) = options.ResolveCpu();
-        fixed (float* x = inputs, y = outputs, lambda = plan.Lambda)
-        fixed (int* partner = plan.Partner)
-            MixupKernels.BlendKernel.Cpu(simd, width, threads, rows, features, x, x, partner, lambda, y);
+        MixupKernels.BlendKernel.Host(options, op, rows, features, inputs, inputs, plan.Partner, plan.Lambda, outputs);
     }
 
     /// <summary>
@@ -195,15 +180,13 @@ public static unsafe class Mixup
         const string op = "Mixup.Blend";
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(plan);
-        long rows = Check.Rows(op, nameof(inputs), inputs.Length, features);
+        long rows = Check.Rows(op, nameof(inputs), inputs.Length, features, nameof(features));
         Check.SameLength(op, nameof(outputs), outputs.Length, nameof(inputs), inputs.Length);
         if (plan.Batch != rows)
             throw new ArgumentException($"{op}: the plan is for {plan.Batch} samples but the batch has {rows}.", nameof(plan));
         if (plan.Accelerator != stream.Accelerator)
             throw new ArgumentException($"{op}: the plan was uploaded to {plan.Accelerator.Name}, not to the stream's accelerator {stream.Accelerator.Name}.", nameof(plan));
-        if (rows == 0) return;
-        GpuHost.Launch(op, stream, $"[{rows} x {features}]", () =>
-            MixupKernels.BlendKernel.Gpu(stream, inputs, inputs, plan.Partner, plan.Lambda, outputs, rows, features));
+        MixupKernels.BlendKernel.Device(stream, op, rows, features, inputs, inputs, plan.Partner, plan.Lambda, outputs);
     }
 
     /// <summary>
@@ -219,17 +202,8 @@ public static unsafe class Mixup
         if (rows == 0) return;
         if (options.Backend == Backend.Gpu)
         {
-            using var gpu = GpuHost.Open(options, op);
-            var x = gpu.Upload<float>(batch, "batch");
-            var copy = gpu.Allocate<float>(batch.Length, "a copy of the batch");
-            var partner = gpu.Upload<int>(plan.Partner, "partners");
-            var lambda = gpu.Upload<float>(plan.Lambda, "lambdas");
-            gpu.Guard(() =>
-            {
-                copy.CopyFrom(gpu.Stream, x);
-                MixupKernels.BlendKernel.Gpu(gpu.Stream, copy, copy, partner, lambda, x, rows, features);
-            });
-            gpu.Download(x, batch);
+            // the inputs are copied to the device before the output is written back over them
+            MixupKernels.BlendKernel.Host(options, op, rows, features, batch, batch, plan.Partner, plan.Lambda, batch);
             return;
         }
         if (!IsPermutation(plan.Partner))
@@ -305,29 +279,7 @@ public static unsafe class Mixup
         var labelB = new int[rows];
         for (int i = 0; i < rows; i++) labelB[i] = labels[plan.Partner[i]];
         float smoothing = epsilon / classes, keep = 1 - epsilon, scale = 1f / rows;
-        double total;
-        if (options.Backend == Backend.Gpu)
-        {
-            using var gpu = GpuHost.Open(options, op);
-            var z = gpu.Upload(logits, nameof(logits));
-            var g = gpu.Allocate<float>(logits.Length, nameof(gradLogits));
-            var a = gpu.Upload(labels, nameof(labels));
-            var b = gpu.Upload<int>(labelB, "partner labels");
-            var l = gpu.Upload<float>(plan.Lambda, "lambdas");
-            var t = gpu.Upload<double>([0.0], "the total");
-            gpu.Guard(() => MixupKernels.MixedCrossEntropyKernel.Gpu(gpu.Stream, z, g, a, b, l, epsilon, smoothing, keep, scale, t, rows, classes));
-            gpu.Download(g, gradLogits);
-            Span<double> value = stackalloc double[1];
-            gpu.Download(t, value);
-            total = value[0];
-        }
-        else
-        {
-            var (simd, width, threads) = options.ResolveCpu();
-            fixed (float* z = logits, g = gradLogits, l = plan.Lambda)
-            fixed (int* a = labels, b = labelB)
-                total = MixupKernels.MixedCrossEntropyKernel.Cpu(simd, width, threads, rows, classes, z, g, a, b, l, epsilon, smoothing, keep, scale);
-        }
+        double total = MixupKernels.MixedCrossEntropyKernel.Host(options, op, rows, classes, logits, gradLogits, labels, labelB, plan.Lambda, epsilon, smoothing, keep, scale);
         // the target's one-hot parts, which the row kernel leaves out: −(1 − ε) · scale · (λ at a, 1 − λ at b)
         for (int i = 0; i < rows; i++)
         {
@@ -340,7 +292,7 @@ public static unsafe class Mixup
     private static long Kernels(string op, int length, int features, MixupPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        long rows = Check.Rows(op, "inputs", length, features);
+        long rows = Check.Rows(op, "inputs", length, features, nameof(features));
         plan.Check(op, (int)rows);
         return rows;
     }

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace FastCalib;
 
-// The host operations on System.Numerics.Tensors tensor spans: the last dimension is the class dimension (cols),
+// The host operations on System.Numerics.Tensors tensor spans: the last dimension is the class dimension (classes),
 // all others are rows, so [batch, tokens, vocabulary] works as it is. Tensors must be dense (contiguous, row-major).
 public static partial class Softmax
 {
@@ -15,9 +15,9 @@ public static partial class Softmax
     public static void Forward(in ReadOnlyTensorSpan<float> logits, in TensorSpan<float> probabilities, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.Forward";
-        int cols = Classes(op, nameof(logits), logits);
+        int classes = Classes(op, nameof(logits), logits);
         SameShape(op, nameof(probabilities), probabilities, nameof(logits), logits);
-        Forward(Flat(op, nameof(logits), logits), Flat(op, nameof(probabilities), probabilities), cols, temperature, options);
+        Forward(Flat(op, nameof(logits), logits), Flat(op, nameof(probabilities), probabilities), classes, temperature, options);
     }
 
     /// <summary>logProbabilities = log_softmax(logits / temperature) along the last dimension.</summary>
@@ -28,9 +28,9 @@ public static partial class Softmax
     public static void LogForward(in ReadOnlyTensorSpan<float> logits, in TensorSpan<float> logProbabilities, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.LogForward";
-        int cols = Classes(op, nameof(logits), logits);
+        int classes = Classes(op, nameof(logits), logits);
         SameShape(op, nameof(logProbabilities), logProbabilities, nameof(logits), logits);
-        LogForward(Flat(op, nameof(logits), logits), Flat(op, nameof(logProbabilities), logProbabilities), cols, temperature, options);
+        LogForward(Flat(op, nameof(logits), logits), Flat(op, nameof(logProbabilities), logProbabilities), classes, temperature, options);
     }
 
     /// <summary>Fused top-1 along the last dimension: one confidence and one predicted class per row (all other dimensions flattened).</summary>
@@ -42,18 +42,18 @@ public static partial class Softmax
     public static void Top1(in ReadOnlyTensorSpan<float> logits, Span<float> confidence, Span<int> predicted, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.Top1";
-        int cols = Classes(op, nameof(logits), logits);
-        Top1(Flat(op, nameof(logits), logits), confidence, predicted, cols, temperature, options);
+        int classes = Classes(op, nameof(logits), logits);
+        Top1(Flat(op, nameof(logits), logits), confidence, predicted, classes, temperature, options);
     }
 
     private static int Classes(string operation, string argument, in ReadOnlyTensorSpan<float> tensor)
     {
         if (tensor.Rank < 1)
             throw new ArgumentException($"{operation}: {argument} must have at least one dimension.", argument);
-        nint cols = tensor.Lengths[tensor.Rank - 1];
-        if (cols > int.MaxValue)
-            throw new ArgumentException($"{operation}: {argument}'s last dimension ({cols}) exceeds {int.MaxValue} classes.", argument);
-        return (int)cols;
+        nint classes = tensor.Lengths[tensor.Rank - 1];
+        if (classes > int.MaxValue)
+            throw new ArgumentException($"{operation}: {argument}'s last dimension ({classes}) exceeds {int.MaxValue} classes.", argument);
+        return (int)classes;
     }
 
     private static void SameShape(string operation, string argument, in TensorSpan<float> output, string reference, in ReadOnlyTensorSpan<float> input)

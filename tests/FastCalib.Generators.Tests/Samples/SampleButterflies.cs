@@ -4,6 +4,7 @@ using System.Runtime.Intrinsics;
 using ILGPU;
 using ILGPU.Runtime;
 using FastCalib.Kernels;
+using FastCalib.Kernels.Internals;
 
 namespace Samples;
 

@@ -1,3 +1,4 @@
+using FastCalib.Kernels.Internals;
 using System.Text.RegularExpressions;
 using System.Reflection;
 using ILGPU;
@@ -210,9 +211,10 @@ public class GpuTests
     public void Device_failures_name_the_operation_and_sizes()
     {
         var options = new ComputeOptions { Backend = Backend.Gpu, Accelerator = Paths.CpuAccelerator.Value };
-        using var gpu = GpuHost.Open(options, "Softmax.Forward");
+        using var gpu = GpuHost.Open(options, "Softmax.Forward", 3, 1000);
         var e = Assert.Throws<DeviceException>(() => gpu.Allocate<float>(1L << 50, "probabilities"));
         Assert.Contains("Softmax.Forward", e.Message);
+        Assert.Contains("[3 x 1000]", e.Message);
         Assert.Contains("probabilities", e.Message);
         Assert.Contains((1L << 52).ToString(), e.Message);
     }

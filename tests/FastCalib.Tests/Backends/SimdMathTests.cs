@@ -1,3 +1,4 @@
+using FastCalib.Kernels.Internals;
 using System.Runtime.Intrinsics;
 using FastCalib.Kernels;
 using Xunit;

@@ -325,7 +325,7 @@ public class CalibrationTests
         Assert.Equal("confidence", Assert.Throws<ArgumentException>(() => accumulator.AddConfidences([float.NaN], [true])).ParamName);
         Assert.Equal("correct", Assert.Throws<ArgumentException>(() => accumulator.AddConfidences([0.5f], [true, false])).ParamName);
         Assert.Equal("target", Assert.Throws<ArgumentException>(() => accumulator.AddBinary([0.5f], [2])).ParamName);
-        Assert.Equal("cols", Assert.Throws<ArgumentOutOfRangeException>(() => accumulator.AddProbabilities([0.5f], [0], 0)).ParamName);
+        Assert.Equal("classes", Assert.Throws<ArgumentOutOfRangeException>(() => accumulator.AddProbabilities([0.5f], [0], 0)).ParamName);
         Assert.Equal("other", Assert.Throws<ArgumentException>(() => accumulator.Merge(new CalibrationAccumulator(11))).ParamName);
         CalibrationPropertyTests.AssertSame(before, accumulator.Report());
 

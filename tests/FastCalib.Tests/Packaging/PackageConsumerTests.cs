@@ -7,7 +7,8 @@ namespace FastCalib.Tests.Packaging;
 /// <summary>
 /// The NuGet package works for someone else: pack FastCalib (as built for this test run) into a local folder feed,
 /// check what it holds, then build and run a separate consumer project that references it, calls the kernels and
-/// defines a row kernel of its own (which proves the generator ships in the package).
+/// defines a row kernel of its own (which proves the generator ships in the package), in a namespace whose types
+/// share names with ILGPU's and the runtime's (which proves generated code cannot be captured by them).
 /// </summary>
 public class PackageConsumerTests
 {
@@ -66,6 +67,7 @@ public class PackageConsumerTests
                   <ItemGroup><PackageReference Include="FastCalib" Version="{version}" /></ItemGroup>
                 </Project>
                 """);
+            // the user's kernel lives in a namespace whose own types are named like those generated code uses
             File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
                 using System;
                 using FastCalib;
@@ -78,22 +80,35 @@ public class PackageConsumerTests
                 var predicted = new int[2];
                 Softmax.Top1(z, confidence, predicted, 3, 1f);
                 var y = new float[6];
-                unsafe
-                {
-                    fixed (float* pz = z, py = y)
-                        Mine.TwiceKernel.Cpu(true, SimdWidth.Best, 1, 2, 3, pz, py);
-                }
-                Console.WriteLine($"{p[0]:F4} {p[2]:F4} {confidence[1]:F4} {predicted[0]} {predicted[1]} {y[1]:F1}");
+                double total = Consumer.Mine.TwiceKernel.Host(default, "Mine.Twice", 2, 3, z, y, 0.5f);
+                Console.WriteLine($"{p[0]:F4} {p[2]:F4} {confidence[1]:F4} {predicted[0]} {predicted[1]} {y[1]:F1} {total:F1}");
 
-                static partial class Mine
+                namespace Consumer
                 {
-                    [RowKernel]
-                    static void Twice(ReadOnlyRow x, Row y) => Rows.Map(y, x, v => v + v);
+                    class Group { }
+                    class Warp { }
+                    class Grid { }
+                    class Atomic { }
+                    class Vector256 { }
+                    class MathF { }
+                    class GpuHost { }
+                    class CpuRows { }
+
+                    static partial class Mine
+                    {
+                        [RowKernel]
+                        static void Twice(ReadOnlyRow x, Row y, float k, ref double total)
+                        {
+                            float s = Rows.MapSum(y, x, v => v + v);
+                            total += s * k;
+                        }
+                    }
                 }
                 """);
             string output = Run("dotnet", "run -c Release", consumer);
-            // softmax([1, 2, 3]) = [0.0900, 0.2447, 0.6652]; top-1 of [4, 0, 0] is e^4 / (e^4 + 2) = 0.9647 at class 0
-            Assert.Contains("0.0900 0.6652 0.9647 2 0 4.0", output);
+            // softmax([1, 2, 3]) = [0.0900, 0.2447, 0.6652]; top-1 of [4, 0, 0] is e^4 / (e^4 + 2) = 0.9647 at class 0;
+            // the user kernel doubles [1..4, 0, 0] and its total is half of the sum of the doubles, 10
+            Assert.Contains("0.0900 0.6652 0.9647 2 0 4.0 10.0", output);
         }
         finally
         {

@@ -13,10 +13,10 @@ public class SoftmaxArgumentTests
     [Theory]
     [InlineData(0)]
     [InlineData(-3)]
-    public void Cols_must_be_positive(int cols)
+    public void Classes_must_be_positive(int classes)
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Softmax.Forward(Six, new float[6], cols));
-        Assert.Equal("cols", e.ParamName);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Softmax.Forward(Six, new float[6], classes));
+        Assert.Equal("classes", e.ParamName);
         Assert.Contains("at least 1", e.Message);
     }
 

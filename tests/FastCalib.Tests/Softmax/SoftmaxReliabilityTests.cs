@@ -88,7 +88,7 @@ public class SoftmaxReliabilityTests
             var p = new float[z.Length];
             fixed (float* pz = z, pp = p)
             {
-                var range = new Kernels.RowRange(start, start + c.Rows);
+                var range = new Kernels.Internals.RowRange(start, start + c.Rows);
                 float* zBase = pz - start * cols, pBase = pp - start * cols;
                 if (width == 0) SoftmaxKernels.ForwardKernel.Scalar(range, cols, zBase, pBase, invT);
                 else SoftmaxKernels.ForwardKernel.Simd(range, width, cols, zBase, pBase, invT);

@@ -1,10 +1,12 @@
 using System.ComponentModel;
 using System.Runtime.Intrinsics;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>SIMD width selection for generated kernels.</summary>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class SimdWidth
 {
     /// <summary>The widest vector width, in bits, that this CPU accelerates (128 when none is).</summary>
@@ -18,7 +20,9 @@ public static class SimdWidth
 /// <summary>A range of rows [Start, End) handed to one call of a kernel's chunk function.</summary>
 /// <param name="Start">First row.</param>
 /// <param name="End">One past the last row.</param>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly record struct RowRange(long Start, long End);
 
 /// <summary>
@@ -26,7 +30,9 @@ public readonly record struct RowRange(long Start, long End);
 /// Chunk boundaries depend only on the shape, never on the thread count, and per-chunk totals are added in chunk
 /// order, so totals are the same whatever the number of threads.
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class CpuRows
 {
     /// <summary>Elements per chunk that make a task worth scheduling.</summary>
@@ -43,6 +49,9 @@ public static class CpuRows
         return sum;
     }
 
+    /// <summary>Whether the CPU path of <paramref name="options"/> is SIMD, its vector width, and the thread count.</summary>
+    public static (bool Simd, int Width, int Threads) Resolve(ComputeOptions options) => options.ResolveCpu();
+
     /// <summary>How many chunks <see cref="ForEachChunk"/> makes of a [rows, cols] matrix (a function of the shape only).</summary>
     public static int Chunks(long rows, int cols) => rows <= 0 ? 0 : checked((int)((rows + RowsPerChunk(cols) - 1) / RowsPerChunk(cols)));
 
@@ -57,6 +66,31 @@ public static class CpuRows
             return;
         }
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxThreads }, c => chunk(c, Range(c, rowsPerChunk, rows)));
+    }
+
+    /// <summary>
+    /// <see cref="ForEachChunk(long, int, int, Action{int, RowRange})"/> with per-thread state: each thread that runs
+    /// chunks gets one <paramref name="init"/> result, passes it to its chunks, and hands it to <paramref name="finish"/>
+    /// (called once per state, possibly concurrently) when it is done. Which chunks share a state depends on scheduling,
+    /// so states may only hold what adds up the same in any order (e.g. exact integer counts).
+    /// </summary>
+    public static void ForEachChunk<TLocal>(long rows, int cols, int maxThreads, Func<TLocal> init, Action<int, RowRange, TLocal> chunk, Action<TLocal> finish)
+    {
+        int chunks = Chunks(rows, cols);
+        long rowsPerChunk = RowsPerChunk(cols);
+        if (chunks <= 1 || maxThreads == 1)
+        {
+            var local = init();
+            for (int c = 0; c < chunks; c++) chunk(c, Range(c, rowsPerChunk, rows), local);
+            finish(local);
+            return;
+        }
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxThreads }, init,
+            (c, _, local) =>
+            {
+                chunk(c, Range(c, rowsPerChunk, rows), local);
+                return local;
+            }, finish);
     }
 
     private static long RowsPerChunk(int cols) => Math.Max(1, ChunkElements / Math.Max(1, cols));

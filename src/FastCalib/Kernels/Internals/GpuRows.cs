@@ -4,12 +4,14 @@ using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>
 /// Launch plumbing shared by generated ILGPU kernels: the per-accelerator kernel cache and the work shape.
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class GpuRows
 {
     private static readonly ConditionalWeakTable<Accelerator, ConcurrentDictionary<string, Lazy<Delegate>>> Cache = new();
@@ -116,6 +118,23 @@ public static class GpuRows
         long groups = Math.Clamp((rows + group - 1) / group, 1, GridLimit(accelerator));
         return new KernelConfig((int)groups, group, SharedMemoryConfig.RequestDynamic<float>(slots * group * (cols | 1)));
     }
+
+    /// <summary>
+    /// total[0] = offset + scale · total[0] on the device, after a kernel's total (a sum over rows) is complete on the
+    /// stream: turns the sum into the mean or the loss that the host overloads return, without a copy to the host.
+    /// </summary>
+    public static void Affine(string operation, AcceleratorStream stream, ArrayView<double> total, double scale, double offset)
+    {
+        GpuHost.Launch(operation, stream, "a total", () =>
+        {
+            var kernel = Load(stream.Accelerator, "FastCalib.Kernels.Internals.GpuRows.AffineKernel",
+                static a => a.LoadKernel<ArrayView<double>, double, double>(AffineKernel));
+            kernel(stream, new KernelConfig(1, 1), total, scale, offset);
+        });
+    }
+
+    [GpuKernelEntry]
+    internal static void AffineKernel(ArrayView<double> total, double scale, double offset) => total[0] = offset + scale * total[0];
 
     /// <summary>
     /// Dynamic shared memory a staged group may take: 32 KB, within the accelerator's per-group limit less 1 KB for the

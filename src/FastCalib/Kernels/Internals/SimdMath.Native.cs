@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 // The width-specific halves of SimdMath128/256/512 (the other halves are generated from the SimdMath256 template):
 // instruction choices that renaming cannot express, and the transposition of narrow rows into column-major tiles.

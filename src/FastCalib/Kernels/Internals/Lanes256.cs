@@ -2,14 +2,16 @@ using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>
 /// <see cref="Vector256{T}"/> of floats per lane value (eight problems at a time). This file is the template of
 /// <c>Lanes128</c> and <c>Lanes512</c>, which the generator emits by renaming every identifier that contains 256.
 /// </summary>
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
 [SimdWidthTemplate]
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct Lanes256 : ILanes<Vector256<float>>
 {
     /// <inheritdoc/>

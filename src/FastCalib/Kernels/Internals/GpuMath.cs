@@ -1,13 +1,15 @@
 using System.ComponentModel;
 using ILGPU.Algorithms;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>
 /// The math functions of row kernels as generated ILGPU code calls them: XMath (fast hardware approximations on
 /// CUDA, e.g. ex2 for Exp) with MathF's NaN rules for Min and Max (PTX's min/max would drop a NaN).
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class GpuMath
 {
     /// <summary>e^x.</summary>

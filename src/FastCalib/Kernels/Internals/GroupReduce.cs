@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using ILGPU;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>
 /// Reductions across one ILGPU thread group, used by generated kernels; every thread of the group gets the result.
@@ -9,7 +9,9 @@ namespace FastCalib.Kernels;
 /// reduces them again, so no broadcast step is needed. Requires at most as many warps per group as lanes per warp
 /// (true for CUDA's 1024/32 and ILGPU's CPU accelerator's 16/4). All threads of the group must call it.
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class GroupReduce
 {
     /// <summary>An associative operation with its identity, for <see cref="AllReduce{T, TOp}"/>.</summary>

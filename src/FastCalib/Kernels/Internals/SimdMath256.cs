@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>
 /// Vector helpers used by generated SIMD kernels: a fast exponential, partial loads and stores for row tails,
@@ -10,8 +10,10 @@ namespace FastCalib.Kernels;
 /// <c>SimdMath128</c> and <c>SimdMath512</c> from it by renaming every identifier that contains 256. What differs
 /// by width (instruction choices, the transposition of tiles) lives in the hand-written <c>SimdMath.Native.cs</c>.
 /// </summary>
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
 [SimdWidthTemplate]
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe partial class SimdMath256
 {
     /// <summary>

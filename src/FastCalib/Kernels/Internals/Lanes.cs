@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 
-namespace FastCalib.Kernels;
+namespace FastCalib.Kernels.Internals;
 
 /// <summary>
 /// Arithmetic on a lane value: a <see cref="float"/>, or a vector holding the same element of several independent
@@ -10,7 +10,9 @@ namespace FastCalib.Kernels;
 /// width run the same source. Implementations are structs, which is what makes the specialisation happen.
 /// </summary>
 /// <typeparam name="TValue"><see cref="float"/> or a vector of floats.</typeparam>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface ILanes<TValue>
     where TValue : struct
 {
@@ -46,7 +48,9 @@ public interface ILanes<TValue>
 }
 
 /// <summary>One float per value: the scalar path.</summary>
-[EditorBrowsable(EditorBrowsableState.Advanced)]
+/// <remarks>Generator runtime: called by generated kernel code and by the library itself. Not part of the supported API;
+/// it may change between versions without notice.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct ScalarLanes : ILanes<float>
 {
     /// <inheritdoc/>

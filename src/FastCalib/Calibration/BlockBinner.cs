@@ -1,0 +1,177 @@
+using System.Runtime.Intrinsics;
+
+namespace FastCalib;
+
+/// <summary>The sums of one block that <see cref="BlockSums256"/> and its twins add to (per-threshold arrays are the binner's).</summary>
+internal struct BlockSums
+{
+    public double Units;
+    public long Correct;
+    public double NegLogLikelihood;
+    public double Brier;
+    public long[] AboveCount;
+    public long[] AboveCorrect;
+}
+
+/// <summary>
+/// Bins blocks of per-row results (confidence, correct as 0 or 1, and optionally NLL and Brier) into
+/// <see cref="CalibrationTotals"/>: one binner per thread, its tables on the heap (so any bin count fits), reused
+/// block after block. Validity, bin indices and the block sums are vector code at the chosen width; the histogram is
+/// a scalar scatter into four interleaved copies of the table for small tables (so rows landing in the same bin do not
+/// wait on each other), flushed into the totals every 2^22 rows and at the end.
+/// </summary>
+internal sealed unsafe class BlockBinner
+{
+    /// <summary>Rows per block: the per-row buffers of a block stay in L1.</summary>
+    public const int Block = 1024;
+
+    /// <summary>Rows between flushes, so that a slot's confidence units (at most 2^40 a row) stay below 2^63.</summary>
+    private const int FlushRows = 1 << 22;
+
+    private readonly int _bins;
+    private readonly BinningRule _rule;
+    private readonly float[] _thresholds;
+    private readonly int _width;
+    private readonly int _slots;
+    private readonly int _copies;
+    private readonly int[] _bin = new int[Block];
+    private readonly long[] _count;
+    private readonly long[] _correct;
+    private readonly long[] _units;
+    private readonly Vector128<int>[] _above128;
+    private readonly Vector256<int>[] _above256;
+    private readonly Vector512<int>[] _above512;
+    private readonly long[] _aboveCount;
+    private readonly long[] _aboveCorrect;
+    private int _pending;
+
+    /// <param name="bins">Bins (see <see cref="CalibrationAccumulator"/>).</param>
+    /// <param name="rule">The binning rule.</param>
+    /// <param name="thresholds">The overconfidence-profile thresholds.</param>
+    /// <param name="vectorWidth">128, 256 or 512.</param>
+    public BlockBinner(int bins, BinningRule rule, float[] thresholds, int vectorWidth)
+    {
+        _bins = bins;
+        _rule = rule;
+        _thresholds = thresholds;
+        _width = vectorWidth;
+        _slots = Binning.Slots(bins, rule);
+        _copies = _slots <= 1024 ? 4 : 1;
+        _count = new long[_copies * _slots];
+        _correct = new long[_copies * _slots];
+        _units = new long[_copies * _slots];
+        _above128 = vectorWidth == 128 ? new Vector128<int>[2 * thresholds.Length] : [];
+        _above256 = vectorWidth == 256 ? new Vector256<int>[2 * thresholds.Length] : [];
+        _above512 = vectorWidth == 512 ? new Vector512<int>[2 * thresholds.Length] : [];
+        _aboveCount = new long[thresholds.Length];
+        _aboveCorrect = new long[thresholds.Length];
+    }
+
+    /// <summary>
+    /// Adds <paramref name="n"/> (at most <see cref="Block"/>) rows; <paramref name="nll"/> and <paramref name="brier"/>
+    /// may be null (not scored). Returns the first invalid row (confidence NaN or outside [0, 1], NaN score), or -1;
+    /// on an invalid row nothing of the block is added. The histogram reaches <paramref name="into"/> at
+    /// <see cref="Flush"/>, the other counts at once; the float64 score sums go to <paramref name="scores"/>, which
+    /// the caller adds in a fixed order (per chunk of rows) so that they do not depend on the thread count.
+    /// </summary>
+    public int Add(CalibrationTotals into, ref ScoreSums scores, float* confidence, float* correct, float* nll, float* brier, int n)
+    {
+        int first = FirstInvalid(confidence, nll, brier, n);
+        if (first >= 0) return first;
+        if (_pending + n > FlushRows) Flush(into);
+        _pending += n;
+
+        fixed (int* bin = _bin)
+        {
+            int i = _width switch
+            {
+                512 => BlockSums512.BinIndices(confidence, bin, n, _bins, _rule),
+                256 => BlockSums256.BinIndices(confidence, bin, n, _bins, _rule),
+                _ => BlockSums128.BinIndices(confidence, bin, n, _bins, _rule),
+            };
+            for (; i < n; i++) bin[i] = Binning.Of(confidence[i], _bins, _rule);
+            for (i = 0; i < n; i++)
+            {
+                int b = bin[i];
+                if (b < 0) continue;
+                int at = (i & (_copies - 1)) * _slots + b;
+                _count[at]++;
+                _correct[at] += (long)correct[i];
+                _units[at] += (long)ConfidenceUnits.Of(confidence[i]);
+            }
+        }
+
+        Array.Clear(_aboveCount);
+        Array.Clear(_aboveCorrect);
+        var sums = new BlockSums { AboveCount = _aboveCount, AboveCorrect = _aboveCorrect };
+        int done = _width switch
+        {
+            512 => BlockSums512.Sums(confidence, correct, nll, brier, n, _thresholds, _above512, ref sums),
+            256 => BlockSums256.Sums(confidence, correct, nll, brier, n, _thresholds, _above256, ref sums),
+            _ => BlockSums128.Sums(confidence, correct, nll, brier, n, _thresholds, _above128, ref sums),
+        };
+        for (int i = done; i < n; i++)
+        {
+            float c = confidence[i];
+            int ok = (int)correct[i];
+            sums.Units += ConfidenceUnits.Of(c);
+            sums.Correct += ok;
+            for (int t = 0; t < _thresholds.Length; t++)
+            {
+                int above = c >= _thresholds[t] ? 1 : 0;
+                sums.AboveCount[t] += above;
+                sums.AboveCorrect[t] += above & ok;
+            }
+            if (nll is not null)
+            {
+                sums.NegLogLikelihood += nll[i];
+                sums.Brier += brier[i];
+            }
+        }
+        into.Rows += n;
+        into.RowsCorrect += sums.Correct;
+        into.UnitsTotal += (Int128)sums.Units;
+        for (int t = 0; t < _thresholds.Length; t++)
+        {
+            into.AboveCount[t] += sums.AboveCount[t];
+            into.AboveCorrect[t] += sums.AboveCorrect[t];
+        }
+        if (nll is not null) scores.Add(n, sums.NegLogLikelihood, sums.Brier);
+        return -1;
+    }
+
+    /// <summary>Adds the histogram gathered since the last flush to <paramref name="into"/> and clears it.</summary>
+    public void Flush(CalibrationTotals into)
+    {
+        for (int k = 0; k < _copies; k++)
+        {
+            for (int b = 0; b < _slots; b++)
+            {
+                into.Count[b] += _count[k * _slots + b];
+                into.Correct[b] += _correct[k * _slots + b];
+                into.Units[b] += _units[k * _slots + b];
+            }
+        }
+        Array.Clear(_count);
+        Array.Clear(_correct);
+        Array.Clear(_units);
+        _pending = 0;
+    }
+
+    /// <summary>The first row whose confidence is NaN or outside [0, 1] or whose scores are NaN, or -1.</summary>
+    private int FirstInvalid(float* confidence, float* nll, float* brier, int n)
+    {
+        int i = _width switch
+        {
+            512 => BlockSums512.ValidPrefix(confidence, nll, brier, n),
+            256 => BlockSums256.ValidPrefix(confidence, nll, brier, n),
+            _ => BlockSums128.ValidPrefix(confidence, nll, brier, n),
+        };
+        for (; i < n; i++)
+        {
+            float c = confidence[i];
+            if (!(c >= 0 && c <= 1) || (nll is not null && (float.IsNaN(nll[i]) || float.IsNaN(brier[i])))) return i;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,128 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FastCalib;
+
+// The device path of the accumulator, for device views and for host spans on the GPU backend (which upload and come
+// here): labels are checked on the device, the per-row kernel writes its results to device memory, and
+// DeviceBinning bins them there, so that only a few numbers per bin come back.
+public sealed partial class CalibrationAccumulator
+{
+    /// <summary>
+    /// <see cref="AddProbabilities(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/> for data already on a
+    /// device: labels are checked, the per-row kernel runs and its results are binned on <paramref name="stream"/>'s
+    /// accelerator, and only per-bin numbers come back (with more than 63 bins or 16 thresholds the per-row results,
+    /// 16 bytes a row, are binned on the host). Waits for the stream.
+    /// </summary>
+    public void AddProbabilities(AcceleratorStream stream, ArrayView<float> probabilities, ArrayView<int> labels, int classes)
+    {
+        const string op = "CalibrationAccumulator.AddProbabilities";
+        long rows = Check.Rows(op, nameof(probabilities), probabilities.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () => AddOnDevice(op, stream, rows, classes, labels, o =>
+            CalibrationKernels.FromProbabilitiesKernel.Gpu(stream, probabilities, labels, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
+    }
+
+    /// <summary>
+    /// <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> for data already on a
+    /// device (per-row kernel and binning on the device, as for probabilities). Waits for the stream.
+    /// </summary>
+    public void AddLogits(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes, float temperature = 1f)
+    {
+        const string op = "CalibrationAccumulator.AddLogits";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        float invT = Check.InverseTemperature(op, temperature);
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () => AddOnDevice(op, stream, rows, classes, labels, o =>
+            CalibrationKernels.FromLogitsKernel.Gpu(stream, logits, labels, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
+    }
+
+    /// <summary>The device views of the per-row outputs.</summary>
+    private readonly record struct DeviceOutputs(ArrayView<float> Confidence, ArrayView<float> Correct, ArrayView<float> NegLogLikelihood, ArrayView<float> Brier);
+
+    /// <summary>
+    /// Checks the labels, runs <paramref name="perRow"/> into device outputs and bins them (on the device when the
+    /// table fits its shared memory, otherwise on the host); adds nothing if a label or row is invalid. Returns true.
+    /// Device errors propagate to the caller, which names the operation.
+    /// </summary>
+    private bool AddOnDevice(string op, AcceleratorStream stream, long rows, int classes, ArrayView<int> labels, Action<DeviceOutputs> perRow)
+    {
+        if (rows == 0) return true;
+        CheckLabelsOnDevice(op, stream, labels, classes);
+        // one allocation for the four per-row outputs
+        using var results = stream.Accelerator.Allocate1D<float>(4 * rows);
+        var v = results.View;
+        var outputs = new DeviceOutputs(v.SubView(0, rows), v.SubView(rows, rows), v.SubView(2 * rows, rows), v.SubView(3 * rows, rows));
+        perRow(outputs);
+        if (DeviceBinning.Fits(_totals.Count.Length, _thresholds.Length))
+        {
+            BinOnDevice(op, stream, rows, outputs);
+            return true;
+        }
+        var confidence = new float[rows];
+        var correct = new float[rows];
+        var nll = new float[rows];
+        var brier = new float[rows];
+        outputs.Confidence.CopyToCPU(stream, confidence);
+        outputs.Correct.CopyToCPU(stream, correct);
+        outputs.NegLogLikelihood.CopyToCPU(stream, nll);
+        outputs.Brier.CopyToCPU(stream, brier);
+        stream.Synchronize();
+        AddResults(op, classes, confidence, correct, nll, brier);
+        return true;
+    }
+
+    /// <summary>Throws like the host overloads if a label on the device is outside [0, classes); copies back one number (two on error).</summary>
+    private static void CheckLabelsOnDevice(string op, AcceleratorStream stream, ArrayView<int> labels, int classes)
+    {
+        var accelerator = stream.Accelerator;
+        using var first = accelerator.Allocate1D(new[] { long.MaxValue });
+        var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.FirstBadLabel",
+            static a => a.LoadKernel<ArrayView<int>, int, ArrayView<long>>(DeviceBinning.FirstBadLabel));
+        kernel(stream, GpuRows.ThreadPerRow(accelerator, labels.Length), labels, classes, first.View);
+        var bad = new long[1];
+        first.View.CopyToCPU(stream, bad);
+        stream.Synchronize();
+        if (bad[0] == long.MaxValue) return;
+        var value = new int[1];
+        labels.SubView(bad[0], 1).CopyToCPU(stream, value);
+        stream.Synchronize();
+        throw new ArgumentOutOfRangeException("labels", value[0], $"{op}: labels[{bad[0]}] is {value[0]}; labels must be in [0, {classes}).");
+    }
+
+    /// <summary>Bins per-row results on the device with <see cref="DeviceBinning"/>, in launches of at most 2^22 rows.</summary>
+    private void BinOnDevice(string op, AcceleratorStream stream, long rows, DeviceOutputs o)
+    {
+        var accelerator = stream.Accelerator;
+        var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.Bin", static a => a.LoadKernel<ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<long>, ArrayView<double>, ArrayView<int>, int, int, int, int, BinningLayout>(DeviceBinning.Bin));
+        var layout = new BinningLayout(_totals.Count.Length, _thresholds.Length);
+        var part = new CalibrationTotals(layout.Slots, layout.Thresholds);
+        using var thresholds = accelerator.Allocate1D(_thresholds.Length == 0 ? [0f] : _thresholds);
+        using var state = accelerator.Allocate1D<long>(layout.Length);
+        using var scores = accelerator.Allocate1D<double>(2);
+        using var invalid = accelerator.Allocate1D<int>(1);
+        var thresholdView = thresholds.View.SubView(0, _thresholds.Length);
+        var host = new long[layout.Length];
+        var hostScores = new double[2];
+        var hostInvalid = new int[1];
+        for (long start = 0; start < rows; start += DeviceBinning.MaxRowsPerLaunch)
+        {
+            int n = (int)Math.Min(DeviceBinning.MaxRowsPerLaunch, rows - start);
+            state.MemSetToZero(stream);
+            scores.MemSetToZero(stream);
+            invalid.View.CopyFromCPU(stream, [int.MaxValue]);
+            kernel(stream, DeviceBinning.Shape(accelerator, n), o.Confidence.SubView(start, n), o.Correct.SubView(start, n),
+                o.NegLogLikelihood.SubView(start, n), o.Brier.SubView(start, n), thresholdView, state.View, scores.View, invalid.View,
+                n, Bins, (int)Rule, 1, layout);
+            state.View.CopyToCPU(stream, host);
+            scores.View.CopyToCPU(stream, hostScores);
+            invalid.View.CopyToCPU(stream, hostInvalid);
+            stream.Synchronize();
+            if (hostInvalid[0] != int.MaxValue) throw InvalidRow(op, start + hostInvalid[0]);
+            layout.Decode(host, n, part);
+            part.AddScores(new ScoreSums { Scored = n, NegLogLikelihood = hostScores[0], Brier = hostScores[1] });
+        }
+        _totals.Add(part);
+    }
+}

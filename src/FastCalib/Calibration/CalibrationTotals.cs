@@ -1,0 +1,132 @@
+namespace FastCalib;
+
+/// <summary>
+/// The numbers a calibration accumulator holds, and the report computed from them: per bin slot the count, the
+/// correct count and the confidence sum in <see cref="ConfidenceUnits"/>; per threshold the count and correct count
+/// at or above it; the totals of rows, correct rows and confidence units; and the float64 NLL and Brier sums of the
+/// scored rows. The integers add exactly, so their sums do not depend on order; only the two float64 sums do.
+/// </summary>
+internal sealed class CalibrationTotals
+{
+    public CalibrationTotals(int slots, int thresholds)
+    {
+        Count = new long[slots];
+        Correct = new long[slots];
+        Units = new Int128[slots];
+        AboveCount = new long[thresholds];
+        AboveCorrect = new long[thresholds];
+    }
+
+    public long[] Count { get; }
+
+    public long[] Correct { get; }
+
+    public Int128[] Units { get; }
+
+    public long[] AboveCount { get; }
+
+    public long[] AboveCorrect { get; }
+
+    public long Rows { get; set; }
+
+    public long RowsCorrect { get; set; }
+
+    public Int128 UnitsTotal { get; set; }
+
+    public long Scored { get; set; }
+
+    public double NegLogLikelihood { get; set; }
+
+    public double Brier { get; set; }
+
+    /// <summary>Adds the integer totals of <paramref name="other"/> (exact, in any order).</summary>
+    public void AddCounts(CalibrationTotals other)
+    {
+        for (int b = 0; b < Count.Length; b++)
+        {
+            Count[b] += other.Count[b];
+            Correct[b] += other.Correct[b];
+            Units[b] += other.Units[b];
+        }
+        for (int t = 0; t < AboveCount.Length; t++)
+        {
+            AboveCount[t] += other.AboveCount[t];
+            AboveCorrect[t] += other.AboveCorrect[t];
+        }
+        Rows += other.Rows;
+        RowsCorrect += other.RowsCorrect;
+        UnitsTotal += other.UnitsTotal;
+    }
+
+    /// <summary>Adds float64 score sums (callers keep a fixed order: the sums are rounded).</summary>
+    public void AddScores(ScoreSums scores)
+    {
+        Scored += scores.Scored;
+        NegLogLikelihood += scores.NegLogLikelihood;
+        Brier += scores.Brier;
+    }
+
+    /// <summary>The score sums of these totals.</summary>
+    public ScoreSums Scores => new() { Scored = Scored, NegLogLikelihood = NegLogLikelihood, Brier = Brier };
+
+    /// <summary>Everything of <paramref name="other"/>.</summary>
+    public void Add(CalibrationTotals other)
+    {
+        AddCounts(other);
+        AddScores(other.Scores);
+    }
+
+    /// <summary>The metrics and the reliability table (NaN where nothing was added).</summary>
+    public CalibrationReport Report(int bins, IReadOnlyList<float> thresholds)
+    {
+        double n = Rows;
+        var table = new ReliabilityBin[Count.Length];
+        double l1 = 0, l2 = 0, max = double.NaN;
+        for (int b = 0; b < table.Length; b++)
+        {
+            long count = Count[b];
+            double confidence = count == 0 ? double.NaN : ConfidenceUnits.ToConfidence(Units[b]) / count;
+            double accuracy = count == 0 ? double.NaN : (double)Correct[b] / count;
+            double lower = Math.Min(1.0, Binning.Edge(b, bins)), upper = b < bins ? Binning.Edge(b + 1, bins) : 1.0;
+            table[b] = new ReliabilityBin(lower, upper, count, confidence, accuracy);
+            if (count == 0) continue;
+            double gap = Math.Abs(accuracy - confidence);
+            l1 += count / n * gap;
+            l2 += count / n * gap * gap;
+            max = double.IsNaN(max) ? gap : Math.Max(max, gap);
+        }
+        var profile = new ConfidenceThreshold[thresholds.Count];
+        for (int t = 0; t < profile.Length; t++)
+        {
+            long count = AboveCount[t];
+            profile[t] = new ConfidenceThreshold(thresholds[t], count, count / n, count == 0 ? double.NaN : (double)AboveCorrect[t] / count);
+        }
+        bool empty = Rows == 0;
+        return new CalibrationReport(
+            Rows,
+            empty ? double.NaN : RowsCorrect / n,
+            empty ? double.NaN : ConfidenceUnits.ToConfidence(UnitsTotal) / n,
+            empty ? double.NaN : l1,
+            empty ? double.NaN : Math.Sqrt(l2),
+            max,
+            Scored == 0 ? double.NaN : NegLogLikelihood / Scored,
+            Scored == 0 ? double.NaN : Brier / Scored,
+            table,
+            profile);
+    }
+}
+
+/// <summary>The float64 NLL and Brier sums of some scored rows.</summary>
+internal struct ScoreSums
+{
+    public long Scored;
+    public double NegLogLikelihood;
+    public double Brier;
+
+    public void Add(long rows, double negLogLikelihood, double brier)
+    {
+        Scored += rows;
+        NegLogLikelihood += negLogLikelihood;
+        Brier += brier;
+    }
+}
