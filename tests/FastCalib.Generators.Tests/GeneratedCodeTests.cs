@@ -129,6 +129,47 @@ public class GeneratedCodeTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Fused_traversals_compute_what_the_definition_computes_on_every_path(int rows, int cols)
+    {
+        var random = new Random(rows * 31 + cols);
+        var z = Enumerable.Range(0, rows * cols).Select(_ => (float)Math.Round(random.NextDouble() * 20 - 10, 2)).ToArray();
+        var label = Enumerable.Range(0, rows).Select(_ => random.Next(cols)).ToArray();
+        const float beta = 0.7f;
+        (float[] E, float[] Mean, float[] Spread, float[] Picked) Run(string method, FastCalib.ComputeOptions? options)
+        {
+            var e = new float[z.Length];
+            var mean = new float[rows];
+            var spread = new float[rows];
+            var picked = new float[rows];
+            var args = new List<object> { z, e, label, beta, mean, spread, picked, rows, cols };
+            if (options is { } o) args.Insert(0, o);
+            Samples.Value.GetMethod(method)!.Invoke(null, args.ToArray());
+            return (e, mean, spread, picked);
+        }
+        var expected = Run("RunMomentsDefinition", null);
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        foreach (var options in new[]
+                 {
+                     FastCalib.ComputeOptions.For(FastCalib.Backend.Scalar), new FastCalib.ComputeOptions { VectorWidth = 128 },
+                     new FastCalib.ComputeOptions { VectorWidth = 256 }, new FastCalib.ComputeOptions { VectorWidth = 512 },
+                     new FastCalib.ComputeOptions { Backend = FastCalib.Backend.Gpu, Accelerator = accelerator },
+                 })
+        {
+            var actual = Run("RunMoments", options);
+            for (int i = 0; i < z.Length; i++)
+                Assert.True(Close(actual.E[i], expected.E[i]), $"{options} [{rows}x{cols}] e[{i}]: {actual.E[i]} vs {expected.E[i]}");
+            for (int r = 0; r < rows; r++)
+            {
+                Assert.True(Close(actual.Mean[r], expected.Mean[r]), $"{options} mean[{r}]: {actual.Mean[r]} vs {expected.Mean[r]}");
+                Assert.True(Math.Abs(actual.Spread[r] - expected.Spread[r]) <= 1e-4f * (1 + Math.Abs(expected.Spread[r])), $"{options} spread[{r}]: {actual.Spread[r]} vs {expected.Spread[r]}");
+                Assert.Equal(expected.Picked[r], actual.Picked[r]);
+            }
+        }
+    }
+
     private static bool Close(float x, float y) => Math.Abs(x - y) <= 2e-5f * (1 + Math.Abs(y)) || (float.IsNaN(x) && float.IsNaN(y));
 
     private static (float[] Y, float[] Low, int[] Arg, double Total) Run(string method, object? extra, float[] a, float[] b, float[] c, float k, int rows, int cols)

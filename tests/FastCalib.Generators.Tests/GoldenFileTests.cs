@@ -10,7 +10,7 @@ namespace FastCalib.Generators.Tests;
 /// </summary>
 public class GoldenFileTests
 {
-    public static IEnumerable<object[]> Kernels() => new[] { "Scale", "LogSumExp", "SquaredNorm" }.Select(k => new object[] { k });
+    public static IEnumerable<object[]> Kernels() => new[] { "Scale", "LogSumExp", "SquaredNorm", "ShiftedMoment" }.Select(k => new object[] { k });
 
     private static readonly Lazy<Dictionary<string, string>> Generated = new(() =>
     {

@@ -78,7 +78,11 @@ internal static class GpuRegisterWriter
                 w.Line(p.Kind == ParamKind.InRow
                     ? $"float {Reg(p.Name, v)} = {v} < __n ? {p.Name}[__o + __lane + {v} * __width] : 0f;"
                     : $"float {Reg(p.Name, v)} = 0f;");
-        foreach (var stage in k.Plan.Steps.SelectMany(s => s.Stages)) EmitStage(k, stage, wholeGroup);
+        foreach (var step in k.Plan.Steps)
+        {
+            if (step.Fused is { } traversal) EmitTraversal(k, traversal, wholeGroup);
+            else EmitStatement(k, step.Stages[0]);
+        }
         foreach (var p in k.Staged.Where(p => p.Kind == ParamKind.OutRow))
             for (int v = 0; v < LaneValues; v++)
                 w.Line($"if ({v} < __n) {p.Name}[__o + __lane + {v} * __width] = {Reg(p.Name, v)};");
@@ -95,60 +99,64 @@ internal static class GpuRegisterWriter
         w.Close().Line();
     }
 
-    /// <summary>One stage: its loop unrolled over the lane's values, reductions finished across the warp, team or group.</summary>
-    private static void EmitStage(KernelContext k, Stage stage, bool wholeGroup)
+    /// <summary>
+    /// One traversal: the loop over the lane's values unrolled (value v exists if v &lt; __n; nested so that a lane of
+    /// a short row stops after its last value), every pattern per value, reductions finished across the warp, team or
+    /// group after it.
+    /// </summary>
+    private static void EmitTraversal(KernelContext k, Traversal t, bool wholeGroup)
     {
         var w = k.W;
         // group reductions, or reductions within a team of __width lanes
         string Reduce(string op, string args) => wholeGroup ? $"{Names.GroupReduce}.{op}({args})" : $"{Names.GroupReduce}.Team{op}({args}, __width)";
         string Element(string row, int v) => k.Slot(row) >= 0 ? Reg(row, v) : $"{row}[{k.GpuBase(row)} + __lane + {v} * __width]";
-        string Body() => ExprEmitter.Scalar(stage.Body!, k.Ref, Names.GpuMath);
-        // value v exists if v < __n; nested so that a lane of a short row stops after its last value
-        void EachValue(Action<int> body)
+        foreach (var s in t.Stages)
         {
-            for (int v = 0; v < LaneValues; v++)
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind)) w.Line($"float __p_{st.Target} = {Reduction.Of(st.Kind).Identity};");
+            else if (st.Kind == StageKind.ArgMax)
             {
-                w.Open($"if ({v} < __n)");
-                w.Open("");
-                for (int i = 0; i < stage.Inputs.Count; i++) w.Line($"float {stage.LambdaParams[i]} = {Element(stage.Inputs[i], v)};");
-                body(v);
-                w.Close();
+                w.Line($"float __bv_{st.Target} = float.NegativeInfinity;");
+                w.Line($"int __bi_{st.Target} = __lane;");
             }
-            for (int v = 0; v < LaneValues; v++) w.Close();
         }
+        for (int v = 0; v < LaneValues; v++)
+        {
+            w.Open($"if ({v} < __n)");
+            w.Open("");
+            foreach (var row in t.LoadedRows) w.Line($"float {Traversal.Loaded(row)} = {Element(row, v)};");
+            foreach (var s in t.Stages)
+            {
+                var st = s.Stage;
+                ScalarStageWriter.EmitValue(k, s, Names.GpuMath);
+                if (st.Kind is StageKind.Map or StageKind.MapSum) w.Line($"{Element(st.Output, v)} = {s.Value};");
+                if (StageKinds.IsReduction(st.Kind)) w.Line(Reduction.Of(st.Kind).ScalarUpdate("__p_" + st.Target, s.Value, Names.GpuMath));
+                else if (st.Kind == StageKind.ArgMax)
+                {
+                    w.Open($"if ({s.Value} > __bv_{st.Target} || ({Names.GpuMath}.IsNaN({s.Value}) && !{Names.GpuMath}.IsNaN(__bv_{st.Target})))");
+                    w.Line($"__bv_{st.Target} = {s.Value};");
+                    w.Line($"__bi_{st.Target} = __lane + {v} * __width;");
+                    w.Close();
+                }
+            }
+            w.Close();
+        }
+        for (int v = 0; v < LaneValues; v++) w.Close();
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind)) w.Line($"float {st.Target} = {Reduce(Reduction.Of(st.Kind).Group, "__p_" + st.Target)};");
+            else if (st.Kind == StageKind.ArgMax) w.Line($"int {st.Target} = {Reduce("ArgMax", $"__bv_{st.Target}, __bi_{st.Target}")};");
+        }
+    }
 
+    /// <summary>A per-row statement; lane 0 of the row writes its outputs.</summary>
+    private static void EmitStatement(KernelContext k, Stage stage)
+    {
+        var w = k.W;
+        string Body() => ExprEmitter.Scalar(stage.Body!, k.Ref, Names.GpuMath);
         switch (stage.Kind)
         {
-            case StageKind.Max or StageKind.Min or StageKind.Sum or StageKind.MapSum:
-            {
-                var reduction = Reduction.Of(stage.Kind);
-                string acc = "__p_" + stage.Target;
-                w.Line($"float {acc} = {reduction.Identity};");
-                EachValue(v =>
-                {
-                    w.Line($"float __f = {Body()};");
-                    if (stage.Kind == StageKind.MapSum) w.Line($"{Element(stage.Output, v)} = __f;");
-                    w.Line(reduction.ScalarUpdate(acc, "__f", Names.GpuMath));
-                });
-                w.Line($"float {stage.Target} = {Reduce(reduction.Group, acc)};");
-                break;
-            }
-            case StageKind.ArgMax:
-                w.Line($"float __bv_{stage.Target} = float.NegativeInfinity;");
-                w.Line($"int __bi_{stage.Target} = __lane;");
-                EachValue(v =>
-                {
-                    w.Line($"float __f = {Body()};");
-                    w.Open($"if (__f > __bv_{stage.Target} || ({Names.GpuMath}.IsNaN(__f) && !{Names.GpuMath}.IsNaN(__bv_{stage.Target})))");
-                    w.Line($"__bv_{stage.Target} = __f;");
-                    w.Line($"__bi_{stage.Target} = __lane + {v} * __width;");
-                    w.Close();
-                });
-                w.Line($"int {stage.Target} = {Reduce("ArgMax", $"__bv_{stage.Target}, __bi_{stage.Target}")};");
-                break;
-            case StageKind.Map:
-                EachValue(v => w.Line($"{Element(stage.Output, v)} = {Body()};"));
-                break;
             case StageKind.At:
             {
                 // an input row, read again from device memory (it was just read, so the cache holds it)

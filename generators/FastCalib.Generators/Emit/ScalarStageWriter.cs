@@ -21,61 +21,80 @@ internal static class ScalarStageWriter
     public static void Emit(KernelContext k, ScalarModel m)
     {
         foreach (var step in k.Plan.Steps)
-            foreach (var stage in step.Stages)
-                EmitStage(k, stage, m);
+        {
+            if (step.Fused is { } traversal) EmitTraversal(k, traversal, m);
+            else EmitStatement(k, step.Stages[0], m);
+        }
     }
 
-    public static void EmitStage(KernelContext k, Stage stage, ScalarModel m)
+    /// <summary>The temps first needed by a stage, then its value <c>__w{index}</c>, as scalar code.</summary>
+    public static void EmitValue(KernelContext k, FusedStage s, string math)
+    {
+        foreach (var t in s.TempsBefore)
+            k.W.Line($"{(t.Value.IsBoolean ? "bool" : "float")} {t.Name} = {ExprEmitter.Scalar(t.Value, k.Ref, math)};");
+        k.W.Line($"float {s.Value} = {ExprEmitter.Scalar(s.Body, k.Ref, math)};");
+    }
+
+    /// <summary>One loop over the row for all patterns of the traversal: accumulators first, finished after the loop.</summary>
+    private static void EmitTraversal(KernelContext k, Traversal traversal, ScalarModel m)
     {
         var w = k.W;
-        string loop = m.Group ? "for (int __j = __lane; __j < cols; __j += __threads)" : "for (int __j = 0; __j < cols; __j++)";
+        string Accumulator(Stage st) => m.Group || (Reduction.Of(st.Kind).IsSum && m.WideSums) ? "__p_" + st.Target : st.Target;
+        foreach (var s in traversal.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                var reduction = Reduction.Of(st.Kind);
+                w.Line($"{(reduction.IsSum && m.WideSums ? "double" : "float")} {Accumulator(st)} = {reduction.Identity};");
+            }
+            else if (st.Kind == StageKind.ArgMax)
+            {
+                w.Line($"float __bv_{st.Target} = float.NegativeInfinity;");
+                w.Line($"int __bi_{st.Target} = {(m.Group ? "__lane" : "0")};");
+            }
+        }
+        w.Open(m.Group ? "for (int __j = __lane; __j < cols; __j += __threads)" : "for (int __j = 0; __j < cols; __j++)");
+        foreach (var row in traversal.LoadedRows) w.Line($"float {Traversal.Loaded(row)} = {m.Element(row, "__j")};");
+        foreach (var s in traversal.Stages)
+        {
+            var st = s.Stage;
+            EmitValue(k, s, m.Math);
+            if (st.Kind is StageKind.Map or StageKind.MapSum) w.Line($"{m.Element(st.Output, "__j")} = {s.Value};");
+            if (StageKinds.IsReduction(st.Kind)) w.Line(Reduction.Of(st.Kind).ScalarUpdate(Accumulator(st), s.Value, m.Math));
+            else if (st.Kind == StageKind.ArgMax)
+            {
+                w.Open($"if ({s.Value} > __bv_{st.Target} || ({m.IsNaN}({s.Value}) && !{m.IsNaN}(__bv_{st.Target})))");
+                w.Line($"__bv_{st.Target} = {s.Value};");
+                w.Line($"__bi_{st.Target} = __j;");
+                w.Close();
+            }
+        }
+        w.Close();
+        foreach (var s in traversal.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                var reduction = Reduction.Of(st.Kind);
+                if (m.Group) w.Line($"float {st.Target} = {Names.GroupReduce}.{reduction.Group}({Accumulator(st)});");
+                else if (reduction.IsSum && m.WideSums) w.Line($"float {st.Target} = (float){Accumulator(st)};");
+            }
+            else if (st.Kind == StageKind.ArgMax)
+                w.Line(m.Group
+                    ? $"int {st.Target} = {Names.GroupReduce}.ArgMax(__bv_{st.Target}, __bi_{st.Target});"
+                    : $"int {st.Target} = __bi_{st.Target};");
+        }
+    }
+
+    /// <summary>A per-row statement (At, Let, an out assignment, a total).</summary>
+    public static void EmitStatement(KernelContext k, Stage stage, ScalarModel m)
+    {
+        var w = k.W;
         string guard = m.Group ? "if (__lane == 0) " : "";
         string Body() => ExprEmitter.Scalar(stage.Body!, k.Ref, m.Math);
-        void Loads()
-        {
-            for (int i = 0; i < stage.Inputs.Count; i++)
-                w.Line($"float {stage.LambdaParams[i]} = {m.Element(stage.Inputs[i], "__j")};");
-        }
-
         switch (stage.Kind)
         {
-            case StageKind.Max or StageKind.Min or StageKind.Sum or StageKind.MapSum:
-            {
-                var reduction = Reduction.Of(stage.Kind);
-                bool wide = reduction.IsSum && m.WideSums;
-                string acc = m.Group || wide ? "__p_" + stage.Target : stage.Target;
-                w.Line($"{(wide ? "double" : "float")} {acc} = {reduction.Identity};");
-                w.Open(loop);
-                Loads();
-                w.Line($"float __f = {Body()};");
-                if (stage.Kind == StageKind.MapSum) w.Line($"{m.Element(stage.Output, "__j")} = __f;");
-                w.Line(reduction.ScalarUpdate(acc, "__f", m.Math));
-                w.Close();
-                if (wide) w.Line($"float {stage.Target} = (float){acc};");
-                else if (m.Group) w.Line($"float {stage.Target} = {Names.GroupReduce}.{reduction.Group}({acc});");
-                break;
-            }
-            case StageKind.ArgMax:
-                w.Line($"float __bv_{stage.Target} = float.NegativeInfinity;");
-                w.Line($"int __bi_{stage.Target} = {(m.Group ? "__lane" : "0")};");
-                w.Open(loop);
-                Loads();
-                w.Line($"float __f = {Body()};");
-                w.Open($"if (__f > __bv_{stage.Target} || ({m.IsNaN}(__f) && !{m.IsNaN}(__bv_{stage.Target})))");
-                w.Line($"__bv_{stage.Target} = __f;");
-                w.Line($"__bi_{stage.Target} = __j;");
-                w.Close();
-                w.Close();
-                w.Line(m.Group
-                    ? $"int {stage.Target} = {Names.GroupReduce}.ArgMax(__bv_{stage.Target}, __bi_{stage.Target});"
-                    : $"int {stage.Target} = __bi_{stage.Target};");
-                break;
-            case StageKind.Map:
-                w.Open(loop);
-                Loads();
-                w.Line($"{m.Element(stage.Output, "__j")} = {Body()};");
-                w.Close();
-                break;
             case StageKind.At:
                 if (m.Group && k.IsParam(stage.Inputs[0], ParamKind.OutRow))
                     w.Line(Names.Group + ".Barrier();");

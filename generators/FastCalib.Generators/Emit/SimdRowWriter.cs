@@ -1,15 +1,18 @@
-using System;
 using System.Linq;
 
 namespace FastCalib.Generators;
 
 /// <summary>
-/// The within-row SIMD path <c>Row128/256/512</c>: each row in whole vectors, four accumulators per reduction, and
-/// the columns after the last whole vector handled under a lane mask.
+/// The within-row SIMD path <c>Row128/256/512</c>: each row in whole vectors, one loop per traversal (four
+/// accumulators per reduction when the traversal has no ArgMax), and the columns after the last whole vector
+/// handled under a lane mask.
 /// </summary>
 internal static class SimdRowWriter
 {
     private const int Unroll = 4;
+
+    /// <summary>How a column block is loaded and stored: whole vectors, the row's last whole vector redone under a mask, or a partial vector.</summary>
+    private enum Part { Whole, MaskedWhole, Partial }
 
     public static void Emit(KernelContext k, int width)
     {
@@ -27,150 +30,121 @@ internal static class SimdRowWriter
         foreach (var p in k.RowParams) w.Line($"float* __r_{p.Name} = {p.Name} + {k.RowOffset(p)};");
         var scalar = ScalarModel.Cpu((row, index) => $"__r_{row}[{index}]");
         foreach (var step in k.Plan.Steps)
-            foreach (var stage in step.Stages)
-            {
-                if (!step.IsTraversal) ScalarStageWriter.EmitStage(k, stage, scalar);
-                else if (StageKinds.IsReduction(stage.Kind)) EmitReduce(k, stage, width);
-                else if (stage.Kind == StageKind.ArgMax) EmitArgMax(k, stage, width);
-                else EmitMap(k, stage, width);
-            }
+        {
+            if (step.Fused is { } traversal) EmitTraversal(k, traversal, width);
+            else ScalarStageWriter.EmitStatement(k, step.Stages[0], scalar);
+        }
         w.Close();
         w.Line("return __total;");
         w.Close().Line();
     }
 
-    /// <summary>Max, Min, Sum or MapSum within a row: four independent accumulators, then one vector, then the masked tail.</summary>
-    private static void EmitReduce(KernelContext k, Stage stage, int width)
+    private static void EmitTraversal(KernelContext k, Traversal t, int width)
     {
         var w = k.W;
         string V = Names.Vector(width), M = Names.SimdMath(width);
-        var reduction = Reduction.Of(stage.Kind);
-        string Combine(string a, string b) => reduction.VectorCombine(a, b, width);
-        bool store = stage.Kind == StageKind.MapSum;
-        w.Line($"float {stage.Target};");
+        bool argMax = t.Stages.Any(s => s.Stage.Kind == StageKind.ArgMax);
+        int unroll = !argMax && t.Stages.Any(s => StageKinds.IsReduction(s.Stage.Kind)) ? Unroll : 1;
+        foreach (var s in t.Stages.Where(s => s.Stage.Target.Length > 0))
+            w.Line($"{(s.Stage.Kind == StageKind.ArgMax ? "int" : "float")} {s.Stage.Target};");
         w.Open("");
-        EmitBroadcastLocals(k, stage, width);
-        for (int u = 0; u < Unroll; u++) w.Line($"var __a{u} = {V}.Create({reduction.Identity});");
-        w.Line("int __j = 0;");
-        w.Open($"for (; __j <= cols - {Unroll} * __w; __j += {Unroll} * __w)");
-        for (int u = 0; u < Unroll; u++)
+        foreach (var name in t.OuterNames.Where(n => !k.IsUniform(n)))
+            w.Line($"var __v_{name} = {V}.Create({name});");
+        foreach (var s in t.Stages)
         {
-            string at = u == 0 ? "__j" : $"__j + {u} * __w";
-            w.Open("");
-            EmitLoads(k, stage, width, at, partial: false);
-            w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, false)};");
-            if (store) w.Line($"{V}.Store(__f, __r_{stage.Output} + {at});");
-            w.Line($"__a{u} = {Combine($"__a{u}", "__f")};");
+            if (StageKinds.IsReduction(s.Stage.Kind))
+                for (int u = 0; u < unroll; u++) w.Line($"var __a{s.Index}_{u} = {V}.Create({Reduction.Of(s.Stage.Kind).Identity});");
+            else if (s.Stage.Kind == StageKind.ArgMax)
+            {
+                w.Line($"var __bv{s.Index} = {V}.Create(float.NegativeInfinity);");
+                w.Line($"var __bi{s.Index} = {V}<int>.Indices;");
+            }
+        }
+        w.Line("int __j = 0;");
+        if (unroll > 1)
+        {
+            w.Open($"for (; __j <= cols - {unroll} * __w; __j += {unroll} * __w)");
+            for (int u = 0; u < unroll; u++)
+            {
+                w.Open("");
+                EmitColumns(k, t, width, u == 0 ? "__j" : $"__j + {u} * __w", u, Part.Whole);
+                w.Close();
+            }
             w.Close();
         }
-        w.Close();
         w.Open("for (; __j <= cols - __w; __j += __w)");
-        EmitLoads(k, stage, width, "__j", partial: false);
-        w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, false)};");
-        if (store) w.Line($"{V}.Store(__f, __r_{stage.Output} + __j);");
-        w.Line($"__a0 = {Combine("__a0", "__f")};");
+        EmitColumns(k, t, width, "__j", 0, Part.Whole);
         w.Close();
-        EmitTail(k, stage, width, (at, partial) =>
-        {
-            w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, false)};");
-            if (store) EmitMaskedStore(k, stage.Output, width, at, partial, "__f");
-            w.Line($"__a0 = {V}.ConditionalSelect(__m, {Combine("__a0", "__f")}, __a0);");
-        });
-        w.Line($"{stage.Target} = {M}.{reduction.Across}({Combine(Combine("__a0", "__a1"), Combine("__a2", "__a3"))});");
-        w.Close();
-    }
-
-    private static void EmitArgMax(KernelContext k, Stage stage, int width)
-    {
-        var w = k.W;
-        string V = Names.Vector(width), M = Names.SimdMath(width);
-        w.Line($"int {stage.Target};");
-        w.Open("");
-        EmitBroadcastLocals(k, stage, width);
-        w.Line($"var __bv = {V}.Create(float.NegativeInfinity);");
-        w.Line($"var __bi = {V}<int>.Indices;");
-        w.Line("int __j = 0;");
-        w.Open("for (; __j <= cols - __w; __j += __w)");
-        EmitLoads(k, stage, width, "__j", partial: false);
-        w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, rowScalarsAreVectors: false)};");
-        w.Line($"var __b = {M}.Beats(__f, __bv);");
-        w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
-        w.Line($"__bi = {V}.ConditionalSelect({V}.AsInt32(__b), {V}<int>.Indices + {V}.Create(__j), __bi);");
-        w.Close();
-        EmitTail(k, stage, width, (at, _) =>
-        {
-            w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, rowScalarsAreVectors: false)};");
-            w.Line($"var __b = {M}.Beats(__f, __bv) & __m;");
-            w.Line($"__bv = {V}.ConditionalSelect(__b, __f, __bv);");
-            w.Line($"__bi = {V}.ConditionalSelect({V}.AsInt32(__b), {V}<int>.Indices + {V}.Create({at}), __bi);");
-        });
-        w.Line($"{stage.Target} = {M}.ArgMaxAcross(__bv, __bi);");
-        w.Close();
-    }
-
-    private static void EmitMap(KernelContext k, Stage stage, int width)
-    {
-        var w = k.W;
-        w.Open("");
-        EmitBroadcastLocals(k, stage, width);
-        w.Line("int __j = 0;");
-        w.Open("for (; __j <= cols - __w; __j += __w)");
-        EmitLoads(k, stage, width, "__j", partial: false);
-        w.Line($"{Names.Vector(width)}.Store({SimdShared.VectorBody(k, stage, width, false)}, __r_{stage.Output} + __j);");
-        w.Close();
-        EmitTail(k, stage, width, (at, partial) =>
-            EmitMaskedStore(k, stage.Output, width, at, partial, SimdShared.VectorBody(k, stage, width, false)));
-        w.Close();
-    }
-
-    /// <summary>
-    /// The columns left after the whole vectors, [__j, cols). Rows of at least one vector redo the row's last whole
-    /// vector, with __m set on the lanes not yet done (earlier lanes are kept by blending, never recomputed into
-    /// results), which costs no partial memory access; shorter rows go through a stack copy of their few values.
-    /// The body sees the lane mask __m, the start column and whether the loads were partial.
-    /// </summary>
-    private static void EmitTail(KernelContext k, Stage stage, int width, Action<string, bool> body)
-    {
-        var w = k.W;
-        string V = Names.Vector(width), M = Names.SimdMath(width);
+        // the columns after the whole vectors: rows of at least one vector redo their last whole vector with __m set
+        // on the lanes not yet done (the others are kept by blending, never recomputed into results), which costs no
+        // partial memory access; shorter rows go through a partial load of their few values
         w.Open("if (__j < cols)");
         w.Open("if (cols >= __w)");
         w.Line("int __s = cols - __w;");
         w.Line($"var __m = {V}.OnesComplement({M}.FirstLanes(__j - __s));");
-        EmitLoads(k, stage, width, "__s", partial: false);
-        body("__s", false);
+        EmitColumns(k, t, width, "__s", 0, Part.MaskedWhole);
         w.Close();
         w.Open("else");
         w.Line("int __n = cols - __j;");
         w.Line($"var __m = {M}.FirstLanes(__n);");
-        EmitLoads(k, stage, width, "__j", partial: true);
-        body("__j", true);
+        EmitColumns(k, t, width, "__j", 0, Part.Partial);
         w.Close();
+        w.Close();
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                var reduction = Reduction.Of(st.Kind);
+                var parts = Enumerable.Range(0, unroll).Select(u => $"__a{s.Index}_{u}").ToList();
+                while (parts.Count > 1)
+                    parts = Enumerable.Range(0, parts.Count / 2).Select(i => reduction.VectorCombine(parts[2 * i], parts[2 * i + 1], width)).ToList();
+                w.Line($"{st.Target} = {M}.{reduction.Across}({parts[0]});");
+            }
+            else if (st.Kind == StageKind.ArgMax)
+                w.Line($"{st.Target} = {M}.ArgMaxAcross(__bv{s.Index}, __bi{s.Index});");
+        }
         w.Close();
     }
 
-    /// <summary>Stores the masked lanes of a tail vector, keeping what the row already holds in the others.</summary>
-    private static void EmitMaskedStore(KernelContext k, string output, int width, string at, bool partial, string value)
+    /// <summary>One vector of columns from <paramref name="at"/> for every pattern: loads, values, stores, accumulators.</summary>
+    private static void EmitColumns(KernelContext k, Traversal t, int width, string at, int u, Part part)
     {
+        var w = k.W;
         string V = Names.Vector(width), M = Names.SimdMath(width);
-        k.W.Line(partial
-            ? $"{M}.StoreFirst({value}, __r_{output} + {at}, __n);"
-            : $"{V}.Store({V}.ConditionalSelect(__m, {value}, {V}.Load(__r_{output} + {at})), __r_{output} + {at});");
-    }
-
-    private static void EmitLoads(KernelContext k, Stage stage, int width, string at, bool partial)
-    {
-        for (int i = 0; i < stage.Inputs.Count; i++)
-            k.W.Line(partial
-                ? $"var {stage.LambdaParams[i]} = {Names.SimdMath(width)}.LoadFirst(__r_{stage.Inputs[i]} + {at}, __n);"
-                : $"var {stage.LambdaParams[i]} = {Names.Vector(width)}.Load(__r_{stage.Inputs[i]} + {at});");
-    }
-
-    /// <summary>Row scalars the element function reads, broadcast once per stage (uniforms are broadcast once per call).</summary>
-    private static void EmitBroadcastLocals(KernelContext k, Stage stage, int width)
-    {
-        foreach (var name in stage.Body!.Names().Distinct())
-            if (!stage.LambdaParams.Contains(name) && !k.IsUniform(name))
-                k.W.Line($"var __v_{name} = {Names.Vector(width)}.Create({name});");
+        foreach (var row in t.LoadedRows)
+            w.Line(part == Part.Partial
+                ? $"var {Traversal.Loaded(row)} = {M}.LoadFirst(__r_{row} + {at}, __n);"
+                : $"var {Traversal.Loaded(row)} = {V}.Load(__r_{row} + {at});");
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            SimdShared.EmitValue(k, s, width, rowScalarsAreVectors: false);
+            if (st.Kind is StageKind.Map or StageKind.MapSum)
+            {
+                string into = $"__r_{st.Output} + {at}";
+                w.Line(part switch
+                {
+                    Part.Whole => $"{V}.Store({s.Value}, {into});",
+                    Part.MaskedWhole => $"{V}.Store({V}.ConditionalSelect(__m, {s.Value}, {V}.Load({into})), {into});",
+                    _ => $"{M}.StoreFirst({s.Value}, {into}, __n);",
+                });
+            }
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                var reduction = Reduction.Of(st.Kind);
+                string acc = $"__a{s.Index}_{u}";
+                w.Line(part == Part.Whole
+                    ? $"{acc} = {reduction.VectorCombine(acc, s.Value, width)};"
+                    : $"{acc} = {V}.ConditionalSelect(__m, {reduction.VectorCombine(acc, s.Value, width)}, {acc});");
+            }
+            else if (st.Kind == StageKind.ArgMax)
+            {
+                string bv = $"__bv{s.Index}", bi = $"__bi{s.Index}", b = $"__b{s.Index}";
+                w.Line($"var {b} = {M}.Beats({s.Value}, {bv}){(part == Part.Whole ? "" : " & __m")};");
+                w.Line($"{bv} = {V}.ConditionalSelect({b}, {s.Value}, {bv});");
+                w.Line($"{bi} = {V}.ConditionalSelect({V}.AsInt32({b}), {V}<int>.Indices + {V}.Create({at}), {bi});");
+            }
+        }
     }
 }

@@ -17,12 +17,20 @@ internal static class SimdShared
     }
 
     /// <summary>
-    /// The element function as vector code. Lambda parameters are vectors; uniforms are pre-broadcast; row scalars
-    /// are broadcast per stage (within a row) or already vectors (across rows).
+    /// A canonical element expression (see <see cref="Traversal"/>) as vector code: elements, stage values and temps
+    /// are vectors of their own name; uniforms are pre-broadcast (<c>__v_</c>); row scalars are broadcast per
+    /// traversal within a row (<c>__v_</c>) or are already vectors across rows.
     /// </summary>
-    public static string VectorBody(KernelContext k, Stage stage, int width, bool rowScalarsAreVectors) =>
-        ExprEmitter.Vector(stage.Body!, name =>
-            stage.LambdaParams.Contains(name) ? name
+    public static string Vector(KernelContext k, Expr e, int width, bool rowScalarsAreVectors) =>
+        ExprEmitter.Vector(e, name =>
+            Traversal.IsElementName(name) ? name
             : k.IsUniform(name) || !rowScalarsAreVectors ? "__v_" + name
             : name, width);
+
+    /// <summary>The temps first needed by a stage, then its value <c>__w{index}</c>, as vector code.</summary>
+    public static void EmitValue(KernelContext k, FusedStage s, int width, bool rowScalarsAreVectors)
+    {
+        foreach (var t in s.TempsBefore) k.W.Line($"var {t.Name} = {Vector(k, t.Value, width, rowScalarsAreVectors)};");
+        k.W.Line($"var {s.Value} = {Vector(k, s.Body, width, rowScalarsAreVectors)};");
+    }
 }

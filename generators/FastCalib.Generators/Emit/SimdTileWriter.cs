@@ -29,8 +29,11 @@ internal static class SimdTileWriter
                 : $"{M}.LoadTileRows({p.Name}, cols, {p.RowFrom} + __row, __rows, __t_{p.Name});");
         foreach (var p in k.RowInputs)
             w.Line($"var __in_{p.Name} = {M}.LoadRows({p.Name} + __row, __rows);");
-        foreach (var stage in k.Plan.Steps.SelectMany(s => s.Stages))
-            EmitStage(k, stage, width);
+        foreach (var step in k.Plan.Steps)
+        {
+            if (step.Fused is { } traversal) EmitTraversal(k, traversal, width);
+            else EmitStatement(k, step.Stages[0], width);
+        }
         foreach (var p in k.RowParams.Where(p => p.Kind == ParamKind.OutRow))
             w.Line($"{M}.StoreTile(__t_{p.Name}, cols, __rows, {p.Name} + __o);");
         w.Close();
@@ -38,55 +41,95 @@ internal static class SimdTileWriter
         w.Close().Line();
     }
 
-    private static void EmitStage(KernelContext k, Stage stage, int width)
+    /// <summary>
+    /// One loop over the columns for all patterns of the traversal. With a reduction or an ArgMax, columns go in
+    /// pairs: even and odd columns have their own accumulators (halving the dependency chain of a short row), merged
+    /// after the loop.
+    /// </summary>
+    private static void EmitTraversal(KernelContext k, Traversal t, int width)
     {
         var w = k.W;
         string V = Names.Vector(width), M = Names.SimdMath(width);
+        bool paired = t.Stages.Any(s => StageKinds.IsReduction(s.Stage.Kind) || s.Stage.Kind == StageKind.ArgMax);
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind)) w.Line($"var {st.Target} = {V}.Create({Reduction.Of(st.Kind).Identity});");
+            else if (st.Kind == StageKind.ArgMax) w.Line($"var {st.Target} = {V}<int>.Zero;");
+        }
+        w.Open("");
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind)) w.Line($"var __a1_{s.Index} = {V}.Create({Reduction.Of(st.Kind).Identity});");
+            else if (st.Kind == StageKind.ArgMax)
+            {
+                w.Line($"var __bv{s.Index} = {V}.Create(float.NegativeInfinity);");
+                w.Line($"var __bv1_{s.Index} = {V}.Create(float.NegativeInfinity);");
+                w.Line($"var __bi1_{s.Index} = {V}<int>.One;");
+            }
+        }
+        if (paired)
+        {
+            w.Line("int __j = 0;");
+            w.Open("for (; __j + 1 < cols; __j += 2)");
+            EmitColumn(k, t, width, "__j", odd: false);
+            EmitColumn(k, t, width, "(__j + 1)", odd: true);
+            w.Close();
+            w.Open("if (__j < cols)");
+            EmitColumn(k, t, width, "__j", odd: false);
+            w.Close();
+        }
+        else
+        {
+            w.Open("for (int __j = 0; __j < cols; __j++)");
+            EmitColumn(k, t, width, "__j", odd: false);
+            w.Close();
+        }
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            if (StageKinds.IsReduction(st.Kind)) w.Line($"{st.Target} = {Reduction.Of(st.Kind).VectorCombine(st.Target, $"__a1_{s.Index}", width)};");
+            else if (st.Kind == StageKind.ArgMax) w.Line($"{st.Target} = {M}.ArgMaxMerge(__bv{s.Index}, {st.Target}, __bv1_{s.Index}, __bi1_{s.Index});");
+        }
+        w.Close();
+    }
+
+    /// <summary>One column of the tile (one element of each lane's row) for every pattern.</summary>
+    private static void EmitColumn(KernelContext k, Traversal t, int width, string column, bool odd)
+    {
+        var w = k.W;
+        string V = Names.Vector(width), M = Names.SimdMath(width);
+        w.Open("");
+        foreach (var row in t.LoadedRows)
+            w.Line($"var {Traversal.Loaded(row)} = {V}.Load(__t_{row} + {column} * __w);");
+        foreach (var s in t.Stages)
+        {
+            var st = s.Stage;
+            SimdShared.EmitValue(k, s, width, rowScalarsAreVectors: true);
+            if (st.Kind is StageKind.Map or StageKind.MapSum) w.Line($"{V}.Store({s.Value}, __t_{st.Output} + {column} * __w);");
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                string acc = odd ? $"__a1_{s.Index}" : st.Target;
+                w.Line($"{acc} = {Reduction.Of(st.Kind).VectorCombine(acc, s.Value, width)};");
+            }
+            else if (st.Kind == StageKind.ArgMax)
+            {
+                string best = odd ? $"__bv1_{s.Index}" : $"__bv{s.Index}", index = odd ? $"__bi1_{s.Index}" : st.Target, b = $"__b{s.Index}";
+                w.Line($"var {b} = {M}.Beats({s.Value}, {best});");
+                w.Line($"{best} = {V}.ConditionalSelect({b}, {s.Value}, {best});");
+                w.Line($"{index} = {V}.ConditionalSelect({V}.AsInt32({b}), {V}.Create({column}), {index});");
+            }
+        }
+        w.Close();
+    }
+
+    private static void EmitStatement(KernelContext k, Stage stage, int width)
+    {
+        var w = k.W;
+        string M = Names.SimdMath(width);
         switch (stage.Kind)
         {
-            case StageKind.Max or StageKind.Min or StageKind.Sum or StageKind.MapSum:
-            {
-                // two accumulators (even and odd columns) halve the dependency chain of a short row
-                var reduction = Reduction.Of(stage.Kind);
-                w.Line($"var {stage.Target} = {V}.Create({reduction.Identity});");
-                w.Open("");
-                w.Line($"var __a1 = {V}.Create({reduction.Identity});");
-                w.Line("int __j = 0;");
-                w.Open("for (; __j + 1 < cols; __j += 2)");
-                EmitReduceStep(k, stage, width, stage.Target, reduction, "__j");
-                EmitReduceStep(k, stage, width, "__a1", reduction, "(__j + 1)");
-                w.Close();
-                w.Open("if (__j < cols)");
-                EmitReduceStep(k, stage, width, stage.Target, reduction, "__j");
-                w.Close();
-                w.Line($"{stage.Target} = {reduction.VectorCombine(stage.Target, "__a1", width)};");
-                w.Close();
-                break;
-            }
-            case StageKind.ArgMax:
-                // even and odd columns keep separate bests (shorter dependency chains), merged at the end
-                w.Line($"var {stage.Target} = {V}<int>.Zero;");
-                w.Open("");
-                w.Line($"var __bv = {V}.Create(float.NegativeInfinity);");
-                w.Line($"var __bv1 = {V}.Create(float.NegativeInfinity);");
-                w.Line($"var __bi1 = {V}<int>.One;");
-                w.Line("int __j = 0;");
-                w.Open("for (; __j + 1 < cols; __j += 2)");
-                EmitArgMaxStep(k, stage, width, "__bv", stage.Target, "__j");
-                EmitArgMaxStep(k, stage, width, "__bv1", "__bi1", "(__j + 1)");
-                w.Close();
-                w.Open("if (__j < cols)");
-                EmitArgMaxStep(k, stage, width, "__bv", stage.Target, "__j");
-                w.Close();
-                w.Line($"{stage.Target} = {M}.ArgMaxMerge(__bv, {stage.Target}, __bv1, __bi1);");
-                w.Close();
-                break;
-            case StageKind.Map:
-                w.Open("for (int __j = 0; __j < cols; __j++)");
-                EmitLoads(k, stage, width);
-                w.Line($"{V}.Store({SimdShared.VectorBody(k, stage, width, true)}, __t_{stage.Output} + __j * __w);");
-                w.Close();
-                break;
             case StageKind.At:
                 w.Line($"var {stage.Target} = {M}.GatherTile(__t_{stage.Inputs[0]}, {k.Ref(stage.Index)});");
                 break;
@@ -107,34 +150,4 @@ internal static class SimdTileWriter
     /// <summary>A per-row expression across rows: every row scalar is a vector (one row per lane).</summary>
     private static string RowExpr(KernelContext k, Expr body, int width) =>
         ExprEmitter.Vector(body, name => k.IsUniform(name) ? "__v_" + name : k.Ref(name), width);
-
-    private static void EmitArgMaxStep(KernelContext k, Stage stage, int width, string best, string index, string column)
-    {
-        var w = k.W;
-        string V = Names.Vector(width), M = Names.SimdMath(width);
-        w.Open("");
-        EmitLoads(k, stage, width, column);
-        w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, true)};");
-        w.Line($"var __b = {M}.Beats(__f, {best});");
-        w.Line($"{best} = {V}.ConditionalSelect(__b, __f, {best});");
-        w.Line($"{index} = {V}.ConditionalSelect({V}.AsInt32(__b), {V}.Create({column}), {index});");
-        w.Close();
-    }
-
-    private static void EmitReduceStep(KernelContext k, Stage stage, int width, string accumulator, Reduction reduction, string column)
-    {
-        var w = k.W;
-        w.Open("");
-        EmitLoads(k, stage, width, column);
-        w.Line($"var __f = {SimdShared.VectorBody(k, stage, width, rowScalarsAreVectors: true)};");
-        if (stage.Kind == StageKind.MapSum) w.Line($"{Names.Vector(width)}.Store(__f, __t_{stage.Output} + {column} * __w);");
-        w.Line($"{accumulator} = {reduction.VectorCombine(accumulator, "__f", width)};");
-        w.Close();
-    }
-
-    private static void EmitLoads(KernelContext k, Stage stage, int width, string column = "__j")
-    {
-        for (int i = 0; i < stage.Inputs.Count; i++)
-            k.W.Line($"var {stage.LambdaParams[i]} = {Names.Vector(width)}.Load(__t_{stage.Inputs[i]} + {column} * __w);");
-    }
 }

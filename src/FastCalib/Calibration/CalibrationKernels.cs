@@ -36,7 +36,7 @@ internal static partial class CalibrationKernels
         int arg = Rows.ArgMax(z, v => v);
         float max = Rows.At(z, arg);
         float sum = Rows.Sum(z, v => MathF.Exp((v - max) * invT));
-        float squares = Rows.Sum(z, v => MathF.Exp((v - max) * (2 * invT)));
+        float squares = Rows.Sum(z, v => MathF.Exp((v - max) * invT) * MathF.Exp((v - max) * invT));   // e², sharing e's exponential
         float atLabel = Rows.At(z, label);
         float invSum = 1f / sum;
         float shifted = (atLabel - max) * invT;

@@ -1,6 +1,6 @@
 // Small row kernels whose generated source is pinned in Golden/*.g.cs.txt, so that every change of the emitter shows
-// as a readable diff (see GoldenFileTests). One of each kind: a map, a two-pass reduction with a per-row output, and
-// a kernel with a total.
+// as a readable diff (see GoldenFileTests). One of each kind: a map, a two-pass reduction with a per-row output, a
+// kernel with a total, and a fused traversal whose sums share an exponential.
 using System;
 using FastCalib.Kernels;
 
@@ -27,5 +27,15 @@ public static partial class GoldenKernels
     {
         float squares = Rows.Sum(x, v => v * v);
         total += squares;
+    }
+
+    /// <summary>Σe and Σe·d over e = exp(d), d = x − max: one traversal after the max, one exponential per element.</summary>
+    [RowKernel]
+    public static void ShiftedMoment(ReadOnlyRow x, out float mean)
+    {
+        float max = Rows.Max(x, v => v);
+        float sum = Rows.Sum(x, v => MathF.Exp(v - max));
+        float first = Rows.Sum(x, v => MathF.Exp(v - max) * (v - max));
+        mean = first / sum;
     }
 }

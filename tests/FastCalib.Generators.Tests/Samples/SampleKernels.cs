@@ -133,6 +133,34 @@ public static unsafe partial class SampleKernels
         dd.View.CopyToCPU(dot);
     }
 
+    /// <summary>
+    /// Three sums sharing one exponential (fused into one traversal with common subexpressions), a map that reads
+    /// the row the same traversal's MapSum writes, and statements between patterns that move after the traversal.
+    /// </summary>
+    [RowKernel]
+    public static void Moments(ReadOnlyRow z, Row e, in int label, float beta, out float mean, out float spread, out float picked)
+    {
+        float max = Rows.Max(z, v => v);
+        float top = Rows.At(z, label);
+        float sum = Rows.MapSum(e, z, v => MathF.Exp((v - max) * beta));
+        float first = Rows.Sum(z, v => (v - max) * beta > -30 ? MathF.Exp((v - max) * beta) * (v - max) : 0);
+        float second = Rows.Sum(e, z, (x, v) => x * (v - max) * (v - max));
+        float m = first / sum;
+        Rows.Map(e, e, x => x / sum);
+        mean = m;
+        spread = second / sum - m * m;
+        picked = top - max;
+    }
+
+    public static void RunMomentsDefinition(float[] z, float[] e, int[] label, float beta, float[] mean, float[] spread, float[] picked, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+            Moments(new ReadOnlyRow(z.AsSpan(r * cols, cols)), new Row(e.AsSpan(r * cols, cols)), label[r], beta, out mean[r], out spread[r], out picked[r]);
+    }
+
+    public static void RunMoments(FastCalib.ComputeOptions options, float[] z, float[] e, int[] label, float beta, float[] mean, float[] spread, float[] picked, int rows, int cols) =>
+        MomentsKernel.Host(options, "Moments", rows, cols, z, e, label, beta, mean, spread, picked);
+
     /// <summary>Runs the definition itself, row by row, through the Rows implementations.</summary>
     public static double RunDefinition(float[] a, float[] b, float[] c, float[] y, float k, float[] low, int[] arg, int rows, int cols)
     {

@@ -1,0 +1,61 @@
+using System.Text.RegularExpressions;
+
+namespace FastCalib.Generators.Tests;
+
+/// <summary>
+/// The structure of fused code, read off the generated source: how many loops over a row each path makes and how
+/// many exponentials it evaluates per element, for a kernel of three sums sharing one exponential (the temperature
+/// fit's pass) and for the library's own kernels.
+/// </summary>
+public class FusionTests
+{
+    private const string Source = """
+        using System;
+        using FastCalib.Kernels;
+
+        static partial class K
+        {
+            [RowKernel]
+            static void Pass(ReadOnlyRow z, float beta, out float s0, out float s1, out float s2)
+            {
+                float max = Rows.Max(z, v => v);
+                float sum = Rows.Sum(z, v => MathF.Exp((v - max) * beta));
+                float first = Rows.Sum(z, v => MathF.Exp((v - max) * beta) * (v - max));
+                float second = Rows.Sum(z, v => MathF.Exp((v - max) * beta) * (v - max) * (v - max));
+                s0 = sum;
+                s1 = first;
+                s2 = second;
+            }
+        }
+        """;
+
+    private static string Generated() =>
+        GeneratorHarness.Generate(Source).Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("K.PassKernel.g.cs")).ToString();
+
+    /// <summary>The text of one generated method: from its signature to the next method's doc comment.</summary>
+    private static string Method(string source, string signature)
+    {
+        int start = source.IndexOf(signature, StringComparison.Ordinal);
+        Assert.True(start >= 0, $"no {signature}");
+        int end = source.IndexOf("/// <summary>", start, StringComparison.Ordinal);
+        return source.Substring(start, (end < 0 ? source.Length : end) - start);
+    }
+
+    [Fact]
+    public void Three_sums_after_a_max_are_two_traversals_with_one_exponential_per_element()
+    {
+        string source = Generated();
+        string scalar = Method(source, "public static double Scalar(");
+        Assert.Equal(2, Regex.Matches(scalar, @"for \(int __j = 0; __j < cols; __j\+\+\)").Count);
+        Assert.Single(Regex.Matches(scalar, @"MathF\.Exp\("));
+        // within a row: one exponential per vector of columns in each block (four unrolled, one whole, two tails)
+        string row = Method(source, "private static double Row512(");
+        Assert.Equal(7, Regex.Matches(row, @"SimdMath512\.Exp\(").Count);
+        string tile = Method(source, "private static double Tile256(");
+        Assert.Equal(3, Regex.Matches(tile, @"SimdMath256\.Exp\(").Count);   // even column, odd column, last column
+        string group = Method(source, "public static void GpuGroupPerRow(");
+        Assert.Single(Regex.Matches(group, @"GpuMath\.Exp\("));
+        string warp = Method(source, "public static void GpuWarpRows(");
+        Assert.Equal(32, Regex.Matches(warp, @"GpuMath\.Exp\(").Count);      // one per register value
+    }
+}
