@@ -43,8 +43,11 @@ internal static class SimdRowWriter
     {
         var w = k.W;
         string V = Names.Vector(width), M = Names.SimdMath(width);
+        // independent accumulators hide the latency of each reduction's additions; with many reductions in one
+        // traversal fewer copies do (and keep the accumulators, temps and constants within the 32 vector registers)
         bool argMax = t.Stages.Any(s => s.Stage.Kind == StageKind.ArgMax);
-        int unroll = !argMax && t.Stages.Any(s => StageKinds.IsReduction(s.Stage.Kind)) ? Unroll : 1;
+        int reductions = t.Stages.Count(s => StageKinds.IsReduction(s.Stage.Kind));
+        int unroll = argMax || reductions == 0 ? 1 : reductions <= 2 ? Unroll : reductions <= 4 ? 2 : 1;
         foreach (var s in t.Stages.Where(s => s.Stage.Target.Length > 0))
             w.Line($"{(s.Stage.Kind == StageKind.ArgMax ? "int" : "float")} {s.Stage.Target};");
         w.Open("");
