@@ -68,7 +68,7 @@ public sealed class ArraySource : IDisposable
             if (path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return OpenNpz(path, member, spec);
             if (path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return OpenCsv(path);
             var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            return FromNpy(spec, stream, null);
+            return FromNpy(spec, stream, null, stream.Length);
         }
         catch (InvalidDataException e)
         {
@@ -95,11 +95,18 @@ public sealed class ArraySource : IDisposable
             zip.Dispose();
             throw new InputException($"{path}: no array named '{member}' (it holds {string.Join(", ", names)}).");
         }
-        return FromNpy(spec, entry.Open(), zip);
+        return FromNpy(spec, entry.Open(), zip, entry.Length);
     }
 
-    /// <summary>Parses the .npy header (format versions 1, 2 and 3) and leaves the stream at the data.</summary>
-    internal static ArraySource FromNpy(string name, Stream stream, IDisposable? owner)
+    /// <summary>Most values a row may hold: the tool reads whole rows into memory (256 MB of float32).</summary>
+    public const int MaxRowValues = 1 << 26;
+
+    /// <summary>
+    /// Parses the .npy header (format versions 1, 2 and 3) and leaves the stream at the data. With
+    /// <paramref name="totalBytes"/> (the file's or the archive entry's size) the data the header promises must be
+    /// there, so that a short file with a huge shape is an error before anything is allocated.
+    /// </summary>
+    internal static ArraySource FromNpy(string name, Stream stream, IDisposable? owner, long? totalBytes = null)
     {
         try
         {
@@ -133,6 +140,8 @@ public sealed class ArraySource : IDisposable
             if (order != "False")
                 throw new InputException($"{name}: the array is in Fortran order; write it in C order (numpy.ascontiguousarray).");
             descr = descr.Trim('\'', '"');
+            if (descr.Contains('O'))
+                throw new InputException($"{name}: dtype '{descr}' holds Python objects; save a numeric array (float32, float64 or an integer type).");
             if (descr.Length < 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
                 throw new InputException($"{name}: dtype '{descr}' is not little-endian; only little-endian float32/float64 and integer arrays are read.");
             char kind = descr[1];
@@ -143,10 +152,24 @@ public sealed class ArraySource : IDisposable
                 .Select(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw new InputException($"{name}: shape {shape} is not readable."))
                 .ToArray();
             long rows = dims.Length == 0 ? 1 : dims[0];
-            long cols = 1;
-            foreach (long d in dims.Skip(1)) cols = checked(cols * d);
-            if (cols > int.MaxValue || cols < 1 && rows > 0)
-                throw new InputException($"{name}: shape {shape} has rows of {cols} values; rows must hold between 1 and {int.MaxValue}.");
+            long cols = 1, values;
+            try
+            {
+                foreach (long d in dims.Skip(1)) cols = checked(cols * d);
+                values = checked(checked(rows * cols) * size);
+            }
+            catch (OverflowException)
+            {
+                throw new InputException($"{name}: shape {shape} holds more values than 64-bit sizes can count.");
+            }
+            if (cols > MaxRowValues || cols < 1 && rows > 0)
+                throw new InputException($"{name}: shape {shape} has rows of {cols} values; rows must hold between 1 and {MaxRowValues:N0} (the tool reads whole rows).");
+            if (totalBytes is long total)
+            {
+                long headerBytes = 6 + 2 + (major == 1 ? 2 : 4) + headerLength;
+                if (total - headerBytes < values)
+                    throw new InputException($"{name}: the header promises shape {shape} ({values:N0} bytes of data) but the file holds {Math.Max(0, total - headerBytes):N0}; it is truncated or the header is wrong.");
+            }
             return new ArraySource(name, stream, owner, kind, size, rows, (int)Math.Max(cols, 1), null, dims);
         }
         catch
@@ -226,8 +249,10 @@ public sealed class ArraySource : IDisposable
 
     private int ToInt(double value, long index)
     {
-        if (value != Math.Floor(value) || value < int.MinValue || value > int.MaxValue)
+        if (value != Math.Floor(value))
             throw new InputException($"{Name}: value {value} at position {index} is not a label (an integer).");
+        if (value < int.MinValue || value > int.MaxValue)
+            throw new InputException($"{Name}: value {value:R} at position {index} is not a label: labels are class indices, from 0 to the number of classes - 1.");
         return (int)value;
     }
 
@@ -284,10 +309,13 @@ public sealed class ArraySource : IDisposable
     }
 }
 
-/// <summary>Writes a float32 or float64 .npy file (format version 1) row block by row block.</summary>
+/// <summary>
+/// Writes a float32 or float64 .npy file (format version 1) row block by row block, through an
+/// <see cref="OutputFile"/>: the file appears only when <see cref="Commit"/> is called after the last block.
+/// </summary>
 public sealed class NpyWriter : IDisposable
 {
-    private readonly Stream _stream;
+    private readonly OutputFile _file;
     private readonly bool _double;
 
     public NpyWriter(string path, long rows, int cols, bool float64)
@@ -298,18 +326,21 @@ public sealed class NpyWriter : IDisposable
     /// <summary>A file of any shape (C order).</summary>
     public NpyWriter(string path, long[] dims, bool float64)
     {
-        _stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        _file = new OutputFile(path, "--out");
         _double = float64;
         string shape = dims.Length == 1 ? $"({dims[0]},)" : "(" + string.Join(", ", dims) + ")";
         string header = $"{{'descr': '<{(float64 ? "f8" : "f4")}', 'fortran_order': False, 'shape': {shape}, }}";
         int total = 10 + header.Length + 1;
         int padding = (64 - total % 64) % 64;
         header = header + new string(' ', padding) + "\n";
-        _stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
-        Span<byte> length = stackalloc byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)header.Length);
-        _stream.Write(length);
-        _stream.Write(Encoding.Latin1.GetBytes(header));
+        _file.Guard(() =>
+        {
+            _file.Stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+            var length = new byte[2];
+            BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)header.Length);
+            _file.Stream.Write(length);
+            _file.Stream.Write(Encoding.Latin1.GetBytes(header));
+        });
     }
 
     public void Write(ReadOnlySpan<float> values)
@@ -320,8 +351,11 @@ public sealed class NpyWriter : IDisposable
             if (_double) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values[i]);
             else BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
         }
-        _stream.Write(bytes);
+        _file.Guard(() => _file.Stream.Write(bytes));
     }
 
-    public void Dispose() => _stream.Dispose();
+    /// <summary>All rows were written: the file takes its place.</summary>
+    public void Commit() => _file.Commit();
+
+    public void Dispose() => _file.Dispose();
 }

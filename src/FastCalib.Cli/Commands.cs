@@ -35,14 +35,19 @@ public sealed class Arguments
 
     public string Required(string name) => Get(name) ?? throw new UsageException($"{name} is required.");
 
-    public int Int(string name, int fallback, int min)
+    public int Int(string name, int fallback, int min, int max = int.MaxValue)
     {
         string? text = Get(name);
         if (text is null) return fallback;
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min)
-            throw new UsageException($"{name} needs an integer of at least {min}, got '{text}'.");
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
+            throw new UsageException(max == int.MaxValue
+                ? $"{name} needs an integer of at least {min}, got '{text}'."
+                : $"{name} needs an integer from {min} to {max.ToString("N0", CultureInfo.InvariantCulture)}, got '{text}'.");
         return v;
     }
+
+    /// <summary>--bins: from 1 to the accumulator's maximum.</summary>
+    public int Bins() => Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
 
     public float Float(string name, float fallback)
     {
@@ -90,8 +95,8 @@ public static class Commands
 
     public static int Report(string[] args, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--device"], ["--adaptive", "--json"]);
-        int bins = a.Int("--bins", 15, 1);
+        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--device"], ["--adaptive", "--json", "--unnormalized"]);
+        int bins = a.Bins();
         var options = a.Device();
         var (calibration, adaptive, _) = Accumulate(a, bins, a.Float("--temperature", 1f), options, error, collectConfidences: a.Has("--adaptive"));
         var report = calibration.Report();
@@ -104,12 +109,16 @@ public static class Commands
     public static int FitTemperature(string[] args, TextWriter output, TextWriter error)
     {
         var a = new Arguments(args, ["--logits", "--labels", "--bins", "--device"], ["--json"]);
-        int bins = a.Int("--bins", 15, 1);
+        int bins = a.Bins();
         var options = a.Device();
         string logits = a.Required("--logits"), labels = a.Required("--labels");
         using (var z = ArraySource.Open(logits))
         using (var y = ArraySource.Open(labels))
+        {
             CheckPair(z, y);
+            if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a temperature on.");
+            if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a temperature needs at least 2 classes.");
+        }
         // every Newton pass streams the files again, so they never need to fit in memory
         var watch = Stopwatch.StartNew();
         var fit = TemperatureScaling.Fit(beta => StreamingPass(logits, labels, beta, options), RowsOf(logits));
@@ -121,10 +130,10 @@ public static class Commands
             output.WriteLine(JsonSerializer.Serialize(new
             {
                 temperature = fit.Temperature,
-                nll_before = fit.NllBefore,
-                nll_after = fit.NllAfter,
-                ece_before = before.Ece,
-                ece_after = after.Ece,
+                nll_before = Finite(fit.NllBefore),
+                nll_after = Finite(fit.NllAfter),
+                ece_before = Finite(before.Ece),
+                ece_after = Finite(after.Ece),
                 passes = fit.Passes,
                 at_boundary = fit.AtBoundary,
                 before = ToJson(before, null),
@@ -144,10 +153,10 @@ public static class Commands
 
     public static int Plot(string[] args, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--out", "--width", "--height", "--device"], []);
+        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--out", "--width", "--height", "--device"], ["--unnormalized"]);
         string path = a.Required("--out");
-        int width = a.Int("--width", 900, 100), height = a.Int("--height", 800, 100);
-        var report = Accumulate(a, a.Int("--bins", 15, 1), a.Float("--temperature", 1f), a.Device(), error, false).Calibration.Report();
+        int width = a.Int("--width", 900, 100, ReliabilityDiagram.MaxSide), height = a.Int("--height", 800, 100, ReliabilityDiagram.MaxSide);
+        var report = Accumulate(a, a.Bins(), a.Float("--temperature", 1f), a.Device(), error, false).Calibration.Report();
         ReliabilityDiagram.Save(report, path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "");
         output.WriteLine($"wrote {path} ({width} x {height})");
         return 0;
@@ -159,7 +168,8 @@ public static class Commands
         float temperature = a.Float("--temperature", 1f);
         var options = a.Device();
         return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "softmax", source => source.Cols,
-            (input, result, cols) => FastCalib.Softmax.Forward(input, result, cols, temperature, options), output);
+            (input, result, cols) => FastCalib.Softmax.Forward(input, result, cols, temperature, options),
+            "has NaN or +∞ logits (or only −∞), which have no softmax", output);
     }
 
     public static int Entropy(string[] args, TextWriter output, TextWriter error)
@@ -167,7 +177,8 @@ public static class Commands
         var a = new Arguments(args, ["--probs", "--out", "--device"], ["--float64"]);
         var options = a.Device();
         return Map(a.Required("--probs"), a.Required("--out"), a.Has("--float64"), error, "entropy", _ => 1,
-            (input, result, cols) => FastCalib.Entropy.FromProbabilities(input, result, cols, EntropyUnit.Nats, options), output);
+            (input, result, cols) => FastCalib.Entropy.FromProbabilities(input, result, cols, EntropyUnit.Nats, options),
+            "is not a probability distribution", output);
     }
 
     public static int FftMagnitude(string[] args, TextWriter output, TextWriter error)
@@ -207,17 +218,23 @@ public static class Commands
             var y = new float[n * outputs];
             source.ReadFloats(x);
             FourierFeatures.Magnitude(x, y, height, width, options, compute);
+            int bad = y.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+            if (bad >= 0) throw new InputException($"{source.Name}: image {done + bad / outputs} has NaN or infinite pixels (or a spectrum beyond float range).");
             writer.Write(y);
             done += n;
             progress.Report(done);
         }
+        writer.Commit();
         output.WriteLine($"wrote {outPath} ([{string.Join(" x ", outShape)}] {(a.Has("--float64") ? "float64" : "float32")})");
         return 0;
     }
 
-    /// <summary>Streams a [rows, cols] file through a row kernel into a .npy of [rows, outCols].</summary>
+    /// <summary>
+    /// Streams a [rows, cols] file through a row kernel into a .npy of [rows, outCols]; a non-finite result is an
+    /// error naming its row (<paramref name="nonFinite"/> says why), and the output file appears only when complete.
+    /// </summary>
     private static int Map(string input, string outPath, bool float64, TextWriter error, string what, Func<ArraySource, int> outCols,
-        Action<float[], float[], int> kernel, TextWriter output)
+        Action<float[], float[], int> kernel, string nonFinite, TextWriter output)
     {
         using var source = ArraySource.Open(input);
         if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; {what} needs floating-point values.");
@@ -230,11 +247,21 @@ public static class Commands
             var values = new float[n * cols];
             var result = new float[n * resultCols];
             source.ReadFloats(values);
-            kernel(values, result, cols);
+            try
+            {
+                kernel(values, result, cols);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InputException($"{source.Name}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+            }
+            int bad = result.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+            if (bad >= 0) throw new InputException($"{source.Name}: row {start + bad / resultCols} {nonFinite}.");
             writer.Write(result);
             start += n;
             progress.Report(start);
         }
+        writer.Commit();
         output.WriteLine($"wrote {outPath} ([{source.Rows} x {resultCols}] {(float64 ? "float64" : "float32")})");
         return 0;
     }
@@ -246,17 +273,20 @@ public static class Commands
         string? probs = a.Get("--probs"), logits = a.Get("--logits");
         if ((probs is null) == (logits is null)) throw new UsageException("give exactly one of --probs and --logits.");
         if (probs is not null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
-        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, temperature, options, error, collectConfidences);
+        if (logits is not null && a.Has("--unnormalized")) throw new UsageException("--unnormalized applies to --probs.");
+        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, temperature, options, error, collectConfidences, a.Has("--unnormalized"));
     }
 
     private static (string Values, string Labels, bool Logits) Reopen(string logits, string labels) => (logits, labels, true);
 
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
-        (string Values, string Labels, bool Logits) files, int bins, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences)
+        (string Values, string Labels, bool Logits) files, int bins, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences,
+        bool unnormalized = false)
     {
         using var values = ArraySource.Open(files.Values);
         using var labels = ArraySource.Open(files.Labels);
         CheckPair(values, labels);
+        if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
         int cols = values.Cols;
         var calibration = new CalibrationAccumulator(bins);
         var confidences = collectConfidences ? new List<float>() : null;
@@ -272,11 +302,13 @@ public static class Commands
             try
             {
                 if (files.Logits) calibration.AddLogits(x, y, cols, temperature, options);
-                else calibration.AddProbabilities(x, y, cols, options);
+                else calibration.AddProbabilities(x, y, cols, options, unnormalized);
             }
             catch (ArgumentException e)
             {
-                throw new InputException($"{values.Name}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+                // a label's problem is the labels file's; the rest is the values file's
+                string file = e.ParamName == "labels" ? labels.Name : values.Name;
+                throw new InputException($"{file}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
             }
             if (confidences is not null)
             {
@@ -342,30 +374,35 @@ public static class Commands
             }
             catch (ArgumentException e)
             {
-                throw new InputException($"{z.Name}: {Strip(e.Message)}");
+                throw new InputException($"{(e.ParamName == "labels" ? y.Name : z.Name)}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
             }
             start += n;
         }
         return (f, g, h);
     }
 
+    /// <summary>
+    /// The report as JSON values: every number is finite or null (JSON has no NaN or infinity). Null means NaN (a bin
+    /// nothing fell in) or, for nll, +∞ (a row gave its label probability 0); nll_infinite says which.
+    /// </summary>
     internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive) => new
     {
         n = r.Count,
-        accuracy = r.Accuracy,
-        ece = r.Ece,
-        mce = r.Mce,
-        rmsce = r.Rmsce,
-        nll = r.NegativeLogLikelihood,
-        brier = r.Brier,
-        mean_confidence = r.MeanConfidence,
+        accuracy = Finite(r.Accuracy),
+        ece = Finite(r.Ece),
+        mce = Finite(r.Mce),
+        rmsce = Finite(r.Rmsce),
+        nll = Finite(r.NegativeLogLikelihood),
+        nll_infinite = double.IsPositiveInfinity(r.NegativeLogLikelihood),
+        brier = Finite(r.Brier),
+        mean_confidence = Finite(r.MeanConfidence),
         bins = r.Bins.Select(b => new { lower = b.Lower, upper = b.Upper, count = b.Count, confidence = Finite(b.MeanConfidence), accuracy = Finite(b.Accuracy) }),
-        overconfidence = r.Thresholds.Select(t => new { threshold = t.Threshold, coverage = t.Coverage, accuracy = Finite(t.Accuracy) }),
-        adaptive_ece = adaptive?.Ece,
-        adaptive_mce = adaptive?.Mce,
+        overconfidence = r.Thresholds.Select(t => new { threshold = t.Threshold, coverage = Finite(t.Coverage), accuracy = Finite(t.Accuracy) }),
+        adaptive_ece = adaptive is null ? null : Finite(adaptive.Ece),
+        adaptive_mce = adaptive is null ? null : Finite(adaptive.Mce),
     };
 
-    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+    internal static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
     internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive)
     {
@@ -383,6 +420,6 @@ public static class Commands
         o.WriteLine();
         o.WriteLine("  bin               count  confidence  accuracy      gap");
         foreach (var b in r.Bins.Where(b => b.Count > 0))
-            o.WriteLine($"  [{b.Lower:F3}, {b.Upper:F3})  {b.Count,10}  {b.MeanConfidence,10:F4}  {b.Accuracy,8:F4}  {b.Gap,+7:+0.0000;-0.0000}");
+            o.WriteLine($"  {(b.Upper > b.Lower ? $"[{b.Lower:F3}, {b.Upper:F3})" : $"exactly {b.Lower:F3}")}  {b.Count,10}  {b.MeanConfidence,10:F4}  {b.Accuracy,8:F4}  {b.Gap,+7:+0.0000;-0.0000}");
     }
 }

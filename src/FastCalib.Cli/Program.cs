@@ -71,9 +71,10 @@ public static class Program
           fastcalib demo --train [--epochs E] [--seed S]
               A training loop using the kernels: mixup with smoothed soft targets, softmax with a
               learnable temperature, the confidence penalty, and a calibration monitor per epoch.
-          fastcalib report (--probs P | --logits Z [--temperature T]) --labels L [--bins 15] [--adaptive] [--json]
+          fastcalib report (--probs P [--unnormalized] | --logits Z [--temperature T]) --labels L [--bins 15]
+                         [--adaptive] [--json]
           fastcalib fit-temperature --logits Z --labels L [--bins 15] [--json]
-          fastcalib plot (--probs P | --logits Z [--temperature T]) --labels L --out diagram.png|.svg
+          fastcalib plot (--probs P [--unnormalized] | --logits Z [--temperature T]) --labels L --out diagram.png|.svg
                          [--bins 15] [--width 900] [--height 800]
           fastcalib softmax --logits Z [--temperature T] --out P.npy [--float64]
           fastcalib entropy --probs P --out H.npy [--float64]
@@ -86,7 +87,9 @@ public static class Program
 
         Files: NumPy .npy (float32/float64 [N, C], integer [N] labels, C order), an array in a .npz archive
         as archive.npz:name, or CSV (one row of numbers per line, optional header). .npy and .npz stream in
-        chunks, so they may be larger than memory; CSV is read into memory.
+        chunks, so they may be larger than memory; CSV is read into memory. Probability rows must sum to 1
+        (--unnormalized accepts scores that need not). In --json output non-finite numbers are null.
+        Output files appear only when complete.
 
         """;
 }

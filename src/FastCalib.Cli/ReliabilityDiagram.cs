@@ -7,10 +7,18 @@ namespace FastCalib.Cli;
 /// <summary>
 /// The reliability diagram: accuracy per confidence bin as bars against the diagonal of perfect calibration, the gap
 /// to each bin's mean confidence shaded (red where overconfident, blue where underconfident) and each bin's count
-/// written above it; below, the histogram of confidences. PNG or SVG by the file's extension.
+/// written above it; below, the histogram of confidences. torchmetrics' extra bin of confidences exactly 1.0 (real
+/// models put much of their data there) is drawn as a narrow bar of its own just right of 1, labelled "= 1". PNG or
+/// SVG by the file's extension.
 /// </summary>
 public static class ReliabilityDiagram
 {
+    /// <summary>The largest width or height accepted, in pixels.</summary>
+    public const int MaxSide = 10_000;
+
+    /// <summary>Where the bar of confidences exactly 1.0 sits, and its width, on the confidence axis.</summary>
+    private const double OnePosition = 1.035, OneWidth = 0.03;
+
     public static void Save(CalibrationReport report, string path, int width, int height, string title)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
@@ -18,12 +26,14 @@ public static class ReliabilityDiagram
             throw new UsageException($"--out must end in .png or .svg, got '{path}'.");
         var diagram = new Plot();
         var histogram = new Plot();
-
-        var bins = report.Bins.Where(b => b.Upper > b.Lower).ToList();   // torchmetrics' extra bin for 1.0 has no width
-        foreach (var b in bins)
+        bool hasOne = false;
+        foreach (var b in report.Bins)
         {
-            double center = (b.Lower + b.Upper) / 2, size = (b.Upper - b.Lower) * 0.92;
-            histogram.Add.Bar(new Bar { Position = center, Value = b.Count, Size = size, FillColor = Colors.Gray.WithAlpha(0.7) });
+            bool one = b.Upper <= b.Lower;   // torchmetrics' extra bin: confidence exactly 1.0
+            if (one && b.Count == 0) continue;
+            hasOne |= one;
+            double center = one ? OnePosition : (b.Lower + b.Upper) / 2, size = one ? OneWidth : (b.Upper - b.Lower) * 0.92;
+            histogram.Add.Bar(new Bar { Position = center, Value = b.Count, Size = size, FillColor = (one ? Colors.DimGray : Colors.Gray).WithAlpha(0.7) });
             if (b.Count == 0) continue;
             diagram.Add.Bar(new Bar { Position = center, Value = b.Accuracy, Size = size, FillColor = Colors.SteelBlue.WithAlpha(0.8) });
             bool over = b.MeanConfidence > b.Accuracy;
@@ -35,15 +45,39 @@ public static class ReliabilityDiagram
             var label = diagram.Add.Text(b.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), center, Math.Max(b.Accuracy, b.MeanConfidence) + 0.02);
             label.LabelFontSize = 10;
             label.LabelAlignment = Alignment.LowerCenter;
+            if (one)
+            {
+                // the bar of confidences exactly 1.0 says so, above its count and above its histogram bar
+                var mark = diagram.Add.Text("= 1", center, Math.Max(b.Accuracy, b.MeanConfidence) + 0.06);
+                mark.LabelFontSize = 10;
+                mark.LabelAlignment = Alignment.LowerCenter;
+                var histogramMark = histogram.Add.Text("= 1", center, b.Count);
+                histogramMark.LabelFontSize = 10;
+                histogramMark.LabelAlignment = Alignment.LowerCenter;
+            }
         }
         var diagonal = diagram.Add.Line(0, 0, 1, 1);
         diagonal.LineColor = Colors.Black.WithAlpha(0.6);
         diagonal.LinePattern = LinePattern.Dashed;
-        diagram.Axes.SetLimits(0, 1, 0, 1.1);
+        diagram.Legend.IsVisible = true;
+        diagram.Legend.Alignment = Alignment.UpperLeft;
+        diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "accuracy", FillColor = Colors.SteelBlue.WithAlpha(0.8) });
+        diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "gap: overconfident", FillColor = Colors.Red.WithAlpha(0.3), OutlineColor = Colors.Red.WithAlpha(0.6) });
+        diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "gap: underconfident", FillColor = Colors.Blue.WithAlpha(0.3), OutlineColor = Colors.Blue.WithAlpha(0.6) });
+        diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Black.WithAlpha(0.6), LinePattern = LinePattern.Dashed, LineWidth = 1 });
+        double right = hasOne ? OnePosition + OneWidth : 1;
+        // confidence ticks stop at 1: the bar right of it is labelled by itself
+        foreach (var plot in new[] { diagram, histogram })
+        {
+            var ticks = new ScottPlot.TickGenerators.NumericManual();
+            for (int k = 0; k <= 10; k++) ticks.AddMajor(k / 10.0, (k / 10.0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
+            plot.Axes.Bottom.TickGenerator = ticks;
+        }
+        diagram.Axes.SetLimits(0, right, 0, 1.15);
         diagram.Title($"Reliability {title}  ECE {report.Ece:F4}  MCE {report.Mce:F4}  accuracy {report.Accuracy:F4}  n {report.Count}");
         diagram.YLabel("accuracy");
-        histogram.Axes.Margins(bottom: 0);
-        histogram.Axes.SetLimitsX(0, 1);
+        histogram.Axes.Margins(bottom: 0, top: 0.2);
+        histogram.Axes.SetLimitsX(0, right);
         histogram.XLabel("confidence");
         histogram.YLabel("predictions");
         // the diagram over the top 70% of the picture, the histogram below it
@@ -60,19 +94,24 @@ public static class ReliabilityDiagram
                 canvas.Restore();
             }
         }
+        using var file = new OutputFile(path, "--out");
         if (extension == ".png")
         {
-            using var surface = SKSurface.Create(new SKImageInfo(width, height));
+            using var surface = SKSurface.Create(new SKImageInfo(width, height))
+                ?? throw new InputException($"--out {path}: could not create a {width} x {height} drawing surface (not enough memory).");
             Draw(surface.Canvas);
             using var image = surface.Snapshot();
             using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-            using var file = File.Create(path);
-            data.SaveTo(file);
+            file.Guard(() => data.SaveTo(file.Stream));
         }
         else
         {
-            using var file = File.Create(path);
-            using (var canvas = SKSvgCanvas.Create(SKRect.Create(width, height), file)) Draw(canvas);
+            file.Guard(() =>
+            {
+                using var canvas = SKSvgCanvas.Create(SKRect.Create(width, height), file.Stream);
+                Draw(canvas);
+            });
         }
+        file.Commit();
     }
 }

@@ -9,18 +9,19 @@ namespace FastCalib;
 public sealed partial class CalibrationAccumulator
 {
     /// <summary>
-    /// <see cref="AddProbabilities(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/> for data already on a
+    /// <see cref="AddProbabilities(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions, bool)"/> for data already on a
     /// device: labels are checked, the per-row kernel runs and its results are binned on <paramref name="stream"/>'s
     /// accelerator, and only per-bin numbers come back (with more than 63 bins or 16 thresholds the per-row results,
-    /// 16 bytes a row, are binned on the host). Waits for the stream.
+    /// 16 bytes a row, are binned on the host). Rows are validated as on the host. Waits for the stream.
     /// </summary>
-    public void AddProbabilities(AcceleratorStream stream, ArrayView<float> probabilities, ArrayView<int> labels, int classes)
+    public void AddProbabilities(AcceleratorStream stream, ArrayView<float> probabilities, ArrayView<int> labels, int classes, bool unnormalized = false)
     {
         const string op = "CalibrationAccumulator.AddProbabilities";
         long rows = Check.Rows(op, nameof(probabilities), probabilities.Length, classes);
         Check.PerRow(op, nameof(labels), labels.Length, rows);
-        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () => AddOnDevice(op, stream, rows, classes, labels, o =>
-            CalibrationKernels.FromProbabilitiesKernel.Gpu(stream, probabilities, labels, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
+        float tolerance = unnormalized ? float.PositiveInfinity : Entropy.Tolerance(classes);
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () => AddOnDevice(op, stream, rows, classes, labels, InvalidProbabilities(unnormalized), o =>
+            CalibrationKernels.FromProbabilitiesKernel.Gpu(stream, probabilities, labels, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
     }
 
     /// <summary>
@@ -33,7 +34,7 @@ public sealed partial class CalibrationAccumulator
         long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
         Check.PerRow(op, nameof(labels), labels.Length, rows);
         float invT = Check.InverseTemperature(op, temperature);
-        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () => AddOnDevice(op, stream, rows, classes, labels, o =>
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () => AddOnDevice(op, stream, rows, classes, labels, InvalidLogits, o =>
             CalibrationKernels.FromLogitsKernel.Gpu(stream, logits, labels, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
     }
 
@@ -45,7 +46,7 @@ public sealed partial class CalibrationAccumulator
     /// table fits its shared memory, otherwise on the host); adds nothing if a label or row is invalid. Returns true.
     /// Device errors propagate to the caller, which names the operation.
     /// </summary>
-    private bool AddOnDevice(string op, AcceleratorStream stream, long rows, int classes, ArrayView<int> labels, Action<DeviceOutputs> perRow)
+    private bool AddOnDevice(string op, AcceleratorStream stream, long rows, int classes, ArrayView<int> labels, RowRule rule, Action<DeviceOutputs> perRow)
     {
         if (rows == 0) return true;
         CheckLabelsOnDevice(op, stream, labels, classes);
@@ -56,7 +57,7 @@ public sealed partial class CalibrationAccumulator
         perRow(outputs);
         if (DeviceBinning.Fits(_totals.Count.Length, _thresholds.Length))
         {
-            BinOnDevice(op, stream, rows, outputs);
+            BinOnDevice(op, stream, rows, rule, outputs);
             return true;
         }
         var confidence = new float[rows];
@@ -68,7 +69,7 @@ public sealed partial class CalibrationAccumulator
         outputs.NegLogLikelihood.CopyToCPU(stream, nll);
         outputs.Brier.CopyToCPU(stream, brier);
         stream.Synchronize();
-        AddResults(op, classes, confidence, correct, nll, brier);
+        AddResults(op, classes, rule, confidence, correct, nll, brier);
         return true;
     }
 
@@ -91,7 +92,7 @@ public sealed partial class CalibrationAccumulator
     }
 
     /// <summary>Bins per-row results on the device with <see cref="DeviceBinning"/>, in launches of at most 2^22 rows.</summary>
-    private void BinOnDevice(string op, AcceleratorStream stream, long rows, DeviceOutputs o)
+    private void BinOnDevice(string op, AcceleratorStream stream, long rows, RowRule rule, DeviceOutputs o)
     {
         var accelerator = stream.Accelerator;
         var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.Bin", static a => a.LoadKernel<ArrayView<float>, ArrayView<float>,
@@ -119,7 +120,7 @@ public sealed partial class CalibrationAccumulator
             scores.View.CopyToCPU(stream, hostScores);
             invalid.View.CopyToCPU(stream, hostInvalid);
             stream.Synchronize();
-            if (hostInvalid[0] != int.MaxValue) throw InvalidRow(op, start + hostInvalid[0]);
+            if (hostInvalid[0] != int.MaxValue) throw InvalidRow(op, start + hostInvalid[0], rule);
             layout.Decode(host, n, part);
             part.AddScores(new ScoreSums { Scored = n, NegLogLikelihood = hostScores[0], Brier = hostScores[1] });
         }

@@ -26,7 +26,7 @@ public sealed unsafe partial class CalibrationAccumulator
     /// (exact integers, merged in any order), while each chunk's float64 score sums are kept apart and added in chunk
     /// order, so the result does not depend on the thread count. Nothing is added if a row is invalid.
     /// </summary>
-    private void AddOnCpu(string op, long rows, int classes, ComputeOptions options, Action<RowRange, int, RowOutputs> perRow)
+    private void AddOnCpu(string op, long rows, int classes, ComputeOptions options, RowRule rule, Action<RowRange, int, RowOutputs> perRow)
     {
         var (simd, width, threads) = CpuRows.Resolve(options);
         int kernelWidth = simd ? width : 0;
@@ -43,7 +43,7 @@ public sealed unsafe partial class CalibrationAccumulator
                 lock (merged) merged.AddCounts(part.Totals);
             });
         foreach (long row in failures)
-            if (row >= 0) throw InvalidRow(op, row);
+            if (row >= 0) throw InvalidRow(op, row, rule);
         foreach (var s in scores) merged.AddScores(s);
         _totals.Add(merged);
     }
@@ -68,12 +68,12 @@ public sealed unsafe partial class CalibrationAccumulator
     }
 
     /// <summary>Bins per-row results held in host arrays (results of a device kernel), on all cores.</summary>
-    private void AddResults(string op, int classes, float[] confidence, float[] correct, float[] nll, float[] brier)
+    private void AddResults(string op, int classes, RowRule rule, float[] confidence, float[] correct, float[] nll, float[] brier)
     {
         fixed (float* c = confidence, ok = correct, l = nll, b = brier)
         {
             float* cc = c, oo = ok, ll = l, bb = b;
-            AddOnCpu(op, confidence.Length, classes, default, (range, _, o) =>
+            AddOnCpu(op, confidence.Length, classes, default, rule, (range, _, o) =>
             {
                 for (long r = range.Start; r < range.End; r++)
                 {

@@ -20,6 +20,9 @@ namespace FastCalib;
 /// </remarks>
 public sealed unsafe partial class CalibrationAccumulator
 {
+    /// <summary>The most bins an accumulator takes (1,000,000): each costs a few dozen bytes, per thread while adding.</summary>
+    public const int MaxBins = Binning.MaxBins;
+
     private readonly float[] _thresholds;
     private readonly CalibrationTotals _totals;
 
@@ -59,18 +62,23 @@ public sealed unsafe partial class CalibrationAccumulator
     /// Adds top-label statistics of probability rows [rows, classes] with integer labels: confidence = max p,
     /// correct = (first argmax == label), plus the rows' NLL (−ln p[label]) and Brier score (Σ_j (p_j − [j = label])²).
     /// </summary>
-    /// <remarks>Rows need not sum to 1 and are not renormalised. A row whose maximum is NaN or outside [0, 1], or whose
-    /// label's probability is negative or NaN, is rejected with an error naming it (nothing is added then).
+    /// <remarks>Rows are validated as <see cref="Entropy.FromProbabilities(ReadOnlySpan{float}, Span{float}, int, EntropyUnit, ComputeOptions)"/>
+    /// validates them, not renormalised: a row with a negative or NaN entry, or whose sum is off 1 by more than
+    /// 1e-3 + C · 2.4e-7, is rejected with an error naming it, and nothing of the call is added. Scores that are not
+    /// meant to sum to 1 (the sigmoid outputs of a multi-label model, say) pass with
+    /// <paramref name="unnormalized"/> = true; their maximum must still be in [0, 1].
     /// A zero probability on the label gives NLL +∞ (use <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> to avoid underflow).</remarks>
-    public void AddProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default)
+    public void AddProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default, bool unnormalized = false)
     {
         const string op = "CalibrationAccumulator.AddProbabilities";
         long rows = CheckRows(op, nameof(probabilities), probabilities.Length, labels, classes);
         if (rows == 0) return;
+        float tolerance = unnormalized ? float.PositiveInfinity : Entropy.Tolerance(classes);
+        var invalid = InvalidProbabilities(unnormalized);
         if (options.Backend == Backend.Gpu)
         {
             GpuHost.OnDevice(options, op, GpuHost.Shape(rows, classes), probabilities, nameof(probabilities), labels, nameof(labels),
-                (stream, p, y) => AddOnDevice(op, stream, rows, classes, y, o => CalibrationKernels.FromProbabilitiesKernel.Gpu(stream, p, y, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
+                (stream, p, y) => AddOnDevice(op, stream, rows, classes, y, invalid, o => CalibrationKernels.FromProbabilitiesKernel.Gpu(stream, p, y, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
             return;
         }
         fixed (float* p = probabilities)
@@ -78,10 +86,10 @@ public sealed unsafe partial class CalibrationAccumulator
         {
             float* pp = p;
             int* yy = y;
-            AddOnCpu(op, rows, classes, options, (range, width, o) =>
+            AddOnCpu(op, rows, classes, options, invalid, (range, width, o) =>
             {
-                if (width == 0) CalibrationKernels.FromProbabilitiesKernel.Scalar(range, classes, pp, yy, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
-                else CalibrationKernels.FromProbabilitiesKernel.Simd(range, width, classes, pp, yy, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
+                if (width == 0) CalibrationKernels.FromProbabilitiesKernel.Scalar(range, classes, pp, yy, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
+                else CalibrationKernels.FromProbabilitiesKernel.Simd(range, width, classes, pp, yy, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
             });
         }
     }
@@ -100,7 +108,7 @@ public sealed unsafe partial class CalibrationAccumulator
         if (options.Backend == Backend.Gpu)
         {
             GpuHost.OnDevice(options, op, GpuHost.Shape(rows, classes), logits, nameof(logits), labels, nameof(labels),
-                (stream, z, y) => AddOnDevice(op, stream, rows, classes, y, o => CalibrationKernels.FromLogitsKernel.Gpu(stream, z, y, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
+                (stream, z, y) => AddOnDevice(op, stream, rows, classes, y, InvalidLogits, o => CalibrationKernels.FromLogitsKernel.Gpu(stream, z, y, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier, rows, classes)));
             return;
         }
         fixed (float* z = logits)
@@ -108,7 +116,7 @@ public sealed unsafe partial class CalibrationAccumulator
         {
             float* zz = z;
             int* yy = y;
-            AddOnCpu(op, rows, classes, options, (range, width, o) =>
+            AddOnCpu(op, rows, classes, options, InvalidLogits, (range, width, o) =>
             {
                 if (width == 0) CalibrationKernels.FromLogitsKernel.Scalar(range, classes, zz, yy, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
                 else CalibrationKernels.FromLogitsKernel.Simd(range, width, classes, zz, yy, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
@@ -236,6 +244,14 @@ public sealed unsafe partial class CalibrationAccumulator
         return rows;
     }
 
-    private static ArgumentException InvalidRow(string op, long row) =>
-        new($"{op}: row {row} has a confidence or label probability that is NaN or outside [0, 1] (NaN or infinite inputs, or values that are not probabilities).");
+    /// <summary>What makes a row invalid, for the error that names the row: the argument and the rule.</summary>
+    private readonly record struct RowRule(string Argument, string Broken);
+
+    private static RowRule InvalidProbabilities(bool unnormalized) => new("probabilities", unnormalized
+        ? "has a maximum outside [0, 1] or a NaN or negative probability on its label"
+        : "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than 1e-3 + C · 2.4e-7); rows are validated, not renormalised (pass unnormalized: true for scores that are not meant to sum to 1)");
+
+    private static readonly RowRule InvalidLogits = new("logits", "has NaN or +∞ logits");
+
+    private static ArgumentException InvalidRow(string op, long row, RowRule rule) => new($"{op}: row {row} {rule.Broken}.", rule.Argument);
 }
