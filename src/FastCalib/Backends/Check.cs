@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace FastCalib;
 
 /// <summary>Argument validation shared by the public kernels; messages name the argument, what was expected and what was seen.</summary>
@@ -56,10 +59,14 @@ internal static class Check
         where TIn : unmanaged
         where TOut : unmanaged
     {
-        var outBytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(output);
-        var inBytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(input);
-        if (!outBytes.Overlaps(inBytes, out int offset)) return;
-        if (inPlaceAllowed && offset == 0 && outBytes.Length == inBytes.Length) return;
+        // byte ranges compared as 64-bit offsets: a span of 2^31 − 1 floats spans more bytes than an int counts
+        if (output.IsEmpty || input.IsEmpty) return;
+        ref byte outStart = ref Unsafe.As<TOut, byte>(ref MemoryMarshal.GetReference(output));
+        ref byte inStart = ref Unsafe.As<TIn, byte>(ref MemoryMarshal.GetReference(input));
+        long outBytes = (long)output.Length * Unsafe.SizeOf<TOut>(), inBytes = (long)input.Length * Unsafe.SizeOf<TIn>();
+        long offset = Unsafe.ByteOffset(ref inStart, ref outStart);   // where output starts, relative to input
+        if (offset >= inBytes || -offset >= outBytes) return;
+        if (inPlaceAllowed && offset == 0 && outBytes == inBytes) return;
         throw new ArgumentException(inPlaceAllowed
             ? $"{operation}: {outputName} overlaps {inputName}; it may be the same span (in place) but must not partly overlap it."
             : $"{operation}: {outputName} overlaps {inputName}; they must be separate memory.", outputName);

@@ -1,11 +1,14 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace FastCalib;
 
-// The host operations on System.Numerics.Tensors tensor spans: the last dimension is the class dimension (classes),
-// all others are rows, so [batch, tokens, vocabulary] works as it is. Tensors must be dense (contiguous, row-major).
-public static partial class Softmax
+// The host operations on System.Numerics.Tensors tensor spans and on pointers with a 64-bit length: the last
+// dimension is the class dimension (classes), all others are rows, so [batch, tokens, vocabulary] works as it is.
+// Tensors must be dense (contiguous, row-major). These take any number of elements, past the 2^31 − 1 of a span: they
+// run the span overloads on blocks of whole rows, so results are the same as one call would give.
+public static unsafe partial class Softmax
 {
     /// <summary>probabilities = softmax(logits / temperature) along the last dimension.</summary>
     /// <param name="logits">Dense tensor of rank at least 1; its last dimension is the class dimension.</param>
@@ -17,7 +20,11 @@ public static partial class Softmax
         const string op = "Softmax.Forward";
         int classes = Classes(op, nameof(logits), logits);
         SameShape(op, nameof(probabilities), probabilities, nameof(logits), logits);
-        Forward(Flat(op, nameof(logits), logits), Flat(op, nameof(probabilities), probabilities), classes, temperature, options);
+        Dense(op, nameof(logits), logits.IsDense);
+        Dense(op, nameof(probabilities), probabilities.IsDense);
+        if (logits.FlattenedLength == 0) return;
+        fixed (float* z = &logits.GetPinnableReference(), p = &probabilities.GetPinnableReference())
+            Forward(z, p, logits.FlattenedLength, classes, temperature, options);
     }
 
     /// <summary>logProbabilities = log_softmax(logits / temperature) along the last dimension.</summary>
@@ -30,7 +37,11 @@ public static partial class Softmax
         const string op = "Softmax.LogForward";
         int classes = Classes(op, nameof(logits), logits);
         SameShape(op, nameof(logProbabilities), logProbabilities, nameof(logits), logits);
-        LogForward(Flat(op, nameof(logits), logits), Flat(op, nameof(logProbabilities), logProbabilities), classes, temperature, options);
+        Dense(op, nameof(logits), logits.IsDense);
+        Dense(op, nameof(logProbabilities), logProbabilities.IsDense);
+        if (logits.FlattenedLength == 0) return;
+        fixed (float* z = &logits.GetPinnableReference(), lp = &logProbabilities.GetPinnableReference())
+            LogForward(z, lp, logits.FlattenedLength, classes, temperature, options);
     }
 
     /// <summary>Fused top-1 along the last dimension: one confidence and one predicted class per row (all other dimensions flattened).</summary>
@@ -43,7 +54,84 @@ public static partial class Softmax
     {
         const string op = "Softmax.Top1";
         int classes = Classes(op, nameof(logits), logits);
-        Top1(Flat(op, nameof(logits), logits), confidence, predicted, classes, temperature, options);
+        Dense(op, nameof(logits), logits.IsDense);
+        if (logits.FlattenedLength == 0)
+        {
+            Top1(ReadOnlySpan<float>.Empty, confidence, predicted, classes, temperature, options);
+            return;
+        }
+        long rows = logits.FlattenedLength / classes;
+        Check.PerRow(op, nameof(confidence), confidence.Length, rows);
+        Check.PerRow(op, nameof(predicted), predicted.Length, rows);
+        ref float z = ref Unsafe.AsRef(in logits.GetPinnableReference());
+        long perBlock = RowsPerBlock(classes);
+        for (long start = 0; start < rows; start += perBlock)
+        {
+            int n = (int)Math.Min(perBlock, rows - start);
+            Top1(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref z, (nint)(start * classes)), n * classes),
+                confidence.Slice((int)start, n), predicted.Slice((int)start, n), classes, temperature, options);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/> over <paramref name="length"/>
+    /// values at <paramref name="logits"/>, any length (past 2^31 − 1); the output may be the input.
+    /// </summary>
+    /// <param name="logits">Row-major [rows, classes] logits, <paramref name="length"/> values.</param>
+    /// <param name="probabilities">Output, <paramref name="length"/> values; may be <paramref name="logits"/> itself.</param>
+    /// <param name="length">Values at each pointer, a whole number of rows.</param>
+    /// <param name="classes">Values per row, at least 1.</param>
+    /// <param name="temperature">T &gt; 0, finite.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void Forward(float* logits, float* probabilities, long length, int classes, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.Forward";
+        long rows = CheckPointers(op, logits, probabilities, length, classes);
+        long perBlock = RowsPerBlock(classes);
+        for (long start = 0; start < rows; start += perBlock)
+        {
+            int n = (int)(Math.Min(perBlock, rows - start) * classes);
+            Forward(new ReadOnlySpan<float>(logits + start * classes, n), new Span<float>(probabilities + start * classes, n), classes, temperature, options);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="LogForward(ReadOnlySpan{float}, Span{float}, int, float, ComputeOptions)"/> over
+    /// <paramref name="length"/> values at <paramref name="logits"/>, any length; the output may be the input.
+    /// </summary>
+    /// <param name="logits">Row-major [rows, classes] logits, <paramref name="length"/> values.</param>
+    /// <param name="logProbabilities">Output, <paramref name="length"/> values; may be <paramref name="logits"/> itself.</param>
+    /// <param name="length">Values at each pointer, a whole number of rows.</param>
+    /// <param name="classes">Values per row, at least 1.</param>
+    /// <param name="temperature">T &gt; 0, finite.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static void LogForward(float* logits, float* logProbabilities, long length, int classes, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "Softmax.LogForward";
+        long rows = CheckPointers(op, logits, logProbabilities, length, classes);
+        long perBlock = RowsPerBlock(classes);
+        for (long start = 0; start < rows; start += perBlock)
+        {
+            int n = (int)(Math.Min(perBlock, rows - start) * classes);
+            LogForward(new ReadOnlySpan<float>(logits + start * classes, n), new Span<float>(logProbabilities + start * classes, n), classes, temperature, options);
+        }
+    }
+
+    /// <summary>Whole rows per block of a long call: as many as a span holds (2^31 − 1 values).</summary>
+    private static long RowsPerBlock(int classes) => int.MaxValue / classes;
+
+    private static long CheckPointers(string op, float* input, float* output, long length, int classes)
+    {
+        if (length < 0)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"{op}: length must be at least 0, got {length}.");
+        long rows = Check.Rows(op, "logits", length, classes);
+        if (length > 0 && (input == null || output == null))
+            throw new ArgumentNullException(input == null ? "logits" : "output", $"{op}: a pointer to {length} values is null.");
+        // the output may be the input, but must not partly overlap it
+        long bytes = length * sizeof(float);
+        if (output != input && (byte*)output < (byte*)input + bytes && (byte*)input < (byte*)output + bytes)
+            throw new ArgumentException($"{op}: the output overlaps the logits; it may be the same memory (in place) but must not partly overlap it.", "output");
+        return rows;
     }
 
     private static int Classes(string operation, string argument, in ReadOnlyTensorSpan<float> tensor)
@@ -62,23 +150,9 @@ public static partial class Softmax
             throw new ArgumentException($"{operation}: {argument} has shape [{string.Join(", ", output.Lengths.ToArray())}] but {reference} has [{string.Join(", ", input.Lengths.ToArray())}]; they must match.", argument);
     }
 
-    private static ReadOnlySpan<float> Flat(string operation, string argument, in ReadOnlyTensorSpan<float> tensor)
-    {
-        CheckDense(operation, argument, tensor.IsDense, tensor.FlattenedLength);
-        return tensor.FlattenedLength == 0 ? default : MemoryMarshal.CreateReadOnlySpan(in tensor.GetPinnableReference(), (int)tensor.FlattenedLength);
-    }
-
-    private static Span<float> Flat(string operation, string argument, in TensorSpan<float> tensor)
-    {
-        CheckDense(operation, argument, tensor.IsDense, tensor.FlattenedLength);
-        return tensor.FlattenedLength == 0 ? default : MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), (int)tensor.FlattenedLength);
-    }
-
-    private static void CheckDense(string operation, string argument, bool dense, nint length)
+    private static void Dense(string operation, string argument, bool dense)
     {
         if (!dense)
             throw new ArgumentException($"{operation}: {argument} must be dense (contiguous, row-major); copy a strided or broadcast view first.", argument);
-        if (length > int.MaxValue)
-            throw new ArgumentException($"{operation}: {argument} has {length} elements; host calls take at most {int.MaxValue} (use device views for more).", argument);
     }
 }

@@ -136,6 +136,32 @@ public class AccumulatorPartsTests
             CalibrationPropertyTests.AssertSame(expected, Run(new ComputeOptions { VectorWidth = 512, MaxThreads = threads }));
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void Probability_rows_off_one_are_rejected_on_every_path_unless_declared_unnormalized(KernelPath path)
+    {
+        var (p, y) = CalibrationTests.ProbabilityData(2_000, 7, 4);
+        foreach (var (row, scale, offset) in new[] { (1_500, 1.3f, 0f), (17, 0.5f, 0f), (1_999, 1f, 0.01f) })
+        {
+            var bad = p.ToArray();
+            for (int j = 0; j < 7; j++) bad[row * 7 + j] = bad[row * 7 + j] * scale + offset;
+            var accumulator = new CalibrationAccumulator(15);
+            var e = Assert.Throws<ArgumentException>(() => accumulator.AddProbabilities(bad, y, 7, path.Options));
+            Assert.Contains($"row {row} is not a probability distribution", e.Message);
+            Assert.Equal("probabilities", e.ParamName);
+            Assert.Equal(0, accumulator.Count);
+            accumulator.AddProbabilities(bad, y, 7, path.Options, unnormalized: true);
+            Assert.Equal(2_000, accumulator.Count);
+        }
+        var negative = p.ToArray();
+        negative[5 * 7 + 2] = -0.01f;
+        negative[5 * 7 + 3] += 0.01f;   // still sums to 1
+        Assert.Contains("row 5 is not a probability distribution", Assert.Throws<ArgumentException>(() => new CalibrationAccumulator().AddProbabilities(negative, y, 7, path.Options)).Message);
+        // within the tolerance (float32 rounding of the softmax that produced them) rows pass
+        var close = p.Select(v => v * (1 + 5e-4f)).ToArray();
+        new CalibrationAccumulator().AddProbabilities(close, y, 7, path.Options);
+    }
+
     [Fact]
     public void Tiny_confidences_are_rounded_to_whole_units_of_two_to_the_minus_40_one_by_one()
     {

@@ -96,7 +96,7 @@ public sealed class FuzzTests : IDisposable
     }
 
     [Fact]
-    public void Every_command_survives_mutated_files()
+    public async Task Every_command_survives_mutated_files()
     {
         var random = new Random(20261201);
         var (p, y) = CalibrationTests.ProbabilityData(64, 4, 5);
@@ -123,9 +123,16 @@ public sealed class FuzzTests : IDisposable
             };
             var stdout = new StringWriter();
             var stderr = new StringWriter();
-            var run = Task.Run(() => Program.Run(args, stdout, stderr));
-            Assert.True(run.Wait(TimeSpan.FromSeconds(30)), $"round {round} ({string.Join(' ', args)}) did not finish");
-            int code = run.Result;
+            int code;
+            try
+            {
+                code = await Task.Run(() => Program.Run(args, stdout, stderr)).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (TimeoutException)
+            {
+                Assert.Fail($"round {round} ({string.Join(' ', args)}) did not finish in 30 s");
+                return;
+            }
             string what = $"round {round} ({args[0]}): exit {code}: {stderr}";
             Assert.True(code is 0 or 1 or 2, what);
             Assert.DoesNotContain("   at ", stderr.ToString());

@@ -200,3 +200,63 @@ public class SoftmaxEdgeTests
 
     private static float[] Row(int cols, Func<int, float> value) => Enumerable.Range(0, cols).Select(value).ToArray();
 }
+
+/// <summary>
+/// Past 2^31 − 1 elements, the limit of a span: the tensor-span and pointer overloads run blocks of whole rows, so a
+/// matrix of 2^31 + 7 values (8.6 GB) is computed whole. Skipped where the machine has too little memory.
+/// </summary>
+public class SoftmaxHugeTests
+{
+    [SkippableFact]
+    public unsafe void A_matrix_of_two_to_the_31_plus_7_values_is_computed_whole()
+    {
+        const long length = (1L << 31) + 7;   // 429,496,731 rows of 5
+        const int classes = 5;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        Skip.If(available < 14L << 30, $"needs about 9 GB of free memory for an 8.6 GB matrix; this machine offers {available >> 30} GB to the process.");
+        float* z = (float*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)length, sizeof(float));
+        try
+        {
+            // row r = (0, 1, 2, 3, 4) + r mod 7: every row's softmax is softmax(0..4), whatever its offset
+            // (7 rows of the pattern, then doubled by copies)
+            for (long i = 0; i < 35; i++) z[i] = i % classes + (i / classes) % 7;
+            for (long filled = 35; filled < length; filled *= 2)
+                Buffer.MemoryCopy(z, z + filled, (length - filled) * sizeof(float), Math.Min(filled, length - filled) * sizeof(float));
+            var tensor = new System.Numerics.Tensors.TensorSpan<float>(z, checked((nint)length), [checked((nint)(length / classes)), classes], []);
+            FastCalib.Softmax.Forward(tensor, tensor, 1f);   // in place
+            var expected = Reference.Softmax(new float[] { 0, 1, 2, 3, 4 }, 1f);
+            long rows = length / classes;
+            // rows at the start, across the 2^31 boundary and at the end, and a stride through the rest
+            var checkedRows = Enumerable.Range(0, 1000).Select(r => (long)r)
+                .Concat(Enumerable.Range(0, 1002).Select(k => (1L << 31) / classes - 1000 + k))
+                .Concat(Enumerable.Range(0, 1000).Select(k => rows - 1 - k))
+                .Concat(Enumerable.Range(0, 10_000).Select(k => k * (rows / 10_000)))
+                .Where(r => r < rows);
+            foreach (long r in checkedRows)
+                for (int j = 0; j < classes; j++)
+                    Assert.True(Math.Abs(z[r * classes + j] - expected[j]) <= 1e-6, $"row {r} column {j}: {z[r * classes + j]} vs {expected[j]}");
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(z);
+        }
+    }
+
+    [Fact]
+    public unsafe void Pointer_overloads_check_their_arguments_and_agree_with_spans()
+    {
+        var z = Enumerable.Range(0, 35).Select(i => (float)Math.Sin(i)).ToArray();
+        var expected = new float[35];
+        FastCalib.Softmax.Forward(z, expected, 7, 1.5f);
+        var actual = new float[35];
+        fixed (float* pz = z, pa = actual)
+        {
+            FastCalib.Softmax.Forward(pz, pa, 35, 7, 1.5f);
+            nint zp = (nint)pz, ap = (nint)pa;   // lambdas cannot capture fixed locals
+            Assert.Equal("length", Assert.Throws<ArgumentOutOfRangeException>(() => FastCalib.Softmax.Forward((float*)zp, (float*)ap, -1, 7)).ParamName);
+            Assert.Contains("not a whole number of rows", Assert.Throws<ArgumentException>(() => FastCalib.Softmax.Forward((float*)zp, (float*)ap, 34, 7)).Message);
+            Assert.Contains("partly overlap", Assert.Throws<ArgumentException>(() => FastCalib.Softmax.LogForward((float*)zp, (float*)zp + 1, 28, 7)).Message);
+        }
+        Assert.Equal(expected, actual);
+    }
+}
