@@ -5,73 +5,12 @@ using FastCalib;
 
 namespace FastCalib.Cli;
 
-/// <summary>A command-line mistake: reported with the usage hint and exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);
-
-/// <summary>Parsed "--name value" and "--flag" arguments of one command, checked against the names it accepts.</summary>
-public sealed class Arguments
-{
-    private readonly Dictionary<string, string?> _values = new();
-
-    public Arguments(IEnumerable<string> args, string[] valued, string[] flags)
-    {
-        var list = args.ToList();
-        for (int i = 0; i < list.Count; i++)
-        {
-            string name = list[i];
-            if (valued.Contains(name))
-            {
-                if (i + 1 >= list.Count) throw new UsageException($"{name} needs a value.");
-                _values[name] = list[++i];
-            }
-            else if (flags.Contains(name)) _values[name] = null;
-            else throw new UsageException($"unknown option '{name}'.");
-        }
-    }
-
-    public bool Has(string name) => _values.ContainsKey(name);
-
-    public string? Get(string name) => _values.TryGetValue(name, out var v) ? v : null;
-
-    public string Required(string name) => Get(name) ?? throw new UsageException($"{name} is required.");
-
-    public int Int(string name, int fallback, int min, int max = int.MaxValue)
-    {
-        string? text = Get(name);
-        if (text is null) return fallback;
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
-            throw new UsageException(max == int.MaxValue
-                ? $"{name} needs an integer of at least {min}, got '{text}'."
-                : $"{name} needs an integer from {min} to {max.ToString("N0", CultureInfo.InvariantCulture)}, got '{text}'.");
-        return v;
-    }
-
-    /// <summary>--bins: from 1 to the accumulator's maximum.</summary>
-    public int Bins() => Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
-
-    public float Float(string name, float fallback)
-    {
-        string? text = Get(name);
-        if (text is null) return fallback;
-        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !float.IsFinite(v))
-            throw new UsageException($"{name} needs a number, got '{text}'.");
-        return v;
-    }
-
-    /// <summary>--device auto (CUDA if present, else SIMD CPU), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator).</summary>
-    public ComputeOptions Device() => Get("--device") switch
-    {
-        null or "auto" => GpuDevice.HasCuda ? ComputeOptions.For(Backend.Gpu) : default,
-        "cpu" => default,
-        "gpu" => ComputeOptions.For(Backend.Gpu),
-        var other => throw new UsageException($"--device must be auto, cpu or gpu, got '{other}'."),
-    };
-}
-
 /// <summary>A progress bar on stderr for long runs, shown only on a terminal.</summary>
+/// <summary>A progress bar on stderr for long runs, shown only on a terminal: share done, rows a second, time left.</summary>
 public sealed class Progress(TextWriter error, string what, long total)
 {
     private readonly bool _show = ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected && total > 2_000_000;
+    private readonly Stopwatch _watch = Stopwatch.StartNew();
     private int _shown = -1;
 
     public void Report(long done)
@@ -80,7 +19,9 @@ public sealed class Progress(TextWriter error, string what, long total)
         int percent = (int)(100 * done / Math.Max(1, total));
         if (percent == _shown) return;
         _shown = percent;
-        error.Write($"\r{what} [{new string('#', percent / 4),-25}] {percent,3}%");
+        double seconds = Math.Max(_watch.Elapsed.TotalSeconds, 1e-3), rate = done / seconds;
+        string left = done >= total || rate <= 0 ? "done" : $"{TimeSpan.FromSeconds((total - done) / rate):mm\\:ss} left";
+        error.Write($"\r{what} [{new string('#', percent / 4),-25}] {percent,3}%  {rate / 1e6:F1} M rows/s  {left}   ");
         if (done >= total) error.WriteLine();
     }
 }
@@ -93,22 +34,20 @@ public static class Commands
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static int Report(string[] args, TextWriter output, TextWriter error)
+    public static int Report(Arguments a, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--device"], ["--adaptive", "--json", "--unnormalized"]);
         int bins = a.Bins();
         var options = a.Device();
-        var (calibration, adaptive, _) = Accumulate(a, bins, a.Float("--temperature", 1f), options, error, collectConfidences: a.Has("--adaptive"));
+        var (calibration, adaptive, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive"));
         var report = calibration.Report();
         var adaptiveReport = adaptive is null ? null : AdaptiveCalibration.Compute(adaptive.Value.Confidence, adaptive.Value.Correct, bins);
         if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport), Json));
-        else WriteReport(output, report, adaptiveReport);
+        else WriteReport(output, report, adaptiveReport, a.Binning());
         return 0;
     }
 
-    public static int FitTemperature(string[] args, TextWriter output, TextWriter error)
+    public static int FitTemperature(Arguments a, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--logits", "--labels", "--bins", "--device"], ["--json"]);
         int bins = a.Bins();
         var options = a.Device();
         string logits = a.Required("--logits"), labels = a.Required("--labels");
@@ -123,8 +62,8 @@ public static class Commands
         var watch = Stopwatch.StartNew();
         var fit = TemperatureScaling.Fit(beta => StreamingPass(logits, labels, beta, options), RowsOf(logits));
         double seconds = watch.Elapsed.TotalSeconds;
-        var before = Accumulate(Reopen(logits, labels), bins, 1f, options, error, false).Calibration.Report();
-        var after = Accumulate(Reopen(logits, labels), bins, fit.Temperature, options, error, false).Calibration.Report();
+        var before = Accumulate(Reopen(logits, labels), bins, a.Binning(), 1f, options, error, false).Calibration.Report();
+        var after = Accumulate(Reopen(logits, labels), bins, a.Binning(), fit.Temperature, options, error, false).Calibration.Report();
         if (a.Has("--json"))
         {
             output.WriteLine(JsonSerializer.Serialize(new
@@ -146,44 +85,40 @@ public static class Commands
             output.WriteLine($"NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}, ECE {before.Ece:F4} -> {after.Ece:F4}, MCE {before.Mce:F4} -> {after.Mce:F4}");
             output.WriteLine();
             output.WriteLine("after temperature scaling:");
-            WriteReport(output, after, null);
+            WriteReport(output, after, null, a.Binning());
         }
         return 0;
     }
 
-    public static int Plot(string[] args, TextWriter output, TextWriter error)
+    public static int Plot(Arguments a, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--probs", "--logits", "--temperature", "--labels", "--bins", "--out", "--width", "--height", "--device"], ["--unnormalized"]);
         string path = a.Required("--out");
         int width = a.Int("--width", 900, 100, ReliabilityDiagram.MaxSide), height = a.Int("--height", 800, 100, ReliabilityDiagram.MaxSide);
-        var report = Accumulate(a, a.Bins(), a.Float("--temperature", 1f), a.Device(), error, false).Calibration.Report();
+        var report = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, false).Calibration.Report();
         ReliabilityDiagram.Save(report, path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "");
         output.WriteLine($"wrote {path} ({width} x {height})");
         return 0;
     }
 
-    public static int Softmax(string[] args, TextWriter output, TextWriter error)
+    public static int Softmax(Arguments a, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--logits", "--temperature", "--out", "--device"], ["--float64"]);
-        float temperature = a.Float("--temperature", 1f);
+        float temperature = a.Temperature();
         var options = a.Device();
         return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "softmax", source => source.Cols,
             (input, result, cols) => FastCalib.Softmax.Forward(input, result, cols, temperature, options),
             "has NaN or +∞ logits (or only −∞), which have no softmax", output);
     }
 
-    public static int Entropy(string[] args, TextWriter output, TextWriter error)
+    public static int Entropy(Arguments a, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--probs", "--out", "--device"], ["--float64"]);
         var options = a.Device();
         return Map(a.Required("--probs"), a.Required("--out"), a.Has("--float64"), error, "entropy", _ => 1,
             (input, result, cols) => FastCalib.Entropy.FromProbabilities(input, result, cols, EntropyUnit.Nats, options),
             "is not a probability distribution", output);
     }
 
-    public static int FftMagnitude(string[] args, TextWriter output, TextWriter error)
+    public static int FftMagnitude(Arguments a, TextWriter output, TextWriter error)
     {
-        var a = new Arguments(args, ["--images", "--out", "--clip", "--device"], ["--shift", "--log1p", "--standardize", "--half", "--float64"]);
         var options = new FourierFeatureOptions
         {
             Shift = a.Has("--shift"),
@@ -268,19 +203,19 @@ public static class Commands
 
     /// <summary>Reads --probs or --logits with --labels chunk by chunk into an accumulator (and, if asked, all confidences).</summary>
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
-        Arguments a, int bins, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences)
+        Arguments a, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences)
     {
         string? probs = a.Get("--probs"), logits = a.Get("--logits");
         if ((probs is null) == (logits is null)) throw new UsageException("give exactly one of --probs and --logits.");
         if (probs is not null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
         if (logits is not null && a.Has("--unnormalized")) throw new UsageException("--unnormalized applies to --probs.");
-        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, temperature, options, error, collectConfidences, a.Has("--unnormalized"));
+        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, rule, temperature, options, error, collectConfidences, a.Has("--unnormalized"));
     }
 
     private static (string Values, string Labels, bool Logits) Reopen(string logits, string labels) => (logits, labels, true);
 
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
-        (string Values, string Labels, bool Logits) files, int bins, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences,
+        (string Values, string Labels, bool Logits) files, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences,
         bool unnormalized = false)
     {
         using var values = ArraySource.Open(files.Values);
@@ -288,7 +223,7 @@ public static class Commands
         CheckPair(values, labels);
         if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
         int cols = values.Cols;
-        var calibration = new CalibrationAccumulator(bins);
+        var calibration = new CalibrationAccumulator(bins, rule);
         var confidences = collectConfidences ? new List<float>() : null;
         var correct = collectConfidences ? new List<bool>() : null;
         var progress = new Progress(error, "reading", values.Rows);
@@ -388,6 +323,7 @@ public static class Commands
     internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive) => new
     {
         n = r.Count,
+        bin_count = r.Bins.Count,
         accuracy = Finite(r.Accuracy),
         ece = Finite(r.Ece),
         mce = Finite(r.Mce),
@@ -404,7 +340,21 @@ public static class Commands
 
     internal static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
-    internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive)
+    /// <summary>A bin as an interval in the notation of its rule: [lo, hi) left-closed, (lo, hi] right-closed, closed ends where the rule closes them.</summary>
+    private static string Interval(ReliabilityBin b, BinningRule rule)
+    {
+        if (b.Upper <= b.Lower) return $"exactly {b.Lower:F3}";   // torchmetrics' bin of confidence 1.0
+        bool first = b.Lower == 0, last = b.Upper >= 1;
+        return rule switch
+        {
+            BinningRule.ClosedLastBin => $"[{b.Lower:F3}, {b.Upper:F3}{(last ? "]" : ")")}",
+            BinningRule.RightClosed => $"{(first ? "[" : "(")}{b.Lower:F3}, {b.Upper:F3}]",
+            BinningRule.GuoReference => $"({b.Lower:F3}, {b.Upper:F3}]",
+            _ => $"[{b.Lower:F3}, {b.Upper:F3})",
+        };
+    }
+
+    internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive, BinningRule rule = BinningRule.TorchMetrics)
     {
         o.WriteLine($"predictions      {r.Count}");
         o.WriteLine($"accuracy         {r.Accuracy:F4}");
@@ -420,6 +370,6 @@ public static class Commands
         o.WriteLine();
         o.WriteLine("  bin               count  confidence  accuracy      gap");
         foreach (var b in r.Bins.Where(b => b.Count > 0))
-            o.WriteLine($"  {(b.Upper > b.Lower ? $"[{b.Lower:F3}, {b.Upper:F3})" : $"exactly {b.Lower:F3}")}  {b.Count,10}  {b.MeanConfidence,10:F4}  {b.Accuracy,8:F4}  {b.Gap,+7:+0.0000;-0.0000}");
+            o.WriteLine($"  {Interval(b, rule),-14}  {b.Count,10}  {b.MeanConfidence,10:F4}  {b.Accuracy,8:F4}  {b.Gap,+7:+0.0000;-0.0000}");
     }
 }

@@ -10,9 +10,8 @@ public sealed record Options(int Rows = 1_000_000, int Classes = 10, int Seed = 
     /// <summary>Most logits the demo generates (1 GB of float32).</summary>
     public const int MaxValues = 1 << 28;
 
-    public static Options Parse(string[] args)
+    public static Options From(Arguments a)
     {
-        var a = new Arguments(args, ["--rows", "--classes", "--seed", "--out-dir"], []);
         var options = new Options(a.Int("--rows", 1_000_000, 1, MaxValues), a.Int("--classes", 10, 2, 100_000), a.Int("--seed", 2026, 0), a.Get("--out-dir"));
         if ((long)options.Rows * options.Classes > MaxValues)
             throw new UsageException($"--rows x --classes is {(long)options.Rows * options.Classes:N0} logits; the demo holds at most {MaxValues:N0} in memory.");

@@ -6,9 +6,8 @@ namespace FastCalib.Cli;
 /// <summary>Options of the training demo.</summary>
 public sealed record TrainOptions(int Epochs = 6, int Seed = 7)
 {
-    public static TrainOptions Parse(string[] args)
+    public static TrainOptions From(Arguments a)
     {
-        var a = new Arguments(args, ["--epochs", "--seed"], []);
         return new TrainOptions(a.Int("--epochs", 6, 1), a.Int("--seed", 7, 0));
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using FastCalib;
 
@@ -15,34 +16,41 @@ public static class Program
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        // no command, or options only: the demo
-        bool demo = args.Length == 0 || (args[0].StartsWith("--", StringComparison.Ordinal) && args[0] != "--help");
-        string command = demo ? "demo" : args[0];
-        var rest = demo ? args : args.Skip(1).ToArray();
+        var root = CommandLine.Build(output, error);
+        if (args.Length > 0 && CompletionRequest(args) is var (line, position))
+        {
+            // tab completion, as dotnet-suggest asks for it: fastcalib [suggest:POSITION] "the command line so far"
+            foreach (var item in CommandLine.Complete(root, line, position)) output.WriteLine(item);
+            return 0;
+        }
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // one line: the first mistake, a suggestion for a misspelt option or command, and where to look
+            var first = parsed.Errors[0];
+            string? token = parsed.UnmatchedTokens.FirstOrDefault();
+            string? suggestion = token is null ? null : CommandLine.Suggest(token, parsed.CommandResult.Command);
+            string message = token is not null
+                ? $"unknown {(token.StartsWith('-') ? "option" : "command or argument")} '{token}'{(suggestion is null ? "" : $" (did you mean '{suggestion}'?)")}."
+                : Flatten(first.Message).TrimEnd('.') + ".";
+            var option = first.SymbolResult as System.CommandLine.Parsing.OptionResult ?? first.SymbolResult?.Parent as System.CommandLine.Parsing.OptionResult;
+            if (option is not null && token is null && !message.Contains(option.Option.Name, StringComparison.Ordinal))
+                message = $"{option.Option.Name}: {message}";
+            error.WriteLine($"fastcalib: {message} {HelpHint(parsed, root)}");
+            return 2;
+        }
         try
         {
-            return command switch
-            {
-                "demo" => rest.Contains("--train") ? DemoTrain.Run(TrainOptions.Parse(rest.Where(a => a != "--train").ToArray()), output)
-                                                   : Demo.Run(Options.Parse(rest), output),
-                "report" => Commands.Report(rest, output, error),
-                "fit-temperature" => Commands.FitTemperature(rest, output, error),
-                "plot" => Commands.Plot(rest, output, error),
-                "softmax" => Commands.Softmax(rest, output, error),
-                "entropy" => Commands.Entropy(rest, output, error),
-                "fft-magnitude" => Commands.FftMagnitude(rest, output, error),
-                "-h" or "--help" or "help" => Help(output),
-                _ => throw new UsageException($"unknown command '{command}'."),
-            };
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
         catch (UsageException e)
         {
-            error.WriteLine($"fastcalib: {e.Message} Run 'fastcalib --help'.");
+            error.WriteLine($"fastcalib: {e.Message} {HelpHint(parsed, root)}");
             return 2;
         }
         catch (Exception e) when (e is InputException or ArgumentException or IOException or UnauthorizedAccessException or OverflowException)
         {
-            error.WriteLine($"fastcalib: {OneLine(e.Message)}");
+            error.WriteLine($"fastcalib: {OneLine(e is ArgumentException a ? WithoutParameter(a) : e.Message)}");
             return 1;
         }
         catch (DeviceException e)
@@ -52,44 +60,31 @@ public static class Program
         }
     }
 
-    private static string OneLine(string message) => message.Replace('\n', ' ').Replace("\r", "");
-
-    private static int Help(TextWriter output)
+    /// <summary>The command line and cursor position of a "[suggest:N] line" request, or null.</summary>
+    private static (string Line, int Position)? CompletionRequest(string[] args)
     {
-        output.Write(Usage);
-        return 0;
+        var match = System.Text.RegularExpressions.Regex.Match(args[0], @"^\[suggest(?::(\d+))?\]$");
+        if (!match.Success) return null;
+        string line = args.Length > 1 ? args[1] : "";
+        int position = match.Groups[1].Success ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : line.Length;
+        return (line, Math.Clamp(position, 0, line.Length));
     }
 
-    public const string Usage = """
-        fastcalib - calibration of classifier confidence
+    private static string OneLine(string message) => message.Replace('\n', ' ').Replace("\r", "");
 
-        Usage:
-          fastcalib [demo] [--rows N] [--classes C] [--seed S] [--out-dir DIR]
-              The main job on an embedded synthetic, overconfident 10-class classifier (1,000,000
-              predictions): calibration report, temperature fit, report again, reliability diagrams
-              before and after (PNG), and which backend ran for how long.
-          fastcalib demo --train [--epochs E] [--seed S]
-              A training loop using the kernels: mixup with smoothed soft targets, softmax with a
-              learnable temperature, the confidence penalty, and a calibration monitor per epoch.
-          fastcalib report (--probs P [--unnormalized] | --logits Z [--temperature T]) --labels L [--bins 15]
-                         [--adaptive] [--json]
-          fastcalib fit-temperature --logits Z --labels L [--bins 15] [--json]
-          fastcalib plot (--probs P [--unnormalized] | --logits Z [--temperature T]) --labels L --out diagram.png|.svg
-                         [--bins 15] [--width 900] [--height 800]
-          fastcalib softmax --logits Z [--temperature T] --out P.npy [--float64]
-          fastcalib entropy --probs P --out H.npy [--float64]
-          fastcalib fft-magnitude --images X.npy [--shift] [--log1p] [--standardize] [--clip C] [--half]
-                         --out M.npy [--float64]
-              |DFT2| of each image of X ([H, W], [N, H, W] or [N, C, H, W]; NumPy's fft2 convention),
-              shifted, log1p-scaled, standardised per image and clipped to [-C, C] on request; --half
-              writes the W/2 + 1 non-redundant columns.
-          Every kernel command takes --device auto|cpu|gpu (auto: CUDA if present, else SIMD CPU).
+    /// <summary>A message of several lines and tabs (System.CommandLine's lists of choices) on one line.</summary>
+    private static string Flatten(string message) =>
+        string.Join(" ", message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()));
 
-        Files: NumPy .npy (float32/float64 [N, C], integer [N] labels, C order), an array in a .npz archive
-        as archive.npz:name, or CSV (one row of numbers per line, optional header). .npy and .npz stream in
-        chunks, so they may be larger than memory; CSV is read into memory. Probability rows must sum to 1
-        (--unnormalized accepts scores that need not). In --json output non-finite numbers are null.
-        Output files appear only when complete.
+    private static string HelpHint(ParseResult parsed, Command root) =>
+        $"Run 'fastcalib {(parsed.CommandResult.Command == root ? "" : parsed.CommandResult.Command.Name + " ")}--help'.";
 
-        """;
+    /// <summary>An argument exception's own message, without the runtime's "(Parameter ...)" and "Actual value was ..." suffixes.</summary>
+    private static string WithoutParameter(ArgumentException e)
+    {
+        string text = e.Message;
+        int cut = text.IndexOf(" (Parameter '", StringComparison.Ordinal);
+        if (cut < 0) cut = text.IndexOf("\nActual value was", StringComparison.Ordinal);
+        return cut > 0 ? text[..cut] : text;
+    }
 }

@@ -29,6 +29,9 @@ public class DemoTests
     [InlineData("--bogus", "1")]
     public void Bad_options_are_usage_errors(string flag, string value)
     {
-        Assert.Throws<UsageException>(() => Options.Parse([flag, value]));
+        var error = new StringWriter();
+        Assert.Equal(2, Program.Run(["demo", flag, value], new StringWriter(), error));
+        Assert.StartsWith("fastcalib: ", error.ToString());
+        Assert.Single(error.ToString().TrimEnd('\n').Split('\n'));
     }
 }

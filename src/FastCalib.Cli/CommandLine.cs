@@ -1,0 +1,224 @@
+using System.CommandLine;
+using System.Globalization;
+using FastCalib;
+
+namespace FastCalib.Cli;
+
+/// <summary>
+/// The command tree on System.CommandLine: every command, its options with their meaning and default (shown by
+/// --help), --version, and tab completion through the library's completion directive. Values are read and checked
+/// by <see cref="Arguments"/>, so that a usage mistake is exit code 2 whatever its kind.
+/// </summary>
+public static class CommandLine
+{
+    /// <summary>Every option of the tool: name, placeholder (null for a flag) and help text.</summary>
+    private static readonly Dictionary<string, (string? Value, string Help)> Specs = new()
+    {
+        ["--probs"] = ("FILE", "Probabilities [N, C] (.npy, file.npz:name or .csv); each row must sum to 1."),
+        ["--logits"] = ("FILE", "Logits [N, C]; probabilities are softmax(logits / T)."),
+        ["--temperature"] = ("T", "Temperature dividing the logits, finite and > 0 (default 1)."),
+        ["--labels"] = ("FILE", "Integer labels [N], one per row, in [0, C)."),
+        ["--bins"] = ("COUNT", "Equal-width confidence bins, 1 to 1,000,000 (default 15)."),
+        ["--binning"] = ("RULE", "Which bin an edge value belongs to: torchmetrics (default), closed-last (NumPy histogram, netcal), sklearn, guo."),
+        ["--device"] = ("auto|cpu|gpu", "Backend: auto (CUDA if present, else SIMD CPU; the default), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator)."),
+        ["--json"] = (null, "Print JSON instead of text (every number finite, or null)."),
+        ["--adaptive"] = (null, "Also report the adaptive (equal-mass bins) ECE and MCE."),
+        ["--unnormalized"] = (null, "Accept probability rows that do not sum to 1 (scores such as a multi-label model's sigmoids)."),
+        ["--out"] = ("FILE", "Output file; written whole or not at all."),
+        ["--width"] = ("PIXELS", "Picture width, 100 to 10,000 (default 900)."),
+        ["--height"] = ("PIXELS", "Picture height, 100 to 10,000 (default 800)."),
+        ["--float64"] = (null, "Write float64 instead of float32."),
+        ["--images"] = ("FILE", "Images [H, W], [N, H, W] or [N, C, H, W]."),
+        ["--shift"] = (null, "fftshift: the zero frequency in the centre."),
+        ["--log1p"] = (null, "log(1 + |X|)."),
+        ["--standardize"] = (null, "Standardise each image's spectrum (mean 0, deviation 1)."),
+        ["--clip"] = ("C", "Clip features to [-C, C], C > 0."),
+        ["--half"] = (null, "Write the W/2 + 1 non-redundant columns."),
+        ["--rows"] = ("N", "Predictions of the synthetic classifier (default 1,000,000)."),
+        ["--classes"] = ("C", "Classes of the synthetic classifier, 2 to 100,000 (default 10)."),
+        ["--seed"] = ("S", "Seed of the synthetic data (default 2026; 7 for --train)."),
+        ["--out-dir"] = ("DIR", "Folder for the reliability diagrams (default: the current folder)."),
+        ["--train"] = (null, "Run the training-loop example instead (mixup, a learnable temperature, the confidence penalty, a calibration monitor)."),
+        ["--epochs"] = ("E", "Epochs of the training-loop example (default 6)."),
+    };
+
+    private static readonly string[] Metrics = ["--probs", "--logits", "--temperature", "--labels", "--bins", "--binning", "--device"];
+
+    /// <summary>The commands: name, description, options, and what runs.</summary>
+    private static readonly (string Name, string Description, string[] Options, Func<Arguments, TextWriter, TextWriter, int> Run)[] Table =
+    [
+        ("demo", "The main job on an embedded synthetic, overconfident 10-class classifier: calibration report, temperature fit, report again, reliability diagrams before and after, and which backend ran for how long.",
+            ["--rows", "--classes", "--seed", "--out-dir", "--train", "--epochs"], (a, o, _) => Demo(a, o)),
+        ("report", "Calibration report (ECE, MCE, RMS calibration error, accuracy, NLL, Brier, reliability table) of predictions and labels.",
+            [.. Metrics, "--unnormalized", "--adaptive", "--json"], FastCalib.Cli.Commands.Report),
+        ("fit-temperature", "Fit the temperature that minimises the NLL (streaming Newton passes over the files), and report before and after.",
+            ["--logits", "--labels", "--bins", "--binning", "--device", "--json"], FastCalib.Cli.Commands.FitTemperature),
+        ("plot", "Reliability diagram (PNG or SVG, by the file's extension) with the confidence histogram below it.",
+            [.. Metrics, "--unnormalized", "--out", "--width", "--height"], FastCalib.Cli.Commands.Plot),
+        ("softmax", "softmax(logits / T) of every row, into a .npy file.",
+            ["--logits", "--temperature", "--out", "--device", "--float64"], FastCalib.Cli.Commands.Softmax),
+        ("entropy", "The entropy (nats) of every probability row, into a .npy file.",
+            ["--probs", "--out", "--device", "--float64"], FastCalib.Cli.Commands.Entropy),
+        ("fft-magnitude", "|DFT2| of each image (NumPy's fft2 convention), optionally shifted, log1p-scaled, standardised and clipped, into a .npy file.",
+            ["--images", "--shift", "--log1p", "--standardize", "--clip", "--half", "--out", "--device", "--float64"], FastCalib.Cli.Commands.FftMagnitude),
+    ];
+
+    private static int Demo(Arguments a, TextWriter output) =>
+        a.Has("--train") ? DemoTrain.Run(TrainOptions.From(a), output) : Cli.Demo.Run(Options.From(a), output);
+
+    /// <summary>
+    /// The root command (with no command it runs the demo, taking the demo's options) and its subcommands. A
+    /// command's action returns its exit code; <see cref="Program"/> maps exceptions to exit codes.
+    /// </summary>
+    public static Command Build(TextWriter output, TextWriter error)
+    {
+        // a plain command named as the tool is installed (a RootCommand takes the name of the executable's file)
+        var root = new Command("fastcalib", "fastcalib: calibration of classifier confidence, on FastCalib's SIMD and GPU kernels. "
+            + "Files: NumPy .npy (float16/32/64 [N, C], integer [N] labels, C order), an array in a .npz archive as archive.npz:name, or CSV. "
+            + "Exit codes: 0 done, 1 bad or inconsistent data, 2 a usage mistake, 3 a device failure.")
+        {
+            new System.CommandLine.Help.HelpOption(),
+            new VersionOption(),
+        };
+        foreach (var (name, description, options, run) in Table)
+        {
+            var command = new Command(name, description);
+            var declared = options.Select(Declare).ToList();
+            foreach (var option in declared) command.Options.Add(option);
+            command.SetAction(result => run(new Arguments(result, declared), output, error));
+            root.Subcommands.Add(command);
+            if (name == "demo")
+            {
+                // no command: the demo, with its options
+                var rootOptions = options.Select(Declare).ToList();
+                foreach (var option in rootOptions) root.Options.Add(option);
+                root.SetAction(result => run(new Arguments(result, rootOptions), output, error));
+            }
+        }
+        return root;
+    }
+
+    private static Option Declare(string name)
+    {
+        var (value, help) = Specs[name];
+        if (value is null) return new Option<bool>(name) { Description = help };
+        var option = new Option<string>(name) { Description = help, HelpName = value };
+        if (name == "--device") option.AcceptOnlyFromAmong("auto", "cpu", "gpu");
+        if (name == "--binning") option.AcceptOnlyFromAmong(Arguments.BinningRules.Keys.ToArray());
+        return option;
+    }
+
+    /// <summary>
+    /// Completions at <paramref name="position"/> of a command line (which may start with the tool's name): the
+    /// commands, options and option values (devices, binning rules) that fit what is typed so far.
+    /// </summary>
+    public static IEnumerable<string> Complete(Command root, string line, int position)
+    {
+        string upToCursor = line[..position];
+        var tokens = upToCursor.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (tokens.Count > 0 && Path.GetFileNameWithoutExtension(tokens[0]) is "fastcalib" or "FastCalib.Cli") tokens.RemoveAt(0);
+        string partial = upToCursor.EndsWith(' ') || tokens.Count == 0 ? "" : tokens[^1];
+        var parsed = root.Parse(partial.Length == 0 ? tokens : tokens.Take(tokens.Count - 1).ToList());
+        return parsed.GetCompletions().Select(c => c.Label).Where(l => l.StartsWith(partial, StringComparison.Ordinal)).Distinct();
+    }
+
+    /// <summary>The option of <paramref name="command"/> nearest to a misspelt <paramref name="token"/>, if one is close.</summary>
+    public static string? Suggest(string token, Command command)
+    {
+        var names = command.Options.Select(o => o.Name).Concat(command.Subcommands.Select(c => c.Name)).ToList();
+        var best = names.Select(n => (Name: n, Distance: Distance(token, n))).OrderBy(x => x.Distance).FirstOrDefault();
+        return best.Name is not null && best.Distance <= Math.Max(2, token.Length / 3) ? best.Name : null;
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+}
+
+/// <summary>A command-line mistake: reported with the usage hint and exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>
+/// The parsed options of one command, read by name and checked: numbers in range, temperatures valid, choices
+/// known. Every mistake is a <see cref="UsageException"/> (exit code 2).
+/// </summary>
+public sealed class Arguments
+{
+    private readonly ParseResult _result;
+    private readonly Dictionary<string, Option> _options;
+
+    public Arguments(ParseResult result, IEnumerable<Option> options)
+    {
+        _result = result;
+        _options = options.ToDictionary(o => o.Name);
+    }
+
+    /// <summary>The --binning names and the rules they stand for.</summary>
+    public static readonly Dictionary<string, BinningRule> BinningRules = new()
+    {
+        ["torchmetrics"] = BinningRule.TorchMetrics,
+        ["closed-last"] = BinningRule.ClosedLastBin,
+        ["sklearn"] = BinningRule.RightClosed,
+        ["guo"] = BinningRule.GuoReference,
+    };
+
+    /// <summary>Whether the option was given (a flag set, or a value).</summary>
+    public bool Has(string name) =>
+        _options.TryGetValue(name, out var option) && _result.GetResult(option) is { Implicit: false } r
+        && (option is not Option<bool> flag || _result.GetValue(flag));
+
+    public string? Get(string name) =>
+        _options.TryGetValue(name, out var option) && option is Option<string> valued && Has(name) ? _result.GetValue(valued) : null;
+
+    public string Required(string name) => Get(name) ?? throw new UsageException($"{name} is required.");
+
+    public int Int(string name, int fallback, int min, int max = int.MaxValue)
+    {
+        string? text = Get(name);
+        if (text is null) return fallback;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
+            throw new UsageException(max == int.MaxValue
+                ? $"{name} needs an integer of at least {min}, got '{text}'."
+                : $"{name} needs an integer from {min} to {max.ToString("N0", CultureInfo.InvariantCulture)}, got '{text}'.");
+        return v;
+    }
+
+    public float Float(string name, float fallback)
+    {
+        string? text = Get(name);
+        if (text is null) return fallback;
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !float.IsFinite(v))
+            throw new UsageException($"{name} needs a number, got '{text}'.");
+        return v;
+    }
+
+    /// <summary>--temperature: finite, greater than 0, and not so small that 1/T overflows float.</summary>
+    public float Temperature()
+    {
+        float t = Float("--temperature", 1f);
+        if (!(t > 0) || !float.IsFinite(1f / t))
+            throw new UsageException($"--temperature must be finite and greater than 0 (and 1/T finite), got '{Get("--temperature")}'.");
+        return t;
+    }
+
+    /// <summary>--bins: from 1 to the accumulator's maximum.</summary>
+    public int Bins() => Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
+
+    /// <summary>--binning: torchmetrics' assignment unless another is named.</summary>
+    public BinningRule Binning() => Get("--binning") is { } name ? BinningRules[name] : BinningRule.TorchMetrics;
+
+    /// <summary>--device auto (CUDA if present, else SIMD CPU), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator).</summary>
+    public ComputeOptions Device() => Get("--device") switch
+    {
+        null or "auto" => GpuDevice.HasCuda ? ComputeOptions.For(Backend.Gpu) : default,
+        "cpu" => default,
+        _ => ComputeOptions.For(Backend.Gpu),
+    };
+}
