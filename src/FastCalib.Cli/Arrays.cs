@@ -20,12 +20,14 @@ public sealed class ArraySource : IDisposable
     private readonly IDisposable? _owner;
     private readonly char _kind;      // 'f' float, 'i' signed, 'u' unsigned
     private readonly int _itemSize;
+    private readonly bool _bigEndian;
     private readonly float[]? _csv;   // CSV values, row-major
     private long _position;           // values read so far
     private byte[] _buffer = [];
 
-    private ArraySource(string name, Stream stream, IDisposable? owner, char kind, int itemSize, long rows, int cols, float[]? csv, long[] shape)
+    private ArraySource(string name, Stream stream, IDisposable? owner, char kind, int itemSize, long rows, int cols, float[]? csv, long[] shape, bool bigEndian = false)
     {
+        _bigEndian = bigEndian;
         Name = name;
         Shape = shape;
         _stream = stream;
@@ -142,12 +144,14 @@ public sealed class ArraySource : IDisposable
             descr = descr.Trim('\'', '"');
             if (descr.Contains('O'))
                 throw new InputException($"{name}: dtype '{descr}' holds Python objects; save a numeric array (float32, float64 or an integer type).");
-            if (descr.Length < 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
-                throw new InputException($"{name}: dtype '{descr}' is not little-endian; only little-endian float32/float64 and integer arrays are read.");
+            // byte order: '<' little-endian, '>' big-endian (byte-swapped on the way in, as NumPy does), '|' or '=' not applicable / native
+            if (descr.Length < 3 || descr[0] is not ('<' or '>' or '|' or '='))
+                throw new InputException($"{name}: dtype '{descr}' is not readable; float16, float32, float64 and integer arrays are.");
+            bool bigEndian = descr[0] == '>';
             char kind = descr[1];
             if (!int.TryParse(descr.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out int size)
-                || !(kind == 'f' && size is 4 or 8 || kind is 'i' or 'u' && size is 1 or 2 or 4 or 8))
-                throw new InputException($"{name}: dtype '{descr}' is not supported; use float32, float64 or an integer type.");
+                || !(kind == 'f' && size is 2 or 4 or 8 || kind is 'i' or 'u' && size is 1 or 2 or 4 or 8))
+                throw new InputException($"{name}: dtype '{descr}' is not supported; use float16, float32, float64 or an integer type.");
             var dims = shape.Trim('(', ')').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw new InputException($"{name}: shape {shape} is not readable."))
                 .ToArray();
@@ -170,7 +174,7 @@ public sealed class ArraySource : IDisposable
                 if (total - headerBytes < values)
                     throw new InputException($"{name}: the header promises shape {shape} ({values:N0} bytes of data) but the file holds {Math.Max(0, total - headerBytes):N0}; it is truncated or the header is wrong.");
             }
-            return new ArraySource(name, stream, owner, kind, size, rows, (int)Math.Max(cols, 1), null, dims);
+            return new ArraySource(name, stream, owner, kind, size, rows, (int)Math.Max(cols, 1), null, dims, bigEndian);
         }
         catch
         {
@@ -276,8 +280,26 @@ public sealed class ArraySource : IDisposable
     private double Value(ReadOnlySpan<byte> bytes, int i)
     {
         var b = bytes.Slice(i * _itemSize, _itemSize);
+        if (_bigEndian)
+        {
+            return (_kind, _itemSize) switch
+            {
+                ('f', 2) => (double)BinaryPrimitives.ReadHalfBigEndian(b),
+                ('f', 4) => BinaryPrimitives.ReadSingleBigEndian(b),
+                ('f', _) => BinaryPrimitives.ReadDoubleBigEndian(b),
+                ('i', 1) => (sbyte)b[0],
+                ('i', 2) => BinaryPrimitives.ReadInt16BigEndian(b),
+                ('i', 4) => BinaryPrimitives.ReadInt32BigEndian(b),
+                ('i', _) => BinaryPrimitives.ReadInt64BigEndian(b),
+                ('u', 1) => b[0],
+                ('u', 2) => BinaryPrimitives.ReadUInt16BigEndian(b),
+                ('u', 4) => BinaryPrimitives.ReadUInt32BigEndian(b),
+                _ => BinaryPrimitives.ReadUInt64BigEndian(b),
+            };
+        }
         return (_kind, _itemSize) switch
         {
+            ('f', 2) => (double)BinaryPrimitives.ReadHalfLittleEndian(b),
             ('f', 4) => BinaryPrimitives.ReadSingleLittleEndian(b),
             ('f', _) => BinaryPrimitives.ReadDoubleLittleEndian(b),
             ('i', 1) => (sbyte)b[0],
