@@ -59,6 +59,12 @@ public static class Demo
         output.WriteLine($"calibration at temperature {fit.Temperature:F4}:");
         Commands.WriteReport(output, reportAfter, null);
 
+        if (ReliabilityDiagram.Unavailable is { } why)
+        {
+            output.WriteLine();
+            output.WriteLine($"reliability diagrams not drawn: {why}.");
+            return 0;
+        }
         string dir = o.OutDir ?? Path.Combine(Path.GetTempPath(), "fastcalib-demo");
         Directory.CreateDirectory(dir);
         string beforePath = Path.Combine(dir, "reliability-before.png"), afterPath = Path.Combine(dir, "reliability-after.png");

@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using FastCalib;
 using ScottPlot;
 using SkiaSharp;
@@ -19,11 +21,35 @@ public static class ReliabilityDiagram
     /// <summary>Where the bar of confidences exactly 1.0 sits, and its width, on the confidence axis.</summary>
     private const double OnePosition = 1.035, OneWidth = 0.03;
 
+    /// <summary>
+    /// Null where diagrams can be drawn; otherwise why not. The tool package ships SkiaSharp's native library only for
+    /// the runtimes its project names (DrawingRuntimeIdentifiers, passed in as assembly metadata), so elsewhere every
+    /// command works but drawing.
+    /// </summary>
+    public static string? Unavailable => s_unavailable.Value;
+
+    private static readonly Lazy<string?> s_unavailable = new(() =>
+    {
+        try
+        {
+            using var probe = new SKBitmap(1, 1);   // loads the native library
+            return null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            string shipped = typeof(ReliabilityDiagram).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "DrawingRuntimeIdentifiers")?.Value?.Replace(";", ", ") ?? "some runtimes";
+            return $"drawing needs SkiaSharp's native library, which is not installed for this runtime ({RuntimeInformation.RuntimeIdentifier}); the tool package ships it for {shipped}";
+        }
+    });
+
     public static void Save(CalibrationReport report, string path, int width, int height, string title)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
         if (extension is not (".png" or ".svg"))
             throw new UsageException($"--out must end in .png or .svg, got '{path}'.");
+        if (Unavailable is { } why)
+            throw new InputException($"--out {path}: {why}; the numbers behind the diagram come from 'fastcalib report'.");
         var diagram = new Plot();
         var histogram = new Plot();
         bool hasOne = false;

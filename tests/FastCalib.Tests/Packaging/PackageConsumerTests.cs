@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.IO.Compression;
+using System.Text;
 using Xunit;
 
 namespace FastCalib.Tests.Packaging;
@@ -12,22 +12,16 @@ namespace FastCalib.Tests.Packaging;
 /// </summary>
 public class PackageConsumerTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     [Fact]
     public void A_separate_project_can_reference_the_package_and_call_a_kernel()
     {
-        string repo = RepositoryRoot();
+        string repo = Packages.RepositoryRoot();
         string work = Directory.CreateTempSubdirectory("fastcalib-package-").FullName;
         try
         {
             string feed = Path.Combine(work, "feed");
             string version = $"0.1.0-check.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
-            Run("dotnet", $"pack \"{Path.Combine(repo, "src", "FastCalib", "FastCalib.csproj")}\" -c {Configuration} --no-build -o \"{feed}\" -p:PackageVersion={version}", repo);
+            Packages.Run("dotnet", $"pack \"{Path.Combine(repo, "src", "FastCalib", "FastCalib.csproj")}\" -c {Packages.Configuration} --no-build -o \"{feed}\" -p:PackageVersion={version}", repo);
 
             string package = Path.Combine(feed, $"FastCalib.{version}.nupkg");
             using (var zip = ZipFile.OpenRead(package))
@@ -36,12 +30,21 @@ public class PackageConsumerTests
                 Assert.Contains("lib/net10.0/FastCalib.dll", entries);
                 Assert.Contains("lib/net10.0/FastCalib.xml", entries);
                 Assert.Contains("README.md", entries);
+                Assert.Contains("LICENSE", entries);
                 Assert.Contains("analyzers/dotnet/cs/FastCalib.Generators.dll", entries);
-                string nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec")).Open()).ReadToEnd();
-                Assert.Contains("<readme>README.md</readme>", nuspec);
-                Assert.Contains("<license type=\"expression\">MIT</license>", nuspec);
+                string nuspec = Packages.Nuspec(zip);
                 Assert.Contains("id=\"ILGPU\"", nuspec);
+                Packages.AssertGalleryMetadata(nuspec, Packages.Readme(zip));
+                // a CI build (CI=true, so ContinuousIntegrationBuild) names no path of the machine that built it
+                if (Environment.GetEnvironmentVariable("CI") == "true")
+                {
+                    using var dll = new MemoryStream();
+                    zip.GetEntry("lib/net10.0/FastCalib.dll")!.Open().CopyTo(dll);
+                    Assert.DoesNotContain(repo, Encoding.UTF8.GetString(dll.ToArray()));
+                }
             }
+            using (var symbols = ZipFile.OpenRead(Path.Combine(feed, $"FastCalib.{version}.snupkg")))
+                Assert.Contains("lib/net10.0/FastCalib.pdb", symbols.Entries.Select(e => e.FullName));
 
             string consumer = Path.Combine(work, "consumer");
             Directory.CreateDirectory(consumer);
@@ -105,7 +108,7 @@ public class PackageConsumerTests
                     }
                 }
                 """);
-            string output = Run("dotnet", "run -c Release", consumer);
+            string output = Packages.Run("dotnet", "run -c Release", consumer);
             // softmax([1, 2, 3]) = [0.0900, 0.2447, 0.6652]; top-1 of [4, 0, 0] is e^4 / (e^4 + 2) = 0.9647 at class 0;
             // the user kernel doubles [1..4, 0, 0] and its total is half of the sum of the doubles, 10
             Assert.Contains("0.0900 0.6652 0.9647 2 0 4.0 10.0", output);
@@ -114,31 +117,5 @@ public class PackageConsumerTests
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
-    }
-
-    private static string Run(string file, string arguments, string directory)
-    {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"{file} {arguments} timed out");
-        string output = stdout.Result + stderr.Result;
-        Assert.True(process.ExitCode == 0, $"{file} {arguments} failed with {process.ExitCode}:\n{output}");
-        return output;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FastCalib.sln"))) return dir.FullName;
-        throw new InvalidOperationException("FastCalib.sln not found above the test assembly.");
     }
 }
