@@ -7,8 +7,6 @@ internal struct BlockSums
 {
     public double Units;
     public long Correct;
-    public double NegLogLikelihood;
-    public double Brier;
     public long[] AboveCount;
     public long[] AboveCorrect;
 }
@@ -18,15 +16,20 @@ internal struct BlockSums
 /// <see cref="CalibrationTotals"/>: one binner per thread, its tables on the heap (so any bin count fits), reused
 /// block after block. Validity, bin indices and the block sums are vector code at the chosen width; the histogram is
 /// a scalar scatter into four interleaved copies of the table for small tables (so rows landing in the same bin do not
-/// wait on each other), flushed into the totals every 2^22 rows and at the end.
+/// wait on each other), and the NLL and Brier terms are gathered by exponent for their exact sums
+/// (<see cref="ExactSum"/>); both are flushed into the totals every 2^22 rows and at the end.
 /// </summary>
 internal sealed unsafe class BlockBinner
 {
     /// <summary>Rows per block: the per-row buffers of a block stay in L1.</summary>
     public const int Block = 1024;
 
-    /// <summary>Rows between flushes, so that a slot's confidence units (at most 2^40 a row) stay below 2^63.</summary>
+    /// <summary>Rows between flushes, so that a slot's confidence units (at most 2^40 a row) stay below 2^63 and a score
+    /// bucket's mantissas (below 2^24 a row) below 2^46.</summary>
     private const int FlushRows = 1 << 22;
+
+    /// <summary>Copies of the score buckets, rows taking turns (terms of neighbouring rows often share an exponent).</summary>
+    private const int ScoreCopies = 4;
 
     private readonly int _bins;
     private readonly BinningRule _rule;
@@ -35,14 +38,17 @@ internal sealed unsafe class BlockBinner
     private readonly int _slots;
     private readonly int _copies;
     private readonly int[] _bin = new int[Block];
-    private readonly long[] _count;
-    private readonly long[] _correct;
+    /// <summary>Per slot and copy: the count in the low 32 bits and the correct count above them (one add a row;
+    /// a flush comes before 2^32 rows).</summary>
+    private readonly long[] _countAndCorrect;
     private readonly long[] _units;
     private readonly Vector128<int>[] _above128;
     private readonly Vector256<int>[] _above256;
     private readonly Vector512<int>[] _above512;
     private readonly long[] _aboveCount;
     private readonly long[] _aboveCorrect;
+    private readonly long[] _nll = new long[ScoreCopies * ExactSum.Buckets];
+    private readonly long[] _brier = new long[ScoreCopies * ExactSum.Buckets];
     private int _pending;
 
     /// <param name="bins">Bins (see <see cref="CalibrationAccumulator"/>).</param>
@@ -57,8 +63,7 @@ internal sealed unsafe class BlockBinner
         _width = vectorWidth;
         _slots = Binning.Slots(bins, rule);
         _copies = _slots <= 1024 ? 4 : 1;
-        _count = new long[_copies * _slots];
-        _correct = new long[_copies * _slots];
+        _countAndCorrect = new long[_copies * _slots];
         _units = new long[_copies * _slots];
         _above128 = vectorWidth == 128 ? new Vector128<int>[2 * thresholds.Length] : [];
         _above256 = vectorWidth == 256 ? new Vector256<int>[2 * thresholds.Length] : [];
@@ -70,11 +75,10 @@ internal sealed unsafe class BlockBinner
     /// <summary>
     /// Adds <paramref name="n"/> (at most <see cref="Block"/>) rows; <paramref name="nll"/> and <paramref name="brier"/>
     /// may be null (not scored). Returns the first invalid row (confidence NaN or outside [0, 1], NaN score), or -1;
-    /// on an invalid row nothing of the block is added. The histogram reaches <paramref name="into"/> at
-    /// <see cref="Flush"/>, the other counts at once; the float64 score sums go to <paramref name="scores"/>, which
-    /// the caller adds in a fixed order (per chunk of rows) so that they do not depend on the thread count.
+    /// on an invalid row nothing of the block is added. The histogram and the score sums reach
+    /// <paramref name="into"/> at <see cref="Flush"/>, the other counts at once.
     /// </summary>
-    public int Add(CalibrationTotals into, ref ScoreSums scores, float* confidence, float* correct, float* nll, float* brier, int n)
+    public int Add(CalibrationTotals into, float* confidence, float* correct, float* nll, float* brier, int n)
     {
         int first = FirstInvalid(confidence, nll, brier, n);
         if (first >= 0) return first;
@@ -82,6 +86,7 @@ internal sealed unsafe class BlockBinner
         _pending += n;
 
         fixed (int* bin = _bin)
+        fixed (long* countAndCorrect = _countAndCorrect, units = _units)
         {
             int i = _width switch
             {
@@ -95,10 +100,34 @@ internal sealed unsafe class BlockBinner
                 int b = bin[i];
                 if (b < 0) continue;
                 int at = (i & (_copies - 1)) * _slots + b;
-                _count[at]++;
-                _correct[at] += (long)correct[i];
-                _units[at] += (long)ConfidenceUnits.Of(confidence[i]);
+                countAndCorrect[at] += 1 + ((long)correct[i] << 32);
+                units[at] += (long)ConfidenceUnits.Of(confidence[i]);
             }
+        }
+        if (nll is not null)
+        {
+            fixed (long* l = _nll, b = _brier)
+            {
+                const int B = ExactSum.Buckets;
+                int i = 0;
+                for (; i + ScoreCopies <= n; i += ScoreCopies)
+                {
+                    ExactSum.Gather(l, nll[i]);
+                    ExactSum.Gather(b, brier[i]);
+                    ExactSum.Gather(l + B, nll[i + 1]);
+                    ExactSum.Gather(b + B, brier[i + 1]);
+                    ExactSum.Gather(l + 2 * B, nll[i + 2]);
+                    ExactSum.Gather(b + 2 * B, brier[i + 2]);
+                    ExactSum.Gather(l + 3 * B, nll[i + 3]);
+                    ExactSum.Gather(b + 3 * B, brier[i + 3]);
+                }
+                for (; i < n; i++)
+                {
+                    ExactSum.Gather(l, nll[i]);
+                    ExactSum.Gather(b, brier[i]);
+                }
+            }
+            into.Scored += n;
         }
 
         Array.Clear(_aboveCount);
@@ -106,9 +135,9 @@ internal sealed unsafe class BlockBinner
         var sums = new BlockSums { AboveCount = _aboveCount, AboveCorrect = _aboveCorrect };
         int done = _width switch
         {
-            512 => BlockSums512.Sums(confidence, correct, nll, brier, n, _thresholds, _above512, ref sums),
-            256 => BlockSums256.Sums(confidence, correct, nll, brier, n, _thresholds, _above256, ref sums),
-            _ => BlockSums128.Sums(confidence, correct, nll, brier, n, _thresholds, _above128, ref sums),
+            512 => BlockSums512.Sums(confidence, correct, n, _thresholds, _above512, ref sums),
+            256 => BlockSums256.Sums(confidence, correct, n, _thresholds, _above256, ref sums),
+            _ => BlockSums128.Sums(confidence, correct, n, _thresholds, _above128, ref sums),
         };
         for (int i = done; i < n; i++)
         {
@@ -122,11 +151,6 @@ internal sealed unsafe class BlockBinner
                 sums.AboveCount[t] += above;
                 sums.AboveCorrect[t] += above & ok;
             }
-            if (nll is not null)
-            {
-                sums.NegLogLikelihood += nll[i];
-                sums.Brier += brier[i];
-            }
         }
         into.Rows += n;
         into.RowsCorrect += sums.Correct;
@@ -136,7 +160,6 @@ internal sealed unsafe class BlockBinner
             into.AboveCount[t] += sums.AboveCount[t];
             into.AboveCorrect[t] += sums.AboveCorrect[t];
         }
-        if (nll is not null) scores.Add(n, sums.NegLogLikelihood, sums.Brier);
         return -1;
     }
 
@@ -147,14 +170,16 @@ internal sealed unsafe class BlockBinner
         {
             for (int b = 0; b < _slots; b++)
             {
-                into.Count[b] += _count[k * _slots + b];
-                into.Correct[b] += _correct[k * _slots + b];
+                long both = _countAndCorrect[k * _slots + b];
+                into.Count[b] += both & 0xFFFFFFFF;
+                into.Correct[b] += both >> 32;
                 into.Units[b] += _units[k * _slots + b];
             }
         }
-        Array.Clear(_count);
-        Array.Clear(_correct);
+        Array.Clear(_countAndCorrect);
         Array.Clear(_units);
+        into.NegLogLikelihood.Fold(_nll);
+        into.Brier.Fold(_brier);
         _pending = 0;
     }
 

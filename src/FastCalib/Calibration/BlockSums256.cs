@@ -5,7 +5,7 @@ namespace FastCalib;
 /// <summary>
 /// The vector halves of <see cref="BlockBinner"/> over whole vectors of a block (the template of BlockSums128 and
 /// BlockSums512; the binner finishes the last rows with scalar code). Branch-free: validity, bin indices, and the
-/// block's sums of correct rows, confidence units, rows at or above each threshold, NLL and Brier.
+/// block's sums of correct rows, confidence units and rows at or above each threshold.
 /// </summary>
 [SimdWidthTemplate]
 internal static unsafe class BlockSums256
@@ -41,12 +41,10 @@ internal static unsafe class BlockSums256
     }
 
     /// <summary>Adds rows [0, returned) to <paramref name="sums"/>; <paramref name="above"/> holds two vectors per threshold.</summary>
-    public static int Sums(float* confidence, float* correct, float* nll, float* brier, int n, float[] thresholds, Vector256<int>[] above, ref BlockSums sums)
+    public static int Sums(float* confidence, float* correct, int n, float[] thresholds, Vector256<int>[] above, ref BlockSums sums)
     {
         int w = Vector256<float>.Count, i = 0;
         var units = Vector256<double>.Zero;
-        var vNll = Vector256<double>.Zero;
-        var vBrier = Vector256<double>.Zero;
         var right = Vector256<int>.Zero;
         var one = Vector256.Create(ConfidenceUnits.One);
         var half = Vector256.Create(0.5);
@@ -65,18 +63,9 @@ internal static unsafe class BlockSums256
                 above[2 * t] -= isAbove;
                 above[2 * t + 1] += isAbove & ok;
             }
-            if (nll is not null)
-            {
-                var (lLow, lHigh) = Vector256.Widen(Vector256.Load(nll + i));
-                var (bLow, bHigh) = Vector256.Widen(Vector256.Load(brier + i));
-                vNll += lLow + lHigh;
-                vBrier += bLow + bHigh;
-            }
         }
         sums.Units += Vector256.Sum(units);
         sums.Correct += Vector256.Sum(right);
-        sums.NegLogLikelihood += Vector256.Sum(vNll);
-        sums.Brier += Vector256.Sum(vBrier);
         for (int t = 0; t < thresholds.Length; t++)
         {
             sums.AboveCount[t] += Vector256.Sum(above[2 * t]);

@@ -96,16 +96,16 @@ public sealed partial class CalibrationAccumulator
     {
         var accelerator = stream.Accelerator;
         var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.Bin", static a => a.LoadKernel<ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<long>, ArrayView<double>, ArrayView<int>, int, int, int, int, BinningLayout>(DeviceBinning.Bin));
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<long>, ArrayView<long>, ArrayView<int>, int, int, int, int, BinningLayout>(DeviceBinning.Bin));
         var layout = new BinningLayout(_totals.Count.Length, _thresholds.Length);
         var part = new CalibrationTotals(layout.Slots, layout.Thresholds);
         using var thresholds = accelerator.Allocate1D(_thresholds.Length == 0 ? [0f] : _thresholds);
         using var state = accelerator.Allocate1D<long>(layout.Length);
-        using var scores = accelerator.Allocate1D<double>(2);
+        using var scores = accelerator.Allocate1D<long>(2 * ExactSum.Buckets);
         using var invalid = accelerator.Allocate1D<int>(1);
         var thresholdView = thresholds.View.SubView(0, _thresholds.Length);
         var host = new long[layout.Length];
-        var hostScores = new double[2];
+        var hostScores = new long[2 * ExactSum.Buckets];
         var hostInvalid = new int[1];
         for (long start = 0; start < rows; start += DeviceBinning.MaxRowsPerLaunch)
         {
@@ -122,7 +122,9 @@ public sealed partial class CalibrationAccumulator
             stream.Synchronize();
             if (hostInvalid[0] != int.MaxValue) throw InvalidRow(op, start + hostInvalid[0], rule);
             layout.Decode(host, n, part);
-            part.AddScores(new ScoreSums { Scored = n, NegLogLikelihood = hostScores[0], Brier = hostScores[1] });
+            part.Scored += n;
+            part.NegLogLikelihood.Fold(hostScores.AsSpan(0, ExactSum.Buckets));
+            part.Brier.Fold(hostScores.AsSpan(ExactSum.Buckets));
         }
         _totals.Add(part);
     }

@@ -22,34 +22,31 @@ public sealed unsafe partial class CalibrationAccumulator
 
     /// <summary>
     /// Runs <paramref name="perRow"/> (the kernel for a range of rows, at a vector width, 0 for the scalar path) over
-    /// all rows and bins its results. Chunks of rows are fixed by the shape; each thread bins into its own totals
-    /// (exact integers, merged in any order), while each chunk's float64 score sums are kept apart and added in chunk
-    /// order, so the result does not depend on the thread count. Nothing is added if a row is invalid.
+    /// all rows and bins its results. Each thread bins into its own totals (exact integers, merged in any order, so the
+    /// result does not depend on the thread count). Nothing is added if a row is invalid.
     /// </summary>
     private void AddOnCpu(string op, long rows, int classes, ComputeOptions options, RowRule rule, Action<RowRange, int, RowOutputs> perRow)
     {
         var (simd, width, threads) = CpuRows.Resolve(options);
         int kernelWidth = simd ? width : 0;
         int binningWidth = simd ? width : SimdWidth.Best;
-        var scores = new ScoreSums[CpuRows.Chunks(rows, classes)];
-        var failures = new long[scores.Length];
+        var failures = new long[CpuRows.Chunks(rows, classes)];
         var merged = new CalibrationTotals(_totals.Count.Length, _thresholds.Length);
         CpuRows.ForEachChunk(rows, classes, threads,
             () => new ThreadPart(new CalibrationTotals(_totals.Count.Length, _thresholds.Length), new BlockBinner(Bins, Rule, _thresholds, binningWidth)),
-            (c, range, part) => failures[c] = BinChunk(range, part, ref scores[c], kernelWidth, perRow),
+            (c, range, part) => failures[c] = BinChunk(range, part, kernelWidth, perRow),
             part =>
             {
                 part.Binner.Flush(part.Totals);
-                lock (merged) merged.AddCounts(part.Totals);
+                lock (merged) merged.Add(part.Totals);
             });
         foreach (long row in failures)
             if (row >= 0) throw InvalidRow(op, row, rule);
-        foreach (var s in scores) merged.AddScores(s);
         _totals.Add(merged);
     }
 
     /// <summary>Computes and bins the rows of one chunk block by block; returns the first invalid row, or -1.</summary>
-    private static long BinChunk(RowRange range, ThreadPart part, ref ScoreSums scores, int width, Action<RowRange, int, RowOutputs> perRow)
+    private static long BinChunk(RowRange range, ThreadPart part, int width, Action<RowRange, int, RowOutputs> perRow)
     {
         const int Block = BlockBinner.Block;
         float* confidence = stackalloc float[Block];
@@ -61,7 +58,7 @@ public sealed unsafe partial class CalibrationAccumulator
             long end = Math.Min(range.End, start + Block);
             // the kernels index outputs by absolute row: hand them bases that put this block's rows in the buffers
             perRow(new RowRange(start, end), width, new RowOutputs(confidence - start, correct - start, nll - start, brier - start));
-            int bad = part.Binner.Add(part.Totals, ref scores, confidence, correct, nll, brier, (int)(end - start));
+            int bad = part.Binner.Add(part.Totals, confidence, correct, nll, brier, (int)(end - start));
             if (bad >= 0) return start + bad;
         }
         return -1;

@@ -10,8 +10,9 @@ namespace FastCalib;
 /// <para>Counts are exact 64-bit integers and confidence sums are exact fixed-point integers (every confidence rounded
 /// to the nearest 2^-40, which leaves confidences of at least 2^-17 exact), so the binned metrics do not depend on how
 /// the data was split into batches, threads, backends or machines, and equal a float64 evaluation of the textbook
-/// formulas to float64 rounding at any N (no float32 accumulation, no 2^24 limit per bin).
-/// NLL and Brier sums are float64 sums of per-row float32 terms.</para>
+/// formulas to float64 rounding at any N (no float32 accumulation, no 2^24 limit per bin). The NLL and Brier sums are
+/// the exact sums of the rows' float32 terms, rounded once when the report is read. So every number of the report is
+/// the same bit for bit however the rows were split, and <see cref="ToState"/> carries it between processes.</para>
 /// <para>Bins are equal-width on [0, 1]; <see cref="BinningRule"/> chooses which bin an edge value belongs to.
 /// Norms follow torchmetrics: ECE = Σ_b w_b |acc_b − conf_b|, RMS = sqrt(Σ_b w_b (acc_b − conf_b)²),
 /// MCE = max over non-empty bins of |acc_b − conf_b|, with w_b = count_b / N.</para>
@@ -130,7 +131,6 @@ public sealed unsafe partial class CalibrationAccumulator
         const string op = "CalibrationAccumulator.AddConfidences";
         Check.SameLength(op, nameof(correct), correct.Length, nameof(confidence), confidence.Length);
         var (part, binner) = Part(SimdWidth.Best);
-        var scores = default(ScoreSums);
         float* ok = stackalloc float[BlockBinner.Block];
         fixed (float* c = confidence)
         {
@@ -138,7 +138,7 @@ public sealed unsafe partial class CalibrationAccumulator
             {
                 int n = Math.Min(BlockBinner.Block, confidence.Length - start);
                 for (int i = 0; i < n; i++) ok[i] = correct[start + i] ? 1 : 0;
-                int bad = binner.Add(part, ref scores, c + start, ok, null, null, n);
+                int bad = binner.Add(part, c + start, ok, null, null, n);
                 if (bad >= 0)
                     throw new ArgumentException($"{op}: confidence[{start + bad}] is {confidence[start + bad]}; confidences must be in [0, 1].", nameof(confidence));
             }
@@ -156,7 +156,6 @@ public sealed unsafe partial class CalibrationAccumulator
         const string op = "CalibrationAccumulator.AddBinary";
         Check.SameLength(op, nameof(target), target.Length, nameof(probability), probability.Length);
         var (part, binner) = Part(SimdWidth.Best);
-        var scores = default(ScoreSums);
         float* ok = stackalloc float[BlockBinner.Block];
         float* nll = stackalloc float[BlockBinner.Block];
         float* brier = stackalloc float[BlockBinner.Block];
@@ -175,13 +174,12 @@ public sealed unsafe partial class CalibrationAccumulator
                     nll[i] = -MathF.Log(t == 1 ? p : 1 - p);
                     brier[i] = (p - t) * (p - t);
                 }
-                int bad = binner.Add(part, ref scores, c + start, ok, nll, brier, n);
+                int bad = binner.Add(part, c + start, ok, nll, brier, n);
                 if (bad >= 0)
                     throw new ArgumentException($"{op}: probability[{start + bad}] is {probability[start + bad]}; probabilities must be in [0, 1].", nameof(probability));
             }
         }
         binner.Flush(part);
-        part.AddScores(scores);
         _totals.Add(part);
     }
 
@@ -192,7 +190,6 @@ public sealed unsafe partial class CalibrationAccumulator
     internal void AddColumn(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, int column)
     {
         var (part, binner) = Part(SimdWidth.Best);
-        var scores = default(ScoreSums);
         float* c = stackalloc float[BlockBinner.Block];
         float* ok = stackalloc float[BlockBinner.Block];
         for (int start = 0; start < labels.Length; start += BlockBinner.Block)
@@ -203,7 +200,7 @@ public sealed unsafe partial class CalibrationAccumulator
                 c[i] = probabilities[(start + i) * classes + column];
                 ok[i] = labels[start + i] == column ? 1 : 0;
             }
-            int bad = binner.Add(part, ref scores, c, ok, null, null, n);
+            int bad = binner.Add(part, c, ok, null, null, n);
             if (bad >= 0)
                 throw new ArgumentException($"ClasswiseCalibration.AddProbabilities: probabilities[{start + bad}, {column}] is {c[bad]}; probabilities must be in [0, 1].", "probabilities");
         }

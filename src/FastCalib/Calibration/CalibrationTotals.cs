@@ -3,8 +3,9 @@ namespace FastCalib;
 /// <summary>
 /// The numbers a calibration accumulator holds, and the report computed from them: per bin slot the count, the
 /// correct count and the confidence sum in <see cref="ConfidenceUnits"/>; per threshold the count and correct count
-/// at or above it; the totals of rows, correct rows and confidence units; and the float64 NLL and Brier sums of the
-/// scored rows. The integers add exactly, so their sums do not depend on order; only the two float64 sums do.
+/// at or above it; the totals of rows, correct rows and confidence units; and the exact sums of the scored rows'
+/// float32 NLL and Brier terms (<see cref="ExactSum"/>). Everything is an integer and adds exactly, so no sum depends
+/// on order: batches, threads, backends and machines give the same totals bit for bit.
 /// </summary>
 internal sealed class CalibrationTotals
 {
@@ -35,12 +36,12 @@ internal sealed class CalibrationTotals
 
     public long Scored { get; set; }
 
-    public double NegLogLikelihood { get; set; }
+    public ExactSum NegLogLikelihood { get; } = new();
 
-    public double Brier { get; set; }
+    public ExactSum Brier { get; } = new();
 
-    /// <summary>Adds the integer totals of <paramref name="other"/> (exact, in any order).</summary>
-    public void AddCounts(CalibrationTotals other)
+    /// <summary>Adds everything <paramref name="other"/> holds (exact, in any order).</summary>
+    public void Add(CalibrationTotals other)
     {
         for (int b = 0; b < Count.Length; b++)
         {
@@ -56,24 +57,9 @@ internal sealed class CalibrationTotals
         Rows += other.Rows;
         RowsCorrect += other.RowsCorrect;
         UnitsTotal += other.UnitsTotal;
-    }
-
-    /// <summary>Adds float64 score sums (callers keep a fixed order: the sums are rounded).</summary>
-    public void AddScores(ScoreSums scores)
-    {
-        Scored += scores.Scored;
-        NegLogLikelihood += scores.NegLogLikelihood;
-        Brier += scores.Brier;
-    }
-
-    /// <summary>The score sums of these totals.</summary>
-    public ScoreSums Scores => new() { Scored = Scored, NegLogLikelihood = NegLogLikelihood, Brier = Brier };
-
-    /// <summary>Everything of <paramref name="other"/>.</summary>
-    public void Add(CalibrationTotals other)
-    {
-        AddCounts(other);
-        AddScores(other.Scores);
+        Scored += other.Scored;
+        NegLogLikelihood.Add(other.NegLogLikelihood);
+        Brier.Add(other.Brier);
     }
 
     /// <summary>The metrics and the reliability table (NaN where nothing was added).</summary>
@@ -109,24 +95,9 @@ internal sealed class CalibrationTotals
             empty ? double.NaN : l1,
             empty ? double.NaN : Math.Sqrt(l2),
             max,
-            Scored == 0 ? double.NaN : NegLogLikelihood / Scored,
-            Scored == 0 ? double.NaN : Brier / Scored,
+            Scored == 0 ? double.NaN : NegLogLikelihood.ToDouble() / Scored,
+            Scored == 0 ? double.NaN : Brier.ToDouble() / Scored,
             table,
             profile);
-    }
-}
-
-/// <summary>The float64 NLL and Brier sums of some scored rows.</summary>
-internal struct ScoreSums
-{
-    public long Scored;
-    public double NegLogLikelihood;
-    public double Brier;
-
-    public void Add(long rows, double negLogLikelihood, double brier)
-    {
-        Scored += rows;
-        NegLogLikelihood += negLogLikelihood;
-        Brier += brier;
     }
 }

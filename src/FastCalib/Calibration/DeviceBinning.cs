@@ -7,8 +7,9 @@ namespace FastCalib;
 /// <summary>
 /// Binning of per-row calibration results on the device, so that only a few numbers per bin come back: each thread
 /// group keeps its histogram in shared memory (atomic adds), and at the end adds it to the global one. Counts and
-/// confidence sums are integers (confidences in units of 2^-40, as on the host), so the result does not depend on
-/// the order of the atomic adds; NLL and Brier sums are float64 atomics (order-dependent in the last bits).
+/// confidence sums are integers (confidences in units of 2^-40, as on the host), and the NLL and Brier terms are
+/// gathered by exponent into integer buckets as on the host (<see cref="ExactSum"/>), so the result does not depend
+/// on the order of the atomic adds and equals the host's bit for bit.
 /// </summary>
 internal static class DeviceBinning
 {
@@ -42,12 +43,13 @@ internal static class DeviceBinning
 
     /// <summary>
     /// Bins rows [0, rows) of per-row results into <paramref name="state"/> (laid out by <paramref name="layout"/>) and
-    /// <paramref name="scores"/> (NLL and Brier sums). <paramref name="invalid"/>[0] receives the smallest invalid row
-    /// (confidence NaN or outside [0, 1], NaN score) and must start at int.MaxValue.
+    /// <paramref name="scores"/> (the NLL terms' <see cref="ExactSum"/> buckets, then the Brier terms').
+    /// <paramref name="invalid"/>[0] receives the smallest invalid row (confidence NaN or outside [0, 1], NaN score)
+    /// and must start at int.MaxValue.
     /// </summary>
     [GpuKernelEntry]
     public static void Bin(ArrayView<float> confidence, ArrayView<float> correct, ArrayView<float> nll, ArrayView<float> brier,
-        ArrayView<float> thresholds, ArrayView<long> state, ArrayView<double> scores, ArrayView<int> invalid, int rows, int bins, int rule, int scored,
+        ArrayView<float> thresholds, ArrayView<long> state, ArrayView<long> scores, ArrayView<int> invalid, int rows, int bins, int rule, int scored,
         BinningLayout layout)
     {
         int slots = layout.Slots;
@@ -56,6 +58,7 @@ internal static class DeviceBinning
         var sharedRight = SharedMemory.Allocate<long>(MaxSlots);
         var sharedSum = SharedMemory.Allocate<long>(MaxSlots);
         var sharedAbove = SharedMemory.Allocate<long>(2 * MaxThresholds);
+        var sharedScores = SharedMemory.Allocate<long>(2 * ExactSum.Buckets);
         for (int b = Group.IdxX; b < MaxSlots; b += Group.DimX)
         {
             sharedCount[b] = 0;
@@ -63,10 +66,10 @@ internal static class DeviceBinning
             sharedSum[b] = 0;
         }
         for (int t = Group.IdxX; t < 2 * MaxThresholds; t += Group.DimX) sharedAbove[t] = 0;
+        for (int k = Group.IdxX; k < 2 * ExactSum.Buckets; k += Group.DimX) sharedScores[k] = 0;
         Group.Barrier();
 
         long right = 0, units = 0;
-        double nllSum = 0, brierSum = 0;
         int stride = Grid.DimX * Group.DimX;
         for (int i = Grid.GlobalIndex.X; i < rows; i += stride)
         {
@@ -98,24 +101,18 @@ internal static class DeviceBinning
             }
             if (scored != 0)
             {
-                nllSum += nll[i];
-                brierSum += brier[i];
+                int l = (int)Interop.FloatAsInt(nll[i]), s = (int)Interop.FloatAsInt(brier[i]);
+                Atomic.Add(ref sharedScores[(int)((uint)l >> 23)], (long)ExactSum.Mantissa(l));
+                Atomic.Add(ref sharedScores[ExactSum.Buckets + (int)((uint)s >> 23)], (long)ExactSum.Mantissa(s));
             }
         }
         // group totals first: one global atomic per group, not per thread (same-address atomics serialise)
         right = GroupReduce.SumLong(right);
         units = GroupReduce.SumLong(units);
-        nllSum = GroupReduce.SumDouble(nllSum);
-        brierSum = GroupReduce.SumDouble(brierSum);
         if (Group.IdxX == 0)
         {
             Atomic.Add(ref state[layout.RowsCorrect], right);
             Atomic.Add(ref state[layout.UnitsTotal], units);
-            if (scored != 0)
-            {
-                Atomic.Add(ref scores[0], nllSum);
-                Atomic.Add(ref scores[1], brierSum);
-            }
         }
         Group.Barrier();
         for (int b = Group.IdxX; b < slots; b += Group.DimX)
@@ -128,6 +125,12 @@ internal static class DeviceBinning
         {
             Atomic.Add(ref state[layout.AboveCount(t)], sharedAbove[2 * t]);
             Atomic.Add(ref state[layout.AboveCorrect(t)], sharedAbove[2 * t + 1]);
+        }
+        // scores span few exponents: most buckets stay empty and cost no global atomic
+        for (int k = Group.IdxX; k < 2 * ExactSum.Buckets; k += Group.DimX)
+        {
+            long mantissas = sharedScores[k];
+            if (mantissas != 0) Atomic.Add(ref scores[k], mantissas);
         }
     }
 

@@ -114,6 +114,14 @@ public class CalibrationPropertyTests
         Assert.Equal(a.Bins, b.Bins);
         Assert.Equal(a.Thresholds, b.Thresholds);
     }
+
+    /// <summary><see cref="AssertSame"/> and the NLL and Brier score too, bit for bit (exact sums of the same terms).</summary>
+    internal static void AssertIdentical(CalibrationReport a, CalibrationReport b)
+    {
+        AssertSame(a, b);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(a.NegativeLogLikelihood), BitConverter.DoubleToInt64Bits(b.NegativeLogLikelihood));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(a.Brier), BitConverter.DoubleToInt64Bits(b.Brier));
+    }
 }
 
 public class CalibrationTests

@@ -89,13 +89,13 @@ public class MoreCalibrationTests
         using var dp = accelerator.Allocate1D(p);
         using var dy = accelerator.Allocate1D(labels);
         device.AddProbabilities(accelerator.DefaultStream, dp.View, dy.View, 10);
-        CalibrationPropertyTests.AssertSame(host.Report(), device.Report());
+        CalibrationPropertyTests.AssertIdentical(host.Report(), device.Report());
 
         var hostLogits = new CalibrationAccumulator();
         var deviceLogits = new CalibrationAccumulator();
         hostLogits.AddLogits(p, labels, 10, 0.5f, new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator });
         deviceLogits.AddLogits(accelerator.DefaultStream, dp.View, dy.View, 10, 0.5f);
-        CalibrationPropertyTests.AssertSame(hostLogits.Report(), deviceLogits.Report());
+        CalibrationPropertyTests.AssertIdentical(hostLogits.Report(), deviceLogits.Report());
 
         // many bins do not fit the device's shared-memory histogram and are binned on the host: same result
         var manyHost = new CalibrationAccumulator(100);
