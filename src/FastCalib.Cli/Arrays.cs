@@ -54,6 +54,9 @@ public sealed class ArraySource : IDisposable
     /// <summary>Whether the values are integers.</summary>
     public bool IsInteger => _kind != 'f';
 
+    /// <summary>Whether the values are 64-bit signed integers in a binary file (read exactly by <see cref="ReadLongs"/>).</summary>
+    public bool IsInt64 => _csv is null && _kind == 'i' && _itemSize == 8;
+
     /// <summary>Opens <c>file.npy</c>, <c>file.npz:name</c> or <c>file.csv</c>.</summary>
     public static ArraySource Open(string spec)
     {
@@ -251,6 +254,15 @@ public sealed class ArraySource : IDisposable
         for (int i = 0; i < destination.Length; i++) destination[i] = ToInt(Value(bytes, i), _position - destination.Length + i);
     }
 
+    /// <summary>Reads the next <paramref name="destination"/>.Length values of an int64 file exactly (<see cref="IsInt64"/>).</summary>
+    public void ReadLongs(Span<long> destination)
+    {
+        if (!IsInt64) throw new InvalidOperationException("ReadLongs reads int64 files only.");
+        var bytes = Fill(destination.Length);
+        for (int i = 0; i < destination.Length; i++)
+            destination[i] = _bigEndian ? BinaryPrimitives.ReadInt64BigEndian(bytes[(i * 8)..]) : BinaryPrimitives.ReadInt64LittleEndian(bytes[(i * 8)..]);
+    }
+
     private int ToInt(double value, long index)
     {
         if (value != Math.Floor(value))
@@ -338,20 +350,20 @@ public sealed class ArraySource : IDisposable
 public sealed class NpyWriter : IDisposable
 {
     private readonly OutputFile _file;
-    private readonly bool _double;
+    private readonly string _descr;
 
     public NpyWriter(string path, long rows, int cols, bool float64)
-        : this(path, cols == 1 ? [rows] : [rows, cols], float64)
+        : this(path, cols == 1 ? [rows] : [rows, cols], float64 ? "<f8" : "<f4")
     {
     }
 
-    /// <summary>A file of any shape (C order).</summary>
-    public NpyWriter(string path, long[] dims, bool float64)
+    /// <summary>A file of any shape (C order) and dtype '&lt;f4', '&lt;f8' or '&lt;i8'; <paramref name="option"/> names it in errors.</summary>
+    public NpyWriter(string path, long[] dims, string descr, string option = "--out")
     {
-        _file = new OutputFile(path, "--out");
-        _double = float64;
+        _file = new OutputFile(path, option);
+        _descr = descr;
         string shape = dims.Length == 1 ? $"({dims[0]},)" : "(" + string.Join(", ", dims) + ")";
-        string header = $"{{'descr': '<{(float64 ? "f8" : "f4")}', 'fortran_order': False, 'shape': {shape}, }}";
+        string header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
         int total = 10 + header.Length + 1;
         int padding = (64 - total % 64) % 64;
         header = header + new string(' ', padding) + "\n";
@@ -367,12 +379,20 @@ public sealed class NpyWriter : IDisposable
 
     public void Write(ReadOnlySpan<float> values)
     {
-        var bytes = new byte[values.Length * (_double ? 8 : 4)];
+        bool wide = _descr == "<f8";
+        var bytes = new byte[values.Length * (wide ? 8 : 4)];
         for (int i = 0; i < values.Length; i++)
         {
-            if (_double) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values[i]);
+            if (wide) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values[i]);
             else BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
         }
+        _file.Guard(() => _file.Stream.Write(bytes));
+    }
+
+    public void Write(ReadOnlySpan<long> values)
+    {
+        var bytes = new byte[values.Length * 8];
+        for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), values[i]);
         _file.Guard(() => _file.Stream.Write(bytes));
     }
 

@@ -25,6 +25,7 @@ public static class CommandLine
         ["--adaptive"] = (null, "Also report the adaptive (equal-mass bins) ECE and MCE."),
         ["--unnormalized"] = (null, "Accept probability rows that do not sum to 1 (scores such as a multi-label model's sigmoids)."),
         ["--out"] = ("FILE", "Output file; written whole or not at all."),
+        ["--save-state"] = ("FILE", "Also write the accumulator's state: a one-dimensional int64 .npy array whose elementwise sum over parts of a data set is their merge (see 'fastcalib merge')."),
         ["--width"] = ("PIXELS", "Picture width, 100 to 10,000 (default 900)."),
         ["--height"] = ("PIXELS", "Picture height, 100 to 10,000 (default 800)."),
         ["--float64"] = (null, "Write float64 instead of float32."),
@@ -50,7 +51,9 @@ public static class CommandLine
         ("demo", "The main job on an embedded synthetic, overconfident 10-class classifier: calibration report, temperature fit, report again, reliability diagrams before and after, and which backend ran for how long.",
             ["--rows", "--classes", "--seed", "--out-dir", "--train", "--epochs"], (a, o, _) => Demo(a, o)),
         ("report", "Calibration report (ECE, MCE, RMS calibration error, accuracy, NLL, Brier, reliability table) of predictions and labels.",
-            [.. Metrics, "--unnormalized", "--adaptive", "--json"], FastCalib.Cli.Commands.Report),
+            [.. Metrics, "--unnormalized", "--adaptive", "--json", "--save-state"], FastCalib.Cli.Commands.Report),
+        ("merge", "Merge accumulator states written by 'report --save-state' (or their elementwise sum, made by any engine) and report on all of them: the same numbers, bit for bit, as one report over all the data.",
+            ["--json", "--save-state"], FastCalib.Cli.Commands.Merge),
         ("fit-temperature", "Fit the temperature that minimises the NLL (streaming Newton passes over the files), and report before and after.",
             ["--logits", "--labels", "--bins", "--binning", "--device", "--json"], FastCalib.Cli.Commands.FitTemperature),
         ("plot", "Reliability diagram (PNG or SVG, by the file's extension) with the confidence histogram below it.",
@@ -85,7 +88,10 @@ public static class CommandLine
             var command = new Command(name, description);
             var declared = options.Select(Declare).ToList();
             foreach (var option in declared) command.Options.Add(option);
-            command.SetAction(result => run(new Arguments(result, declared), output, error));
+            Argument<string[]>? files = null;
+            if (name == "merge")
+                command.Arguments.Add(files = new Argument<string[]>("states") { Description = "State files (.npy of int64), one or more.", Arity = ArgumentArity.OneOrMore });
+            command.SetAction(result => run(new Arguments(result, declared, files), output, error));
             root.Subcommands.Add(command);
             if (name == "demo")
             {
@@ -153,12 +159,17 @@ public sealed class Arguments
 {
     private readonly ParseResult _result;
     private readonly Dictionary<string, Option> _options;
+    private readonly Argument<string[]>? _files;
 
-    public Arguments(ParseResult result, IEnumerable<Option> options)
+    public Arguments(ParseResult result, IEnumerable<Option> options, Argument<string[]>? files = null)
     {
         _result = result;
         _options = options.ToDictionary(o => o.Name);
+        _files = files;
     }
+
+    /// <summary>The command's file arguments (merge's states).</summary>
+    public string[] Files => _files is null ? [] : _result.GetValue(_files) ?? [];
 
     /// <summary>The --binning names and the rules they stand for.</summary>
     public static readonly Dictionary<string, BinningRule> BinningRules = new()

@@ -41,8 +41,30 @@ public static class Commands
         var (calibration, adaptive, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive"));
         var report = calibration.Report();
         var adaptiveReport = adaptive is null ? null : AdaptiveCalibration.Compute(adaptive.Value.Confidence, adaptive.Value.Correct, bins);
+        if (a.Get("--save-state") is { } state) StateFiles.Save(calibration, state, "--save-state");
         if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport), Json));
         else WriteReport(output, report, adaptiveReport, a.Binning());
+        return 0;
+    }
+
+    /// <summary>Merges saved states (each may itself be a sum of states) and reports on everything they hold.</summary>
+    public static int Merge(Arguments a, TextWriter output, TextWriter error)
+    {
+        var files = a.Files;
+        if (files.Length == 0) throw new UsageException("give one or more state files.");
+        var merged = StateFiles.Load(files[0]);
+        foreach (string file in files.Skip(1))
+        {
+            var part = StateFiles.Load(file);
+            if (part.Bins != merged.Bins || part.Rule != merged.Rule || !part.Thresholds.SequenceEqual(merged.Thresholds))
+                throw new InputException($"{file}: a state of {StateFiles.Shape(part)}; {files[0]} has {StateFiles.Shape(merged)}. Only states of one shape merge.");
+            merged.Merge(part);
+        }
+        if (merged.Count == 0) throw new InputException($"{string.Join(", ", files)}: the states hold no predictions; there is nothing to report on.");
+        if (a.Get("--save-state") is { } state) StateFiles.Save(merged, state, "--save-state");
+        var report = merged.Report();
+        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, null), Json));
+        else WriteReport(output, report, null, merged.Rule);
         return 0;
     }
 
@@ -143,7 +165,7 @@ public static class Commands
         long pixels = (long)height * width, outputs = FourierFeatures.OutputLength(1, height, width, options.HalfSpectrum);
         var outShape = shape.ToArray();
         outShape[^1] = outputs / height;
-        using var writer = new NpyWriter(outPath, outShape, a.Has("--float64"));
+        using var writer = new NpyWriter(outPath, outShape, a.Has("--float64") ? "<f8" : "<f4");
         var progress = new Progress(error, "fft-magnitude", images);
         long perChunk = Math.Max(1, (1L << 24) / pixels);
         for (long done = 0; done < images;)

@@ -80,7 +80,7 @@ public static class Program
         $"Run 'fastcalib {(parsed.CommandResult.Command == root ? "" : parsed.CommandResult.Command.Name + " ")}--help'.";
 
     /// <summary>An argument exception's own message, without the runtime's "(Parameter ...)" and "Actual value was ..." suffixes.</summary>
-    private static string WithoutParameter(ArgumentException e)
+    internal static string WithoutParameter(ArgumentException e)
     {
         string text = e.Message;
         int cut = text.IndexOf(" (Parameter '", StringComparison.Ordinal);

@@ -114,14 +114,19 @@ public sealed partial class CalibrationAccumulator
         into.RowsCorrect = body[layout.RowsCorrect];
         into.UnitsTotal = ReadWide(body.Slice(layout.UnitsTotal, WideDigits));
         into.Scored = body[layout.Scored];
+        // what any sum of real states satisfies: counts from 0 to the rows, confidences (2^40 units each) in [0, 1]
+        Int128 one = (Int128)(long)ConfidenceUnits.One;
         bool possible = into.Rows >= 0 && into.RowsCorrect >= 0 && into.RowsCorrect <= into.Rows && into.UnitsTotal >= 0
-            && into.Scored >= 0 && into.Scored <= into.Rows;
+            && into.UnitsTotal <= into.Rows * one && into.Scored >= 0 && into.Scored <= into.Rows;
+        long binned = 0;
         for (int b = 0; b < layout.Slots; b++)
         {
             into.Count[b] = body[layout.Count + b];
             into.Correct[b] = body[layout.Correct + b];
             into.Units[b] = ReadWide(body.Slice(layout.Units + WideDigits * b, WideDigits));
-            possible &= into.Count[b] >= 0 && into.Correct[b] >= 0 && into.Correct[b] <= into.Count[b] && into.Units[b] >= 0;
+            possible &= into.Count[b] >= 0 && into.Correct[b] >= 0 && into.Correct[b] <= into.Count[b] && into.Units[b] >= 0
+                && into.Units[b] <= into.Count[b] * one && into.Count[b] <= into.Rows - binned;
+            if (possible) binned += into.Count[b];
         }
         for (int t = 0; t < layout.Thresholds; t++)
         {
@@ -132,7 +137,7 @@ public sealed partial class CalibrationAccumulator
         possible &= into.NegLogLikelihood.AddState(body.Slice(layout.NegLogLikelihood, ExactSum.StateLength));
         possible &= into.Brier.AddState(body.Slice(layout.Brier, ExactSum.StateLength));
         if (!possible)
-            throw new ArgumentException($"{op}: the state's counts cannot be (negative, more correct rows than rows, or more scored rows than rows); it was altered or is not a sum of states.", nameof(state));
+            throw new ArgumentException($"{op}: the state's counts cannot be (negative, more correct rows than rows, more binned or scored rows than rows, or a mean confidence outside [0, 1]); it was altered or is not a sum of states.", nameof(state));
         return accumulator;
     }
 
