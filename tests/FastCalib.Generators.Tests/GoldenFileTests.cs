@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace FastCalib.Generators.Tests;
 
 /// <summary>
@@ -43,5 +41,15 @@ public class GoldenFileTests
         }
     }
 
-    private static string GoldenFolder([CallerFilePath] string here = "") => Path.Combine(Path.GetDirectoryName(here)!, "Golden");
+    /// <summary>
+    /// Golden/ of this project's source folder, found by walking up from the test assembly (bin/Configuration/tfm
+    /// sits inside it). Not from the compiler's file path: CI builds map source paths to /_/.
+    /// </summary>
+    private static string GoldenFolder()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FastCalib.Generators.Tests.csproj")))
+                return Path.Combine(dir.FullName, "Golden");
+        throw new DirectoryNotFoundException($"no FastCalib.Generators.Tests.csproj above {AppContext.BaseDirectory}");
+    }
 }
