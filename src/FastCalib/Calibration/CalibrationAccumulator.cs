@@ -69,6 +69,8 @@ public sealed unsafe partial class CalibrationAccumulator
     /// meant to sum to 1 (the sigmoid outputs of a multi-label model, say) pass with
     /// <paramref name="unnormalized"/> = true; their maximum must still be in [0, 1].
     /// A zero probability on the label gives NLL +∞ (use <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> to avoid underflow).</remarks>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public void AddProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default, bool unnormalized = false)
     {
         const string op = "CalibrationAccumulator.AddProbabilities";
@@ -100,6 +102,8 @@ public sealed unsafe partial class CalibrationAccumulator
     /// first argmax, its correctness, and the NLL and Brier score from the stable log-sum-exp.
     /// </summary>
     /// <remarks>A row with NaN or +∞ logits gives a NaN confidence and is rejected with an error naming it.</remarks>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public void AddLogits(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "CalibrationAccumulator.AddLogits";
@@ -151,6 +155,8 @@ public sealed unsafe partial class CalibrationAccumulator
     /// Adds binary predictions with torchmetrics' binary semantics: the confidence is the probability of the positive
     /// class and "correct" is the 0/1 target; NLL is −[t ln p + (1 − t) ln(1 − p)] and Brier (p − t)².
     /// </summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public void AddBinary(ReadOnlySpan<float> probability, ReadOnlySpan<int> target)
     {
         const string op = "CalibrationAccumulator.AddBinary";

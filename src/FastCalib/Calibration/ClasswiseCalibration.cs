@@ -22,6 +22,8 @@ public sealed class ClasswiseCalibration
     public int Classes => _classes.Length;
 
     /// <summary>Adds probability rows [rows, classes] with integer labels; every probability must be in [0, 1].</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public void AddProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels)
     {
         const string op = "ClasswiseCalibration.AddProbabilities";
@@ -38,6 +40,14 @@ public sealed class ClasswiseCalibration
             added[j].AddColumn(probabilities, labels, Classes, j);
         }
         for (int j = 0; j < Classes; j++) _classes[j].Merge(added[j]);
+    }
+
+    /// <summary>Adds probability rows [rows, classes] with int64 labels (NumPy's and PyTorch's default); every probability must be in [0, 1].</summary>
+    /// <inheritdoc cref="AddProbabilities(ReadOnlySpan{float}, ReadOnlySpan{int})"/>
+    public void AddProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<long> labels)
+    {
+        using var y = NarrowedLabels.Of("ClasswiseCalibration.AddProbabilities", nameof(labels), labels, 0, Classes - 1, $"labels must be in [0, {Classes})");
+        AddProbabilities(probabilities, y.Span);
     }
 
     /// <summary>Adds what another classwise accumulator with the same classes, bins and rule holds.</summary>

@@ -76,7 +76,17 @@ public abstract record BinaryCalibrator
 /// <param name="B">Intercept.</param>
 public sealed record PlattCalibrator(double A, double B) : BinaryCalibrator
 {
+    /// <summary>Fits A and B on scores and int64 0/1 targets (NumPy's and PyTorch's default integer type).</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool)"/>
+    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, bool smoothTargets = true)
+    {
+        using var t = NarrowedLabels.Targets("PlattCalibrator.Fit", nameof(targets), targets);
+        return Fit(scores, t.Span, smoothTargets);
+    }
+
     /// <summary>Fits A and B on scores (any finite values) and 0/1 targets.</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = true)
     {
         const string op = "PlattCalibrator.Fit";
@@ -170,7 +180,17 @@ public sealed record PlattCalibrator(double A, double B) : BinaryCalibrator
 /// <param name="Values">Fitted probability at each threshold, non-decreasing.</param>
 public sealed record IsotonicCalibrator(double[] Thresholds, double[] Values) : BinaryCalibrator
 {
+    /// <summary>Fits the isotonic map on scores and int64 0/1 targets.</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int})"/>
+    public static IsotonicCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets)
+    {
+        using var t = NarrowedLabels.Targets("IsotonicCalibrator.Fit", nameof(targets), targets);
+        return Fit(scores, t.Span);
+    }
+
     /// <summary>Fits the calibrator on scores (any finite values) and 0/1 targets.</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static IsotonicCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets)
     {
         CheckTraining("IsotonicCalibrator.Fit", scores, targets, probabilities: false);
@@ -251,7 +271,17 @@ public sealed record IsotonicCalibrator(double[] Thresholds, double[] Values) : 
 /// <param name="Values">Calibrated probability per bin.</param>
 public sealed record HistogramCalibrator(double[] Values) : BinaryCalibrator
 {
+    /// <summary>Fits the histogram binning calibrator on scores and int64 0/1 targets.</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int)"/>
+    public static HistogramCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, int bins = 15)
+    {
+        using var t = NarrowedLabels.Targets("HistogramCalibrator.Fit", nameof(targets), targets);
+        return Fit(scores, t.Span, bins);
+    }
+
     /// <summary>Fits the calibrator on scores in [0, 1] and 0/1 targets.</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static HistogramCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins = 15)
     {
         const string op = "HistogramCalibrator.Fit";

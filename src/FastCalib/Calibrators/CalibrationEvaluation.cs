@@ -13,6 +13,8 @@ public sealed record CalibrationComparison(CalibrationReport? Before, Calibratio
 public static class CalibrationEvaluation
 {
     /// <summary>Top-label metrics of softmax(logits) and of softmax(logits / temperature), both fused from the logits.</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static CalibrationComparison Temperature(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, float temperature, int bins = 15, ComputeOptions options = default)
     {
         var before = new CalibrationAccumulator(bins);
@@ -22,10 +24,28 @@ public static class CalibrationEvaluation
         return new CalibrationComparison(before.Report(), after.Report());
     }
 
+    /// <summary>Top-label metrics of softmax(logits) and of softmax(logits / temperature), with int64 labels.</summary>
+    /// <inheritdoc cref="Temperature(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, int, ComputeOptions)"/>
+    public static CalibrationComparison Temperature(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, int classes, float temperature, int bins = 15, ComputeOptions options = default)
+    {
+        using var y = NarrowedLabels.Of("CalibrationEvaluation.Temperature", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Temperature(logits, y.Span, classes, temperature, bins, options);
+    }
+
+    /// <summary>Binary metrics of the scores and of the calibrator's output, with int64 targets (0 or 1).</summary>
+    /// <inheritdoc cref="Binary(BinaryCalibrator, ReadOnlySpan{float}, ReadOnlySpan{int}, int)"/>
+    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, int bins = 15)
+    {
+        using var t = NarrowedLabels.Targets("CalibrationEvaluation.Binary", nameof(targets), targets);
+        return Binary(calibrator, scores, t.Span, bins);
+    }
+
     /// <summary>
     /// Binary metrics (torchmetrics' binary semantics) of the scores as they are, if they are probabilities, and of
     /// the calibrator's output.
     /// </summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins = 15)
     {
         ArgumentNullException.ThrowIfNull(calibrator);

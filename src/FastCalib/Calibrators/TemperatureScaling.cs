@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using FastCalib.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -35,6 +36,8 @@ public static unsafe class TemperatureScaling
     /// <param name="labels">One label per row, in [0, classes).</param>
     /// <param name="classes">Classes, at least 2.</param>
     /// <param name="options">Backend and threads.</param>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static TemperatureFit Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default)
     {
         const string op = "TemperatureScaling.Fit";
@@ -49,6 +52,76 @@ public static unsafe class TemperatureScaling
             int* yy = y;
             return Solve(beta => CpuPass(zz, yy, rows, classes, beta, simd, width, threads), rows);
         }
+    }
+
+    /// <summary>Fits T* on host data with int64 labels (NumPy's and PyTorch's default).</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/>
+    public static TemperatureFit Fit(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, int classes, ComputeOptions options = default)
+    {
+        using var y = NarrowedLabels.Of("TemperatureScaling.Fit", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Fit(logits, y.Span, classes, options);
+    }
+
+    /// <summary>
+    /// Fits T* on a tensor of logits: its last dimension is the classes, the product of the others the rows (one label
+    /// per row). Any number of elements: past 2^31 − 1 values the passes run block by block on the CPU backends.
+    /// </summary>
+    /// <param name="logits">Dense tensor of rank at least 1; must be finite.</param>
+    /// <param name="labels">One label per row, in [0, classes).</param>
+    /// <param name="options">Backend and threads (the GPU backend takes up to 2^31 − 1 values).</param>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
+    public static TemperatureFit Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<int> labels, ComputeOptions options = default)
+    {
+        const string op = "TemperatureScaling.Fit";
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        long rows = TensorRows.Rows(op, nameof(logits), logits, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        if (TensorRows.OneBlock(logits.FlattenedLength))
+        {
+            TemperatureFit fit = default!;
+            TensorRows.ForEachBlock(logits, classes, labels, (z, y) => fit = Fit(z, y, classes, options));
+            return fit;
+        }
+        if (options.Backend == Backend.Gpu)
+            throw new ArgumentException($"{op}: {logits.FlattenedLength} logits are more than the GPU backend takes in one call (2^31 - 1); fit on the CPU backends, or on device views in parts.", nameof(logits));
+        if (classes < 2)
+            throw new ArgumentOutOfRangeException(nameof(logits), classes, $"{op}: a temperature needs at least 2 classes, got {classes}.");
+        var (simd, width, threads) = options.ResolveCpu();
+        CheckLabels(op, labels, classes);
+        TensorRows.ForEachBlock(logits, classes, (z, start, n) =>
+        {
+            int bad = System.Numerics.Tensors.TensorPrimitives.IndexOfMaxMagnitude(z);
+            if (!float.IsFinite(z[bad]))
+                throw new ArgumentException($"{op}: logits[{start + bad / classes}, {bad % classes}] is {z[bad]}; temperature fitting needs finite logits.", nameof(logits));
+        });
+        fixed (float* z = &logits.GetPinnableReference())
+        fixed (int* y = labels)
+        {
+            float* z0 = z;
+            int* yy = y;
+            return Solve(beta =>
+            {
+                (double F, double G, double H) sum = default;
+                long perBlock = TensorRows.RowsPerBlock(classes);
+                for (long start = 0; start < rows; start += perBlock)
+                {
+                    long n = Math.Min(perBlock, rows - start);
+                    var (f, g, h) = CpuPass(z0 + start * classes, yy + start, n, classes, beta, simd, width, threads);
+                    sum = (sum.F + f, sum.G + g, sum.H + h);
+                }
+                return sum;
+            }, rows);
+        }
+    }
+
+    /// <inheritdoc cref="Fit(in ReadOnlyTensorSpan{float}, ReadOnlySpan{int}, ComputeOptions)"/>
+    public static TemperatureFit Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, ComputeOptions options = default)
+    {
+        const string op = "TemperatureScaling.Fit";
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        using var y = NarrowedLabels.Of(op, nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Fit(logits, y.Span, options);
     }
 
     /// <summary>Fits T* on data already on a device (the labels are copied back once to be checked).</summary>

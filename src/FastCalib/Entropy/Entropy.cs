@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 namespace FastCalib;
 
 /// <summary>The unit of an entropy.</summary>
@@ -58,6 +59,69 @@ public static partial class Entropy
         float invT = Check.InverseTemperature(op, temperature), scale = Scale(unit, classes);
         if (rows == 0) return double.NaN;
         return EntropyKernels.FromLogitsKernel.Host(options, op, rows, classes, logits, invT, scale, entropy) / rows;
+    }
+
+    /// <summary>
+    /// <see cref="FromProbabilities(ReadOnlySpan{float}, Span{float}, int, EntropyUnit, ComputeOptions)"/> on a tensor:
+    /// its last dimension is the classes, the product of the others the rows, any number of elements.
+    /// </summary>
+    /// <param name="probabilities">Dense tensor of rank at least 1, each row summing to 1.</param>
+    /// <param name="entropy">Output, one per row (row-major order of the other dimensions).</param>
+    /// <param name="unit">Nats (default), bits, or normalised by ln C.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static double FromProbabilities(in ReadOnlyTensorSpan<float> probabilities, Span<float> entropy, EntropyUnit unit = EntropyUnit.Nats, ComputeOptions options = default)
+    {
+        const string op = "Entropy.FromProbabilities";
+        int classes = TensorRows.Classes(op, nameof(probabilities), probabilities);
+        return PerRowOfTensor(op, probabilities, nameof(probabilities), entropy, classes,
+            (rows, output) => FromProbabilities(rows, output, classes, unit, options));
+    }
+
+    /// <summary>
+    /// <see cref="FromLogits(ReadOnlySpan{float}, Span{float}, int, float, EntropyUnit, ComputeOptions)"/> on a tensor:
+    /// its last dimension is the classes, the product of the others the rows, any number of elements.
+    /// </summary>
+    /// <param name="logits">Dense tensor of rank at least 1.</param>
+    /// <param name="entropy">Output, one per row (row-major order of the other dimensions).</param>
+    /// <param name="temperature">T &gt; 0, finite.</param>
+    /// <param name="unit">Nats (default), bits, or normalised by ln C.</param>
+    /// <param name="options">Backend and threads.</param>
+    public static double FromLogits(in ReadOnlyTensorSpan<float> logits, Span<float> entropy, float temperature = 1f, EntropyUnit unit = EntropyUnit.Nats, ComputeOptions options = default)
+    {
+        const string op = "Entropy.FromLogits";
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        Check.InverseTemperature(op, temperature);
+        return PerRowOfTensor(op, logits, nameof(logits), entropy, classes,
+            (rows, output) => FromLogits(rows, output, classes, temperature, unit, options));
+    }
+
+    private delegate double PerRowBlock(ReadOnlySpan<float> rows, Span<float> output);
+
+    /// <summary>Runs a per-row operation over a tensor's rows block by block; the mean over all rows.</summary>
+    private static unsafe double PerRowOfTensor(string op, in ReadOnlyTensorSpan<float> input, string argument, Span<float> output, int classes, PerRowBlock run)
+    {
+        long rows = TensorRows.Rows(op, argument, input, classes);
+        Check.PerRow(op, "entropy", output.Length, rows);
+        if (rows == 0) return double.NaN;
+        double total = 0;
+        long firstRow = 0;
+        try
+        {
+            fixed (float* o = output)
+            {
+                float* at = o;
+                TensorRows.ForEachBlock(input, classes, (block, start, n) =>
+                {
+                    firstRow = start;
+                    total += run(block, new Span<float>(at + start, n)) * n;
+                });
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw TensorRows.InTensor(e, firstRow);
+        }
+        return total / rows;
     }
 
     /// <summary>

@@ -237,6 +237,8 @@ public static unsafe class Mixup
     }
 
     /// <summary>Label smoothing: targets[i, c] = (1 − ε) [c = label_i] + ε / C.</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static void SmoothLabels(ReadOnlySpan<int> labels, Span<float> targets, int classes, float epsilon)
     {
         const string op = "Mixup.SmoothLabels";
@@ -247,6 +249,8 @@ public static unsafe class Mixup
     }
 
     /// <summary>Mixed soft targets: targets[i] = λ_i · smooth(label_i) + (1 − λ_i) · smooth(label_partner_i).</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static void MixedTargets(ReadOnlySpan<int> labels, Span<float> targets, int classes, MixupPlan plan, float epsilon = 0)
     {
         const string op = "Mixup.MixedTargets";
@@ -267,6 +271,8 @@ public static unsafe class Mixup
     /// sample's label, b_i its partner's), and its gradient with respect to the logits, written to <paramref name="gradLogits"/>.
     /// </summary>
     /// <returns>The mean loss.</returns>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static double MixedCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> gradLogits, int classes, MixupPlan plan, float epsilon = 0, ComputeOptions options = default)
     {
         const string op = "Mixup.MixedCrossEntropy";
@@ -296,6 +302,33 @@ public static unsafe class Mixup
         plan.Check(op, (int)rows);
         return rows;
     }
+
+    /// <summary>Label smoothing with int64 labels (NumPy's and PyTorch's default).</summary>
+    /// <inheritdoc cref="SmoothLabels(ReadOnlySpan{int}, Span{float}, int, float)"/>
+    public static void SmoothLabels(ReadOnlySpan<long> labels, Span<float> targets, int classes, float epsilon)
+    {
+        using var y = Narrow("Mixup.SmoothLabels", labels, classes);
+        SmoothLabels(y.Span, targets, classes, epsilon);
+    }
+
+    /// <summary>Mixed soft targets with int64 labels.</summary>
+    /// <inheritdoc cref="MixedTargets(ReadOnlySpan{int}, Span{float}, int, MixupPlan, float)"/>
+    public static void MixedTargets(ReadOnlySpan<long> labels, Span<float> targets, int classes, MixupPlan plan, float epsilon = 0)
+    {
+        using var y = Narrow("Mixup.MixedTargets", labels, classes);
+        MixedTargets(y.Span, targets, classes, plan, epsilon);
+    }
+
+    /// <summary>The fused mixup loss and its gradient with int64 labels.</summary>
+    /// <inheritdoc cref="MixedCrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, int, MixupPlan, float, ComputeOptions)"/>
+    public static double MixedCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, Span<float> gradLogits, int classes, MixupPlan plan, float epsilon = 0, ComputeOptions options = default)
+    {
+        using var y = Narrow("Mixup.MixedCrossEntropy", labels, classes);
+        return MixedCrossEntropy(logits, y.Span, gradLogits, classes, plan, epsilon, options);
+    }
+
+    private static NarrowedLabels Narrow(string op, ReadOnlySpan<long> labels, int classes) =>
+        NarrowedLabels.Of(op, nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
 
     private static void CheckTargets(string op, ReadOnlySpan<int> labels, int targets, int classes, float epsilon)
     {

@@ -18,10 +18,9 @@ public static unsafe partial class Softmax
     public static void Forward(in ReadOnlyTensorSpan<float> logits, in TensorSpan<float> probabilities, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.Forward";
-        int classes = Classes(op, nameof(logits), logits);
-        SameShape(op, nameof(probabilities), probabilities, nameof(logits), logits);
-        Dense(op, nameof(logits), logits.IsDense);
-        Dense(op, nameof(probabilities), probabilities.IsDense);
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        TensorRows.SameShape(op, nameof(probabilities), probabilities, nameof(logits), logits);
+        TensorRows.Dense(op, nameof(probabilities), probabilities.IsDense);
         if (logits.FlattenedLength == 0) return;
         fixed (float* z = &logits.GetPinnableReference(), p = &probabilities.GetPinnableReference())
             Forward(z, p, logits.FlattenedLength, classes, temperature, options);
@@ -35,10 +34,9 @@ public static unsafe partial class Softmax
     public static void LogForward(in ReadOnlyTensorSpan<float> logits, in TensorSpan<float> logProbabilities, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.LogForward";
-        int classes = Classes(op, nameof(logits), logits);
-        SameShape(op, nameof(logProbabilities), logProbabilities, nameof(logits), logits);
-        Dense(op, nameof(logits), logits.IsDense);
-        Dense(op, nameof(logProbabilities), logProbabilities.IsDense);
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        TensorRows.SameShape(op, nameof(logProbabilities), logProbabilities, nameof(logits), logits);
+        TensorRows.Dense(op, nameof(logProbabilities), logProbabilities.IsDense);
         if (logits.FlattenedLength == 0) return;
         fixed (float* z = &logits.GetPinnableReference(), lp = &logProbabilities.GetPinnableReference())
             LogForward(z, lp, logits.FlattenedLength, classes, temperature, options);
@@ -53,8 +51,7 @@ public static unsafe partial class Softmax
     public static void Top1(in ReadOnlyTensorSpan<float> logits, Span<float> confidence, Span<int> predicted, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.Top1";
-        int classes = Classes(op, nameof(logits), logits);
-        Dense(op, nameof(logits), logits.IsDense);
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
         if (logits.FlattenedLength == 0)
         {
             Top1(ReadOnlySpan<float>.Empty, confidence, predicted, classes, temperature, options);
@@ -117,8 +114,7 @@ public static unsafe partial class Softmax
         }
     }
 
-    /// <summary>Whole rows per block of a long call: as many as a span holds (2^31 − 1 values).</summary>
-    private static long RowsPerBlock(int classes) => int.MaxValue / classes;
+    private static long RowsPerBlock(int classes) => TensorRows.RowsPerBlock(classes);
 
     private static long CheckPointers(string op, float* input, float* output, long length, int classes)
     {
@@ -132,27 +128,5 @@ public static unsafe partial class Softmax
         if (output != input && (byte*)output < (byte*)input + bytes && (byte*)input < (byte*)output + bytes)
             throw new ArgumentException($"{op}: the output overlaps the logits; it may be the same memory (in place) but must not partly overlap it.", "output");
         return rows;
-    }
-
-    private static int Classes(string operation, string argument, in ReadOnlyTensorSpan<float> tensor)
-    {
-        if (tensor.Rank < 1)
-            throw new ArgumentException($"{operation}: {argument} must have at least one dimension.", argument);
-        nint classes = tensor.Lengths[tensor.Rank - 1];
-        if (classes > int.MaxValue)
-            throw new ArgumentException($"{operation}: {argument}'s last dimension ({classes}) exceeds {int.MaxValue} classes.", argument);
-        return (int)classes;
-    }
-
-    private static void SameShape(string operation, string argument, in TensorSpan<float> output, string reference, in ReadOnlyTensorSpan<float> input)
-    {
-        if (!output.Lengths.SequenceEqual(input.Lengths))
-            throw new ArgumentException($"{operation}: {argument} has shape [{string.Join(", ", output.Lengths.ToArray())}] but {reference} has [{string.Join(", ", input.Lengths.ToArray())}]; they must match.", argument);
-    }
-
-    private static void Dense(string operation, string argument, bool dense)
-    {
-        if (!dense)
-            throw new ArgumentException($"{operation}: {argument} must be dense (contiguous, row-major); copy a strided or broadcast view first.", argument);
     }
 }
