@@ -11,8 +11,9 @@ public sealed class InputException(string message) : Exception(message);
 
 /// <summary>
 /// A numeric array read sequentially, row after row, from a NumPy .npy file, an array inside a .npz archive
-/// (<c>archive.npz:name</c>), or a CSV file (one row per line, read into memory). Values convert to float32 or int
-/// as they are read, so files larger than memory stream through in chunks.
+/// (<c>archive.npz:name</c>), columns of a Parquet or Arrow IPC file (<c>preds.parquet:logits</c>, see
+/// <see cref="Tables.TableSource"/>), or a CSV file (one row per line, read into memory). Values convert to float32
+/// or int as they are read, so files larger than memory stream through in chunks (a row group at a time for tables).
 /// </summary>
 public sealed class ArraySource : IDisposable
 {
@@ -22,6 +23,7 @@ public sealed class ArraySource : IDisposable
     private readonly int _itemSize;
     private readonly bool _bigEndian;
     private readonly float[]? _csv;   // CSV values, row-major
+    private readonly Tables.TableSource? _table;
     private long _position;           // values read so far
     private byte[] _buffer = [];
 
@@ -37,6 +39,17 @@ public sealed class ArraySource : IDisposable
         Rows = rows;
         Cols = cols;
         _csv = csv;
+    }
+
+    private ArraySource(Tables.TableSource table)
+    {
+        _table = table;
+        _stream = Stream.Null;
+        _kind = table.IsInteger ? 'i' : 'f';
+        Name = table.Name;
+        Rows = table.Rows;
+        Cols = table.Cols;
+        Shape = table.Shape;
     }
 
     /// <summary>The file (and array) this came from, for messages.</summary>
@@ -55,11 +68,25 @@ public sealed class ArraySource : IDisposable
     public bool IsInteger => _kind != 'f';
 
     /// <summary>Whether the values are 64-bit signed integers in a binary file (read exactly by <see cref="ReadLongs"/>).</summary>
-    public bool IsInt64 => _csv is null && _kind == 'i' && _itemSize == 8;
+    public bool IsInt64 => _csv is null && _table is null && _kind == 'i' && _itemSize == 8;
 
-    /// <summary>Opens <c>file.npy</c>, <c>file.npz:name</c> or <c>file.csv</c>.</summary>
+    /// <summary>Extensions of the table files read through <see cref="Tables.TableSource"/>.</summary>
+    private static readonly string[] ParquetExtensions = [".parquet", ".pq"], ArrowExtensions = [".arrow", ".feather", ".arrows", ".ipc"];
+
+    /// <summary>Opens <c>file.npy</c>, <c>file.npz:name</c>, <c>file.parquet[:columns]</c>, <c>file.arrow[:columns]</c> or <c>file.csv</c>.</summary>
     public static ArraySource Open(string spec)
     {
+        foreach (string extension in ParquetExtensions.Concat(ArrowExtensions))
+        {
+            int at = spec.IndexOf(extension + ":", StringComparison.OrdinalIgnoreCase);
+            if (at < 0 && !spec.EndsWith(extension, StringComparison.OrdinalIgnoreCase)) continue;
+            string file = at < 0 ? spec : spec[..(at + extension.Length)];
+            string columns = at < 0 ? "" : spec[(at + extension.Length + 1)..];
+            if (!File.Exists(file)) throw new InputException($"{file}: no such file.");
+            return new ArraySource(ParquetExtensions.Contains(extension)
+                ? new Tables.ParquetTable(file, columns)
+                : new Tables.ArrowTable(file, columns));
+        }
         string path = spec, member = "";
         int colon = spec.LastIndexOf(':');
         if (colon > 1 && spec.Substring(0, colon).EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
@@ -230,6 +257,12 @@ public sealed class ArraySource : IDisposable
     /// <summary>Reads the next <paramref name="destination"/>.Length values as float32.</summary>
     public void ReadFloats(Span<float> destination)
     {
+        if (_table is not null)
+        {
+            Take(destination.Length);
+            _table.ReadFloats(destination);
+            return;
+        }
         if (_csv is not null)
         {
             Take(destination.Length);
@@ -243,6 +276,12 @@ public sealed class ArraySource : IDisposable
     /// <summary>Reads the next <paramref name="destination"/>.Length values as integers; non-integral values are an error.</summary>
     public void ReadInts(Span<int> destination)
     {
+        if (_table is not null)
+        {
+            Take(destination.Length);
+            _table.ReadInts(destination, ToInt);
+            return;
+        }
         if (_csv is not null)
         {
             Take(destination.Length);
@@ -340,6 +379,7 @@ public sealed class ArraySource : IDisposable
     {
         _stream.Dispose();
         _owner?.Dispose();
+        _table?.Dispose();
     }
 }
 

@@ -14,7 +14,7 @@ public static class CommandLine
     /// <summary>Every option of the tool: name, placeholder (null for a flag) and help text.</summary>
     private static readonly Dictionary<string, (string? Value, string Help)> Specs = new()
     {
-        ["--probs"] = ("FILE", "Probabilities [N, C] (.npy, file.npz:name or .csv); each row must sum to 1."),
+        ["--probs"] = ("FILE", "Probabilities [N, C] (.npy, file.npz:name, file.parquet:column, file.arrow:column or .csv); each row must sum to 1."),
         ["--logits"] = ("FILE", "Logits [N, C]; probabilities are softmax(logits / T)."),
         ["--temperature"] = ("T", "Temperature dividing the logits, finite and > 0 (default 1)."),
         ["--labels"] = ("FILE", "Integer labels [N], one per row, in [0, C)."),
@@ -77,7 +77,8 @@ public static class CommandLine
     {
         // a plain command named as the tool is installed (a RootCommand takes the name of the executable's file)
         var root = new Command("fastcalib", "fastcalib: calibration of classifier confidence, on FastCalib's SIMD and GPU kernels. "
-            + "Files: NumPy .npy (float16/32/64 [N, C], integer [N] labels, C order), an array in a .npz archive as archive.npz:name, or CSV. "
+            + "Files: NumPy .npy (float16/32/64 [N, C], integer [N] labels, C order), an array in a .npz archive as archive.npz:name, "
+            + "columns of a Parquet or Arrow IPC file as file.parquet:column (a list column, or scalar columns as file.parquet:a,b,c or file.parquet:p*), or CSV. "
             + "Exit codes: 0 done, 1 bad or inconsistent data, 2 a usage mistake, 3 a device failure.")
         {
             new System.CommandLine.Help.HelpOption(),

@@ -7,25 +7,8 @@ using static FastCalib.Tests.Cli.CliTests;
 namespace FastCalib.Tests.Cli;
 
 /// <summary>The command line on the platform's parser: help for every command, --version, suggestions, completion, one rule for exit codes.</summary>
-public sealed class CommandLineTests : IDisposable
+public sealed class CommandLineTests : ToolTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastcalib-cl-").FullName;
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    private string PathOf(string name) => Path.Combine(_dir, name);
-
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Theory]
     [InlineData("report", "--probs", "--logits", "--temperature", "--labels", "--bins", "--binning", "--device", "--unnormalized", "--adaptive", "--json")]
     [InlineData("fit-temperature", "--logits", "--labels", "--bins", "--binning", "--json")]

@@ -12,25 +12,8 @@ namespace FastCalib.Tests.Cli;
 /// stderr with exit code 1 or 2, never a crash, a silently wrong answer, invalid JSON or a half-written file. The
 /// files are written byte for byte.
 /// </summary>
-public sealed class HostileInputTests : IDisposable
+public sealed class HostileInputTests : ToolTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastcalib-hostile-").FullName;
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    private string PathOf(string name) => Path.Combine(_dir, name);
-
-    private static (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     /// <summary>One line on stderr, the tool's prefix, no stack trace.</summary>
     private static void AssertOneLine(string error)
     {
@@ -186,7 +169,7 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains($"row {rows - 1} has NaN", error);
         Assert.Empty(output);   // no "wrote ..."
         Assert.False(File.Exists(PathOf("p.npy")));
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(PathOf(""), "*.tmp"));
 
         // a previous good output stays as it was
         File.WriteAllText(PathOf("keep.npy"), "previous");
@@ -195,7 +178,7 @@ public sealed class HostileInputTests : IDisposable
 
         // an output nobody can write: one line naming the option
         File.WriteAllBytes(PathOf("small.npy"), Npy("<f4", "(2, 2)", Floats([1, 2, 3, 4])));
-        (code, output, error) = Run("softmax", "--logits", PathOf("small.npy"), "--out", Path.Combine(_dir, "no-such-dir", "p.npy"));
+        (code, output, error) = Run("softmax", "--logits", PathOf("small.npy"), "--out", PathOf(Path.Combine("no-such-dir", "p.npy")));
         Assert.Equal(1, code);
         Assert.Contains("--out", error);
         AssertOneLine(error);
