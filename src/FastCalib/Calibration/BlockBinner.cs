@@ -37,9 +37,12 @@ internal sealed unsafe class BlockBinner
     private readonly int _width;
     private readonly int _slots;
     private readonly int _copies;
-    private readonly int[] _bin = new int[Block];
+    private readonly int[] _slot = new int[Block];
+    private readonly long[] _increment = new long[Block];
+    private readonly long[] _rowUnits = new long[Block];
+    private readonly int[] _nllBucket = new int[Block], _nllMantissa = new int[Block], _brierBucket = new int[Block], _brierMantissa = new int[Block];
     /// <summary>Per slot and copy: the count in the low 32 bits and the correct count above them (one add a row;
-    /// a flush comes before 2^32 rows).</summary>
+    /// a flush comes before 2^32 rows). One more slot at the end takes rows in no bin and is never read.</summary>
     private readonly long[] _countAndCorrect;
     private readonly long[] _units;
     private readonly Vector128<int>[] _above128;
@@ -63,8 +66,8 @@ internal sealed unsafe class BlockBinner
         _width = vectorWidth;
         _slots = Binning.Slots(bins, rule);
         _copies = _slots <= 1024 ? 4 : 1;
-        _countAndCorrect = new long[_copies * _slots];
-        _units = new long[_copies * _slots];
+        _countAndCorrect = new long[_copies * _slots + 1];
+        _units = new long[_copies * _slots + 1];
         _above128 = vectorWidth == 128 ? new Vector128<int>[2 * thresholds.Length] : [];
         _above256 = vectorWidth == 256 ? new Vector256<int>[2 * thresholds.Length] : [];
         _above512 = vectorWidth == 512 ? new Vector512<int>[2 * thresholds.Length] : [];
@@ -85,49 +88,32 @@ internal sealed unsafe class BlockBinner
         if (_pending + n > FlushRows) Flush(into);
         _pending += n;
 
-        fixed (int* bin = _bin)
-        fixed (long* countAndCorrect = _countAndCorrect, units = _units)
+        // vector passes turn rows into slots and increments, so that the scatter below is loads and adds only
+        HistogramTerms(confidence, correct, n);
+        bool scored = nll is not null;
+        if (scored)
         {
-            int i = _width switch
-            {
-                512 => BlockSums512.BinIndices(confidence, bin, n, _bins, _rule),
-                256 => BlockSums256.BinIndices(confidence, bin, n, _bins, _rule),
-                _ => BlockSums128.BinIndices(confidence, bin, n, _bins, _rule),
-            };
-            for (; i < n; i++) bin[i] = Binning.Of(confidence[i], _bins, _rule);
-            for (i = 0; i < n; i++)
-            {
-                int b = bin[i];
-                if (b < 0) continue;
-                int at = (i & (_copies - 1)) * _slots + b;
-                countAndCorrect[at] += 1 + ((long)correct[i] << 32);
-                units[at] += (long)ConfidenceUnits.Of(confidence[i]);
-            }
-        }
-        if (nll is not null)
-        {
-            fixed (long* l = _nll, b = _brier)
-            {
-                const int B = ExactSum.Buckets;
-                int i = 0;
-                for (; i + ScoreCopies <= n; i += ScoreCopies)
-                {
-                    ExactSum.Gather(l, nll[i]);
-                    ExactSum.Gather(b, brier[i]);
-                    ExactSum.Gather(l + B, nll[i + 1]);
-                    ExactSum.Gather(b + B, brier[i + 1]);
-                    ExactSum.Gather(l + 2 * B, nll[i + 2]);
-                    ExactSum.Gather(b + 2 * B, brier[i + 2]);
-                    ExactSum.Gather(l + 3 * B, nll[i + 3]);
-                    ExactSum.Gather(b + 3 * B, brier[i + 3]);
-                }
-                for (; i < n; i++)
-                {
-                    ExactSum.Gather(l, nll[i]);
-                    ExactSum.Gather(b, brier[i]);
-                }
-            }
+            ScoreTerms(nll, _nllBucket, _nllMantissa, n);
+            ScoreTerms(brier, _brierBucket, _brierMantissa, n);
             into.Scored += n;
+        }
+        fixed (int* slot = _slot, nllBucket = _nllBucket, nllMantissa = _nllMantissa, brierBucket = _brierBucket, brierMantissa = _brierMantissa)
+        fixed (long* increment = _increment, rowUnits = _rowUnits, countAndCorrect = _countAndCorrect, units = _units, l = _nll, b = _brier)
+        {
+            if (scored)
+                for (int i = 0; i < n; i++)
+                {
+                    countAndCorrect[slot[i]] += increment[i];
+                    units[slot[i]] += rowUnits[i];
+                    l[nllBucket[i]] += nllMantissa[i];
+                    b[brierBucket[i]] += brierMantissa[i];
+                }
+            else
+                for (int i = 0; i < n; i++)
+                {
+                    countAndCorrect[slot[i]] += increment[i];
+                    units[slot[i]] += rowUnits[i];
+                }
         }
 
         Array.Clear(_aboveCount);
@@ -163,6 +149,49 @@ internal sealed unsafe class BlockBinner
         return -1;
     }
 
+    /// <summary>Each row's slot in its copy of the histogram (the no-bin slot for none), count-and-correct increment and confidence units.</summary>
+    private void HistogramTerms(float* confidence, float* correct, int n)
+    {
+        fixed (int* slot = _slot)
+        fixed (long* increment = _increment, units = _rowUnits)
+        {
+            int noBin = _copies * _slots;
+            int i = _width switch
+            {
+                512 => BlockSums512.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin),
+                256 => BlockSums256.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin),
+                _ => BlockSums128.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin),
+            };
+            for (; i < n; i++)
+            {
+                int bin = Binning.Of(confidence[i], _bins, _rule);
+                slot[i] = bin < 0 ? noBin : (i & (_copies - 1)) * _slots + bin;
+                increment[i] = 1 + ((long)correct[i] << 32);
+                units[i] = (long)ConfidenceUnits.Of(confidence[i]);
+            }
+        }
+    }
+
+    /// <summary>Each term's bucket in its row's copy of the score buckets, and its integer mantissa (<see cref="ExactSum.Gather"/>).</summary>
+    private void ScoreTerms(float* terms, int[] buckets, int[] mantissas, int n)
+    {
+        fixed (int* bucket = buckets, mantissa = mantissas)
+        {
+            int i = _width switch
+            {
+                512 => BlockSums512.ScoreTerms(terms, bucket, mantissa, n, ScoreCopies),
+                256 => BlockSums256.ScoreTerms(terms, bucket, mantissa, n, ScoreCopies),
+                _ => BlockSums128.ScoreTerms(terms, bucket, mantissa, n, ScoreCopies),
+            };
+            for (; i < n; i++)
+            {
+                int bits = BitConverter.SingleToInt32Bits(terms[i]);
+                bucket[i] = (int)((uint)bits >> 23) + (i & (ScoreCopies - 1)) * ExactSum.Buckets;
+                mantissa[i] = ExactSum.Mantissa(bits);
+            }
+        }
+    }
+
     /// <summary>Adds the histogram gathered since the last flush to <paramref name="into"/> and clears it.</summary>
     public void Flush(CalibrationTotals into)
     {
@@ -176,7 +205,7 @@ internal sealed unsafe class BlockBinner
                 into.Units[b] += _units[k * _slots + b];
             }
         }
-        Array.Clear(_countAndCorrect);
+        Array.Clear(_countAndCorrect);   // the no-bin slot too
         Array.Clear(_units);
         into.NegLogLikelihood.Fold(_nll);
         into.Brier.Fold(_brier);

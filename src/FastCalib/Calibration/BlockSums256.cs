@@ -31,12 +31,57 @@ internal static unsafe class BlockSums256
         return i;
     }
 
-    /// <summary>Bin indices of the valid confidences of rows [0, returned).</summary>
-    public static int BinIndices(float* confidence, int* bin, int n, int bins, BinningRule rule)
+    /// <summary>
+    /// For the valid rows [0, returned): each row's histogram slot (its bin in the copy the row takes turns on,
+    /// <paramref name="copies"/> a power of two dividing the lane count; <paramref name="noBin"/> for a row in no bin),
+    /// its count-and-correct increment (1 + correct · 2^32) and its confidence units (<see cref="ConfidenceUnits.Of"/>),
+    /// so that the binner's scatter is two loads and two adds a row.
+    /// </summary>
+    public static int HistogramTerms(float* confidence, float* correct, int* slot, long* increment, long* units, int n,
+        int bins, BinningRule rule, int slots, int copies, int noBin)
     {
         int w = Vector256<float>.Count, i = 0;
+        var copyBase = (Vector256<int>.Indices & Vector256.Create(copies - 1)) * Vector256.Create(slots);
+        var none = Vector256.Create(noBin);
+        var one = Vector256.Create(ConfidenceUnits.One);
+        var half = Vector256.Create(0.5);
+        // an integer-valued double x in [0, 2^52) has the bits of x + 2^52 minus those of 2^52 (exact, any instruction set)
+        var magic = Vector256.Create(4503599627370496.0);
+        var magicBits = magic.AsInt64();
         for (; i + w <= n; i += w)
-            Binning256.Of(Vector256.Load(confidence + i), bins, rule).Store(bin + i);
+        {
+            var c = Vector256.Load(confidence + i);
+            var bin = Binning256.Of(c, bins, rule);
+            Vector256.ConditionalSelect(Vector256.LessThan(bin, Vector256<int>.Zero), none, bin + copyBase).Store(slot + i);
+            var (okLow, okHigh) = Vector256.Widen(Vector256.ConvertToInt32(Vector256.Load(correct + i)));
+            ((okLow << 32) + Vector256<long>.One).Store(increment + i);
+            ((okHigh << 32) + Vector256<long>.One).Store(increment + i + w / 2);
+            var (cLow, cHigh) = Vector256.Widen(c);
+            ((Vector256.Floor(cLow * one + half) + magic).AsInt64() - magicBits).Store(units + i);
+            ((Vector256.Floor(cHigh * one + half) + magic).AsInt64() - magicBits).Store(units + i + w / 2);
+        }
+        return i;
+    }
+
+    /// <summary>
+    /// For rows [0, returned): the bucket of each float32 term in its row's copy of the buckets (sign and exponent,
+    /// <see cref="ExactSum"/>; rows take turns on <paramref name="copies"/> copies, a power of two dividing the lane
+    /// count) and its integer mantissa, so that gathering is a load and an add a term.
+    /// </summary>
+    public static int ScoreTerms(float* terms, int* bucket, int* mantissa, int n, int copies)
+    {
+        int w = Vector256<float>.Count, i = 0;
+        var copyBase = (Vector256<int>.Indices & Vector256.Create(copies - 1)) * Vector256.Create(ExactSum.Buckets);
+        var fraction = Vector256.Create(0x7FFFFF);
+        var exponent = Vector256.Create(0x7F800000);
+        var implicitBit = Vector256.Create(0x800000);
+        for (; i + w <= n; i += w)
+        {
+            var bits = Vector256.Load(terms + i).AsInt32();
+            (Vector256.ShiftRightLogical(bits, 23) + copyBase).Store(bucket + i);
+            // the implicit bit unless subnormal (ExactSum.Mantissa)
+            ((bits & fraction) | (~Vector256.Equals(bits & exponent, Vector256<int>.Zero) & implicitBit)).Store(mantissa + i);
+        }
         return i;
     }
 

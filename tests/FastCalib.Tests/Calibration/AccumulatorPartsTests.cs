@@ -81,6 +81,44 @@ public class AccumulatorPartsTests
             }
     }
 
+    [Theory]
+    [InlineData(128)]
+    [InlineData(256)]
+    [InlineData(512)]
+    public unsafe void The_block_binner_sums_scores_exactly_at_every_width(int width)
+    {
+        // zeros (a label with probability 1), subnormals, the largest subnormal, normals of every size, and +infinity
+        float[] special = [0f, -0f, float.Epsilon, 1e-40f, BitConverter.Int32BitsToSingle(0x007FFFFF), 1.17549435e-38f, 6e-8f, 0.5f, 1f, 2f, 103.27893f, 3e38f];
+        var random = new Random(width);
+        foreach (bool withInfinity in new[] { false, true })
+        {
+            // whole blocks, so every term passes through the vector path
+            int n = BlockBinner.Block;
+            var nll = Enumerable.Range(0, n).Select(i => i % 3 == 0 ? special[i % special.Length] : (float)Math.ScaleB(random.NextDouble(), random.Next(-140, 100))).ToArray();
+            var brier = Enumerable.Range(0, n).Select(i => special[(i * 5 + 1) % special.Length] * (i % 2 == 0 ? 1 : (float)random.NextDouble())).ToArray();
+            if (withInfinity) nll[517] = float.PositiveInfinity;
+            var c = Enumerable.Range(0, n).Select(i => (float)random.NextDouble()).ToArray();
+            var correct = c.Select((_, i) => (float)(i % 2)).ToArray();
+            var totals = new CalibrationTotals(Binning.Slots(15, BinningRule.TorchMetrics), 1);
+            var binner = new BlockBinner(15, BinningRule.TorchMetrics, [0.5f], width);
+            fixed (float* pc = c, pk = correct, pl = nll, pb = brier)
+                Assert.Equal(-1, binner.Add(totals, pc, pk, pl, pb, n));
+            binner.Flush(totals);
+            Assert.Equal(AccumulatorStateTests.ExactOracle(nll), totals.NegLogLikelihood.ToDouble());
+            Assert.Equal(AccumulatorStateTests.ExactOracle(brier), totals.Brier.ToDouble());
+            // every digit, not only what a double shows: term by term through the scalar gather (tested against big integers)
+            Assert.Equal(Digits(AccumulatorStateTests.SumOf(nll)), Digits(totals.NegLogLikelihood));
+            Assert.Equal(Digits(AccumulatorStateTests.SumOf(brier)), Digits(totals.Brier));
+        }
+    }
+
+    private static long[] Digits(ExactSum sum)
+    {
+        var state = new long[ExactSum.StateLength];
+        sum.WriteTo(state);
+        return state;
+    }
+
     [Fact]
     public void A_million_bins_fit_a_thread_with_a_small_stack()
     {

@@ -56,7 +56,7 @@ public static class StateArbitraries
 public class AccumulatorStateTests
 {
     /// <summary>The oracle: every float32 times 2^149 is an integer, exactly representable as a double and a BigInteger.</summary>
-    private static double ExactOracle(IEnumerable<float> terms)
+    internal static double ExactOracle(IEnumerable<float> terms)
     {
         var finite = terms.Where(float.IsFinite).ToList();
         bool plus = terms.Any(float.IsPositiveInfinity), minus = terms.Any(float.IsNegativeInfinity);
@@ -67,7 +67,7 @@ public class AccumulatorStateTests
         return Math.ScaleB((double)sum, -149);
     }
 
-    private static unsafe ExactSum SumOf(ReadOnlySpan<float> terms)
+    internal static unsafe ExactSum SumOf(ReadOnlySpan<float> terms)
     {
         var buckets = new long[ExactSum.Buckets];
         fixed (long* b = buckets)
