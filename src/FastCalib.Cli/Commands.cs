@@ -38,12 +38,14 @@ public static class Commands
     {
         int bins = a.Bins();
         var options = a.Device();
-        var (calibration, adaptive, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive"));
+        bool selective = a.Has("--risk-coverage");
+        var (calibration, pairs, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive") || selective);
         var report = calibration.Report();
-        var adaptiveReport = adaptive is null ? null : AdaptiveCalibration.Compute(adaptive.Value.Confidence, adaptive.Value.Correct, bins);
+        var adaptiveReport = pairs is null || !a.Has("--adaptive") ? null : AdaptiveCalibration.Compute(pairs.Value.Confidence, pairs.Value.Correct, bins);
+        var selectiveReport = pairs is null || !selective ? null : SelectivePrediction.Compute(pairs.Value.Confidence, pairs.Value.Correct);
         if (a.Get("--save-state") is { } state) StateFiles.Save(calibration, state, "--save-state");
-        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport), Json));
-        else WriteReport(output, report, adaptiveReport, a.Binning());
+        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport, selectiveReport), Json));
+        else WriteReport(output, report, adaptiveReport, a.Binning(), selectiveReport);
         return 0;
     }
 
@@ -342,7 +344,7 @@ public static class Commands
     /// The report as JSON values: every number is finite or null (JSON has no NaN or infinity). Null means NaN (a bin
     /// nothing fell in) or, for nll, +∞ (a row gave its label probability 0); nll_infinite says which.
     /// </summary>
-    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive) => new
+    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive, SelectiveReport? selective = null) => new
     {
         n = r.Count,
         bin_count = r.Bins.Count,
@@ -350,6 +352,7 @@ public static class Commands
         ece = Finite(r.Ece),
         mce = Finite(r.Mce),
         rmsce = Finite(r.Rmsce),
+        rmsce_debiased = Finite(r.RmsceDebiased),
         nll = Finite(r.NegativeLogLikelihood),
         nll_infinite = double.IsPositiveInfinity(r.NegativeLogLikelihood),
         brier = Finite(r.Brier),
@@ -358,6 +361,9 @@ public static class Commands
         overconfidence = r.Thresholds.Select(t => new { threshold = t.Threshold, coverage = Finite(t.Coverage), accuracy = Finite(t.Accuracy) }),
         adaptive_ece = adaptive is null ? null : Finite(adaptive.Ece),
         adaptive_mce = adaptive is null ? null : Finite(adaptive.Mce),
+        aurc = selective is null ? null : Finite(selective.Aurc),
+        eaurc = selective is null ? null : Finite(selective.ExcessAurc),
+        auroc = selective is null ? null : Finite(selective.Auroc),
     };
 
     internal static double? Finite(double v) => double.IsFinite(v) ? v : null;
@@ -376,17 +382,20 @@ public static class Commands
         };
     }
 
-    internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive, BinningRule rule = BinningRule.TorchMetrics)
+    internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive, BinningRule rule = BinningRule.TorchMetrics,
+        SelectiveReport? selective = null)
     {
         o.WriteLine($"predictions      {r.Count}");
         o.WriteLine($"accuracy         {r.Accuracy:F4}");
         o.WriteLine($"mean confidence  {r.MeanConfidence:F4}   (confidence - accuracy {r.MeanConfidence - r.Accuracy:+0.0000;-0.0000})");
         o.WriteLine($"ECE              {r.Ece:F4}");
         o.WriteLine($"MCE              {r.Mce:F4}");
-        o.WriteLine($"RMS CE           {r.Rmsce:F4}");
+        o.WriteLine($"RMS CE           {r.Rmsce:F4}   (debiased {r.RmsceDebiased:F4})");
         o.WriteLine($"NLL              {r.NegativeLogLikelihood:F4}");
         o.WriteLine($"Brier            {r.Brier:F4}");
         if (adaptive is not null) o.WriteLine($"adaptive ECE     {adaptive.Ece:F4} (equal-mass bins), adaptive MCE {adaptive.Mce:F4}");
+        if (selective is not null)
+            o.WriteLine($"AURC             {selective.Aurc:F4}   (E-AURC {selective.ExcessAurc:F4}, AUROC of confidence {selective.Auroc:F4})");
         foreach (var t in r.Thresholds)
             o.WriteLine($"confidence >= {t.Threshold:F2}: {t.Coverage:P1} of predictions, accuracy {t.Accuracy:F4}");
         o.WriteLine();

@@ -33,7 +33,7 @@ public static class AdaptiveCalibration
         Array.Sort(order, (a, b) => keys[a] != keys[b] ? keys[a].CompareTo(keys[b]) : a.CompareTo(b));
 
         var table = new List<ReliabilityBin>();
-        double l1 = 0, l2 = 0, max = double.NaN, totalConfidence = 0;
+        double l1 = 0, l2 = 0, correction = 0, max = double.NaN, totalConfidence = 0;
         long totalCorrect = 0;
         int start = 0;
         for (int b = 0; b < Math.Min(bins, Math.Max(n, 1)); b++)
@@ -51,6 +51,7 @@ public static class AdaptiveCalibration
             table.Add(new ReliabilityBin(keys[order[start]], keys[order[start + size - 1]], size, conf, acc));
             l1 += (double)size / n * gap;
             l2 += (double)size / n * gap * gap;
+            if (size > 1) correction += (double)size / n * acc * (1 - acc) / (size - 1);
             max = double.IsNaN(max) ? gap : Math.Max(max, gap);
             totalConfidence += sum;
             totalCorrect += right;
@@ -62,6 +63,9 @@ public static class AdaptiveCalibration
             empty ? double.NaN : totalConfidence / n,
             empty ? double.NaN : l1,
             empty ? double.NaN : Math.Sqrt(l2),
-            max, double.NaN, double.NaN, table, []);
+            max, double.NaN, double.NaN, table, [])
+        {
+            RmsceDebiased = empty ? double.NaN : Math.Sqrt(Math.Max(0, l2 - correction)),
+        };
     }
 }

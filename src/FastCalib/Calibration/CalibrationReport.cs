@@ -40,4 +40,14 @@ public sealed record CalibrationReport(
     double NegativeLogLikelihood,
     double Brier,
     IReadOnlyList<ReliabilityBin> Bins,
-    IReadOnlyList<ConfidenceThreshold> Thresholds);
+    IReadOnlyList<ConfidenceThreshold> Thresholds)
+{
+    /// <summary>
+    /// The RMS calibration error debiased as Kumar et al. (2019, "Verified uncertainty calibration") define it and
+    /// torchmetrics computes it (<c>norm="l2", debias=True</c>): sqrt(max(0, Σ_b w_b [(acc_b − conf_b)² −
+    /// acc_b (1 − acc_b) / (n_b − 1)])), w_b the bin's share of predictions; a bin of one prediction adds no
+    /// correction. The plain estimate is biased upward by the sampling noise of each bin's accuracy; this removes it
+    /// on average. NaN when nothing was added.
+    /// </summary>
+    public double RmsceDebiased { get; init; } = double.NaN;
+}

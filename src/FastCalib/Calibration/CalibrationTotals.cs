@@ -67,7 +67,7 @@ internal sealed class CalibrationTotals
     {
         double n = Rows;
         var table = new ReliabilityBin[Count.Length];
-        double l1 = 0, l2 = 0, max = double.NaN;
+        double l1 = 0, l2 = 0, correction = 0, max = double.NaN;
         for (int b = 0; b < table.Length; b++)
         {
             long count = Count[b];
@@ -79,6 +79,8 @@ internal sealed class CalibrationTotals
             double gap = Math.Abs(accuracy - confidence);
             l1 += count / n * gap;
             l2 += count / n * gap * gap;
+            // Kumar et al.'s debiasing term, an unbiased estimate of the variance of the bin's accuracy
+            if (count > 1) correction += count / n * accuracy * (1 - accuracy) / (count - 1);
             max = double.IsNaN(max) ? gap : Math.Max(max, gap);
         }
         var profile = new ConfidenceThreshold[thresholds.Count];
@@ -98,6 +100,9 @@ internal sealed class CalibrationTotals
             Scored == 0 ? double.NaN : NegLogLikelihood.ToDouble() / Scored,
             Scored == 0 ? double.NaN : Brier.ToDouble() / Scored,
             table,
-            profile);
+            profile)
+        {
+            RmsceDebiased = empty ? double.NaN : Math.Sqrt(Math.Max(0, l2 - correction)),
+        };
     }
 }
