@@ -23,6 +23,8 @@ public static class CommandLine
         ["--device"] = ("auto|cpu|gpu", "Backend: auto (CUDA if present, else SIMD CPU; the default), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator)."),
         ["--json"] = (null, "Print JSON instead of text (every number finite, or null)."),
         ["--adaptive"] = (null, "Also report the adaptive (equal-mass bins) ECE and MCE."),
+        ["--bootstrap"] = ("B", "Also give percentile intervals over B Poisson bootstrap replicas (1 to 10,000; 100 to 1,000 are common), computed in the same pass."),
+        ["--ci"] = ("LEVEL", "Coverage of the bootstrap intervals (default 0.95)."),
         ["--risk-coverage"] = (null, "Also report selective prediction: AURC, E-AURC and the AUROC of confidence for telling correct from wrong (holds 5 bytes a row in memory)."),
         ["--unnormalized"] = (null, "Accept probability rows that do not sum to 1 (scores such as a multi-label model's sigmoids)."),
         ["--out"] = ("FILE", "Output file; written whole or not at all."),
@@ -38,7 +40,7 @@ public static class CommandLine
         ["--half"] = (null, "Write the W/2 + 1 non-redundant columns."),
         ["--rows"] = ("N", "Predictions of the synthetic classifier (default 1,000,000)."),
         ["--classes"] = ("C", "Classes of the synthetic classifier, 2 to 100,000 (default 10)."),
-        ["--seed"] = ("S", "Seed of the synthetic data (default 2026; 7 for --train)."),
+        ["--seed"] = ("S", "Seed: of the synthetic data for demo (default 2026; 7 for --train), of the bootstrap weights for report (default 0)."),
         ["--out-dir"] = ("DIR", "Folder for the reliability diagrams (default: the current folder)."),
         ["--train"] = (null, "Run the training-loop example instead (mixup, a learnable temperature, the confidence penalty, a calibration monitor)."),
         ["--epochs"] = ("E", "Epochs of the training-loop example (default 6)."),
@@ -52,7 +54,7 @@ public static class CommandLine
         ("demo", "The main job on an embedded synthetic, overconfident 10-class classifier: calibration report, temperature fit, report again, reliability diagrams before and after, and which backend ran for how long.",
             ["--rows", "--classes", "--seed", "--out-dir", "--train", "--epochs"], (a, o, _) => Demo(a, o)),
         ("report", "Calibration report (ECE, MCE, RMS calibration error, accuracy, NLL, Brier, reliability table) of predictions and labels.",
-            [.. Metrics, "--unnormalized", "--adaptive", "--risk-coverage", "--json", "--save-state"], FastCalib.Cli.Commands.Report),
+            [.. Metrics, "--unnormalized", "--adaptive", "--risk-coverage", "--bootstrap", "--ci", "--seed", "--json", "--save-state"], FastCalib.Cli.Commands.Report),
         ("merge", "Merge accumulator states written by 'report --save-state' (or their elementwise sum, made by any engine) and report on all of them: the same numbers, bit for bit, as one report over all the data.",
             ["--json", "--save-state"], FastCalib.Cli.Commands.Merge),
         ("fit-temperature", "Fit the temperature that minimises the NLL (streaming Newton passes over the files), and report before and after.",
@@ -223,6 +225,30 @@ public sealed class Arguments
 
     /// <summary>--bins: from 1 to the accumulator's maximum.</summary>
     public int Bins() => Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
+
+    /// <summary>--bootstrap B [--ci LEVEL] [--seed S]: Poisson bootstrap replicas, or null without --bootstrap.</summary>
+    public BootstrapOptions? Bootstrap()
+    {
+        if (Get("--bootstrap") is null)
+        {
+            if (Get("--ci") is not null) throw new UsageException("--ci needs --bootstrap.");
+            return null;
+        }
+        int replicas = Int("--bootstrap", 100, 1, BootstrapOptions.MaxReplicas);
+        string? seed = Get("--seed");
+        ulong value = 0;
+        if (seed is not null && !ulong.TryParse(seed, NumberStyles.None, CultureInfo.InvariantCulture, out value))
+            throw new UsageException($"--seed needs a non-negative integer, got '{seed}'.");
+        return new BootstrapOptions(replicas, value);
+    }
+
+    /// <summary>--ci: the bootstrap intervals' level, in (0, 1) (default 0.95).</summary>
+    public double Level()
+    {
+        float level = Float("--ci", 0.95f);
+        if (!(level > 0 && level < 1)) throw new UsageException($"--ci must be between 0 and 1 (such as 0.95), got '{Get("--ci")}'.");
+        return Math.Round(level, 6);
+    }
 
     /// <summary>--binning: torchmetrics' assignment unless another is named.</summary>
     public BinningRule Binning() => Get("--binning") is { } name ? BinningRules[name] : BinningRule.TorchMetrics;

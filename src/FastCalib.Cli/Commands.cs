@@ -39,13 +39,18 @@ public static class Commands
         int bins = a.Bins();
         var options = a.Device();
         bool selective = a.Has("--risk-coverage");
-        var (calibration, pairs, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive") || selective);
+        var bootstrap = a.Bootstrap();
+        double level = a.Level();
+        if (bootstrap is not null && a.Get("--save-state") is not null)
+            throw new UsageException("--save-state and --bootstrap do not go together: a state does not carry bootstrap replicas.");
+        var (calibration, pairs, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive") || selective, bootstrap);
         var report = calibration.Report();
+        var intervals = bootstrap is null ? null : calibration.BootstrapIntervals(level);
         var adaptiveReport = pairs is null || !a.Has("--adaptive") ? null : AdaptiveCalibration.Compute(pairs.Value.Confidence, pairs.Value.Correct, bins);
         var selectiveReport = pairs is null || !selective ? null : SelectivePrediction.Compute(pairs.Value.Confidence, pairs.Value.Correct);
         if (a.Get("--save-state") is { } state) StateFiles.Save(calibration, state, "--save-state");
-        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport, selectiveReport), Json));
-        else WriteReport(output, report, adaptiveReport, a.Binning(), selectiveReport);
+        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport, selectiveReport, intervals), Json));
+        else WriteReport(output, report, adaptiveReport, a.Binning(), selectiveReport, intervals);
         return 0;
     }
 
@@ -227,27 +232,27 @@ public static class Commands
 
     /// <summary>Reads --probs or --logits with --labels chunk by chunk into an accumulator (and, if asked, all confidences).</summary>
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
-        Arguments a, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences)
+        Arguments a, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences, BootstrapOptions? bootstrap = null)
     {
         string? probs = a.Get("--probs"), logits = a.Get("--logits");
         if ((probs is null) == (logits is null)) throw new UsageException("give exactly one of --probs and --logits.");
         if (probs is not null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
         if (logits is not null && a.Has("--unnormalized")) throw new UsageException("--unnormalized applies to --probs.");
-        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, rule, temperature, options, error, collectConfidences, a.Has("--unnormalized"));
+        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, rule, temperature, options, error, collectConfidences, a.Has("--unnormalized"), bootstrap);
     }
 
     private static (string Values, string Labels, bool Logits) Reopen(string logits, string labels) => (logits, labels, true);
 
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
         (string Values, string Labels, bool Logits) files, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences,
-        bool unnormalized = false)
+        bool unnormalized = false, BootstrapOptions? bootstrap = null)
     {
         using var values = ArraySource.Open(files.Values);
         using var labels = ArraySource.Open(files.Labels);
         CheckPair(values, labels);
         if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
         int cols = values.Cols;
-        var calibration = new CalibrationAccumulator(bins, rule);
+        var calibration = new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap };
         var confidences = collectConfidences ? new List<float>() : null;
         var correct = collectConfidences ? new List<bool>() : null;
         var progress = new Progress(error, "reading", values.Rows);
@@ -344,7 +349,7 @@ public static class Commands
     /// The report as JSON values: every number is finite or null (JSON has no NaN or infinity). Null means NaN (a bin
     /// nothing fell in) or, for nll, +∞ (a row gave its label probability 0); nll_infinite says which.
     /// </summary>
-    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive, SelectiveReport? selective = null) => new
+    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive, SelectiveReport? selective = null, BootstrapReport? ci = null) => new
     {
         n = r.Count,
         bin_count = r.Bins.Count,
@@ -357,16 +362,29 @@ public static class Commands
         nll_infinite = double.IsPositiveInfinity(r.NegativeLogLikelihood),
         brier = Finite(r.Brier),
         mean_confidence = Finite(r.MeanConfidence),
-        bins = r.Bins.Select(b => new { lower = b.Lower, upper = b.Upper, count = b.Count, confidence = Finite(b.MeanConfidence), accuracy = Finite(b.Accuracy) }),
+        bins = r.Bins.Select((b, i) => new { lower = b.Lower, upper = b.Upper, count = b.Count, confidence = Finite(b.MeanConfidence), accuracy = Finite(b.Accuracy), accuracy_ci = Pair(ci?.BinAccuracy[i]) }),
         overconfidence = r.Thresholds.Select(t => new { threshold = t.Threshold, coverage = Finite(t.Coverage), accuracy = Finite(t.Accuracy) }),
         adaptive_ece = adaptive is null ? null : Finite(adaptive.Ece),
         adaptive_mce = adaptive is null ? null : Finite(adaptive.Mce),
+        bootstrap_replicas = ci?.Replicas,
+        ci_level = ci?.Level,
+        ece_ci = Pair(ci?.Ece),
+        mce_ci = Pair(ci?.Mce),
+        rmsce_ci = Pair(ci?.Rmsce),
+        rmsce_debiased_ci = Pair(ci?.RmsceDebiased),
+        accuracy_ci = Pair(ci?.Accuracy),
+        mean_confidence_ci = Pair(ci?.MeanConfidence),
+        nll_ci = Pair(ci?.NegativeLogLikelihood),
+        brier_ci = Pair(ci?.Brier),
         aurc = selective is null ? null : Finite(selective.Aurc),
         eaurc = selective is null ? null : Finite(selective.ExcessAurc),
         auroc = selective is null ? null : Finite(selective.Auroc),
     };
 
     internal static double? Finite(double v) => double.IsFinite(v) ? v : null;
+
+    /// <summary>An interval as a JSON pair [low, high], or null when there is none (either end not finite).</summary>
+    private static double[]? Pair(Interval? i) => i is { } v && double.IsFinite(v.Low) && double.IsFinite(v.High) ? [v.Low, v.High] : null;
 
     /// <summary>A bin as an interval in the notation of its rule: [lo, hi) left-closed, (lo, hi] right-closed, closed ends where the rule closes them.</summary>
     private static string Interval(ReliabilityBin b, BinningRule rule)
@@ -383,16 +401,19 @@ public static class Commands
     }
 
     internal static void WriteReport(TextWriter o, CalibrationReport r, CalibrationReport? adaptive, BinningRule rule = BinningRule.TorchMetrics,
-        SelectiveReport? selective = null)
+        SelectiveReport? selective = null, BootstrapReport? ci = null)
     {
+        // "  [low, high]" after a number when bootstrap intervals were asked for
+        string In(Interval? i) => i is { } v ? $"   [{v.Low:F4}, {v.High:F4}]" : "";
         o.WriteLine($"predictions      {r.Count}");
-        o.WriteLine($"accuracy         {r.Accuracy:F4}");
+        if (ci is not null) o.WriteLine($"intervals        {ci.Level * 100:0.##}% percentile bootstrap over {ci.Replicas} Poisson replicas");
+        o.WriteLine($"accuracy         {r.Accuracy:F4}{In(ci?.Accuracy)}");
         o.WriteLine($"mean confidence  {r.MeanConfidence:F4}   (confidence - accuracy {r.MeanConfidence - r.Accuracy:+0.0000;-0.0000})");
-        o.WriteLine($"ECE              {r.Ece:F4}");
-        o.WriteLine($"MCE              {r.Mce:F4}");
-        o.WriteLine($"RMS CE           {r.Rmsce:F4}   (debiased {r.RmsceDebiased:F4})");
-        o.WriteLine($"NLL              {r.NegativeLogLikelihood:F4}");
-        o.WriteLine($"Brier            {r.Brier:F4}");
+        o.WriteLine($"ECE              {r.Ece:F4}{In(ci?.Ece)}");
+        o.WriteLine($"MCE              {r.Mce:F4}{In(ci?.Mce)}");
+        o.WriteLine($"RMS CE           {r.Rmsce:F4}{In(ci?.Rmsce)}   (debiased {r.RmsceDebiased:F4}{In(ci?.RmsceDebiased)})");
+        o.WriteLine($"NLL              {r.NegativeLogLikelihood:F4}{In(ci?.NegativeLogLikelihood)}");
+        o.WriteLine($"Brier            {r.Brier:F4}{In(ci?.Brier)}");
         if (adaptive is not null) o.WriteLine($"adaptive ECE     {adaptive.Ece:F4} (equal-mass bins), adaptive MCE {adaptive.Mce:F4}");
         if (selective is not null)
             o.WriteLine($"AURC             {selective.Aurc:F4}   (E-AURC {selective.ExcessAurc:F4}, AUROC of confidence {selective.Auroc:F4})");

@@ -52,14 +52,17 @@ internal sealed unsafe class BlockBinner
     private readonly long[] _aboveCorrect;
     private readonly long[] _nll = new long[ScoreCopies * ExactSum.Buckets];
     private readonly long[] _brier = new long[ScoreCopies * ExactSum.Buckets];
+    private readonly ReplicaBinner? _replicas;
     private int _pending;
 
     /// <param name="bins">Bins (see <see cref="CalibrationAccumulator"/>).</param>
     /// <param name="rule">The binning rule.</param>
     /// <param name="thresholds">The overconfidence-profile thresholds.</param>
     /// <param name="vectorWidth">128, 256 or 512.</param>
-    public BlockBinner(int bins, BinningRule rule, float[] thresholds, int vectorWidth)
+    /// <param name="bootstrap">Bootstrap replicas to keep as well, or null.</param>
+    public BlockBinner(int bins, BinningRule rule, float[] thresholds, int vectorWidth, BootstrapOptions? bootstrap = null)
     {
+        _replicas = bootstrap is null ? null : new ReplicaBinner(bins, rule, bootstrap, vectorWidth);
         _bins = bins;
         _rule = rule;
         _thresholds = thresholds;
@@ -81,7 +84,8 @@ internal sealed unsafe class BlockBinner
     /// on an invalid row nothing of the block is added. The histogram and the score sums reach
     /// <paramref name="into"/> at <see cref="Flush"/>, the other counts at once.
     /// </summary>
-    public int Add(CalibrationTotals into, float* confidence, float* correct, float* nll, float* brier, int n)
+    /// <remarks><paramref name="firstRow"/> is the index in the data set of the block's first row: it keys the rows' bootstrap weights.</remarks>
+    public int Add(CalibrationTotals into, float* confidence, float* correct, float* nll, float* brier, int n, long firstRow = 0)
     {
         int first = FirstInvalid(confidence, nll, brier, n);
         if (first >= 0) return first;
@@ -138,6 +142,7 @@ internal sealed unsafe class BlockBinner
                 sums.AboveCorrect[t] += above & ok;
             }
         }
+        _replicas?.Add(into.Replicas!, confidence, correct, nll, brier, n, firstRow);
         into.Rows += n;
         into.RowsCorrect += sums.Correct;
         into.UnitsTotal += (Int128)sums.Units;
@@ -209,6 +214,7 @@ internal sealed unsafe class BlockBinner
         Array.Clear(_units);
         into.NegLogLikelihood.Fold(_nll);
         into.Brier.Fold(_brier);
+        _replicas?.Flush(into.Replicas!);
         _pending = 0;
     }
 

@@ -31,10 +31,11 @@ public sealed unsafe partial class CalibrationAccumulator
         int kernelWidth = simd ? width : 0;
         int binningWidth = simd ? width : SimdWidth.Best;
         var failures = new long[CpuRows.Chunks(rows, classes)];
-        var merged = new CalibrationTotals(_totals.Count.Length, _thresholds.Length);
+        var merged = NewTotals();
+        long firstRow = NextRow;
         CpuRows.ForEachChunk(rows, classes, threads,
-            () => new ThreadPart(new CalibrationTotals(_totals.Count.Length, _thresholds.Length), new BlockBinner(Bins, Rule, _thresholds, binningWidth)),
-            (c, range, part) => failures[c] = BinChunk(range, part, kernelWidth, perRow),
+            () => new ThreadPart(NewTotals(), new BlockBinner(Bins, Rule, _thresholds, binningWidth, Bootstrap)),
+            (c, range, part) => failures[c] = BinChunk(range, part, kernelWidth, perRow, firstRow),
             part =>
             {
                 part.Binner.Flush(part.Totals);
@@ -43,10 +44,11 @@ public sealed unsafe partial class CalibrationAccumulator
         foreach (long row in failures)
             if (row >= 0) throw InvalidRow(op, row, rule);
         _totals.Add(merged);
+        NextRow += rows;
     }
 
     /// <summary>Computes and bins the rows of one chunk block by block; returns the first invalid row, or -1.</summary>
-    private static long BinChunk(RowRange range, ThreadPart part, int width, Action<RowRange, int, RowOutputs> perRow)
+    private static long BinChunk(RowRange range, ThreadPart part, int width, Action<RowRange, int, RowOutputs> perRow, long firstRow)
     {
         const int Block = BlockBinner.Block;
         float* confidence = stackalloc float[Block];
@@ -58,7 +60,7 @@ public sealed unsafe partial class CalibrationAccumulator
             long end = Math.Min(range.End, start + Block);
             // the kernels index outputs by absolute row: hand them bases that put this block's rows in the buffers
             perRow(new RowRange(start, end), width, new RowOutputs(confidence - start, correct - start, nll - start, brier - start));
-            int bad = part.Binner.Add(part.Totals, confidence, correct, nll, brier, (int)(end - start));
+            int bad = part.Binner.Add(part.Totals, confidence, correct, nll, brier, (int)(end - start), firstRow + start);
             if (bad >= 0) return start + bad;
         }
         return -1;

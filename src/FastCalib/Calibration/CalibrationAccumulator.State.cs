@@ -37,6 +37,8 @@ public sealed partial class CalibrationAccumulator
     /// </summary>
     public long[] ToState()
     {
+        if (Bootstrap is not null)
+            throw new InvalidOperationException("CalibrationAccumulator.ToState: a state does not carry bootstrap replicas; merge accumulators that keep them with Merge, or save the state of one without them.");
         var layout = StateLayout.Of(Bins, Rule, _thresholds.Length);
         var state = new long[layout.Length];
         long fingerprint = Fingerprint(Bins, Rule, _thresholds);

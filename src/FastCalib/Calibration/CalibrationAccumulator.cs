@@ -60,6 +60,44 @@ public sealed unsafe partial class CalibrationAccumulator
     public long Count => _totals.Rows;
 
     /// <summary>
+    /// Keeps Poisson bootstrap replicas of every total as rows are added (null: none, the default), for
+    /// <see cref="BootstrapIntervals"/>. Set it when creating the accumulator: <c>new CalibrationAccumulator(15) {
+    /// Bootstrap = new(Replicas: 200, Seed: 7) }</c>. The replicas are binned on the CPU on every backend.
+    /// </summary>
+    public BootstrapOptions? Bootstrap
+    {
+        get => _bootstrap;
+        init
+        {
+            if (value is not null && (value.Replicas < 1 || value.Replicas > BootstrapOptions.MaxReplicas))
+                throw new ArgumentOutOfRangeException(nameof(Bootstrap), value.Replicas, $"CalibrationAccumulator: bootstrap replicas must be from 1 to {BootstrapOptions.MaxReplicas:N0}, got {value.Replicas}.");
+            _bootstrap = value;
+            _totals.Replicas = value is null ? null : new ReplicaTotals(_totals.Count.Length, value, ReplicaBinner.Stride(value));
+        }
+    }
+
+    private readonly BootstrapOptions? _bootstrap;
+
+    /// <summary>
+    /// The index, in the whole data set, that the next added row has: it keys the row's bootstrap weights. It starts
+    /// at 0 and every call advances it by its rows, so batches added in order are numbered in order. An accumulator
+    /// that scores one shard of a data set sets it to the shard's first row; merged shards then hold exactly the
+    /// replicas of one accumulator fed the whole set.
+    /// </summary>
+    public long NextRow { get; set; }
+
+    /// <summary>Percentile intervals at <paramref name="level"/> (e.g. 0.95) of the report's numbers over the bootstrap replicas.</summary>
+    /// <exception cref="InvalidOperationException">The accumulator keeps no replicas (<see cref="Bootstrap"/> is null).</exception>
+    public BootstrapReport BootstrapIntervals(double level = 0.95)
+    {
+        if (_totals.Replicas is null)
+            throw new InvalidOperationException("CalibrationAccumulator.BootstrapIntervals: the accumulator keeps no bootstrap replicas; create it with Bootstrap = new BootstrapOptions(...).");
+        if (!(level > 0 && level < 1))
+            throw new ArgumentOutOfRangeException(nameof(level), level, $"CalibrationAccumulator.BootstrapIntervals: level must be in (0, 1), got {level}.");
+        return _totals.Replicas.Intervals(level, Bins);
+    }
+
+    /// <summary>
     /// Adds top-label statistics of probability rows [rows, classes] with integer labels: confidence = max p,
     /// correct = (first argmax == label), plus the rows' NLL (−ln p[label]) and Brier score (Σ_j (p_j − [j = label])²).
     /// </summary>
@@ -142,13 +180,14 @@ public sealed unsafe partial class CalibrationAccumulator
             {
                 int n = Math.Min(BlockBinner.Block, confidence.Length - start);
                 for (int i = 0; i < n; i++) ok[i] = correct[start + i] ? 1 : 0;
-                int bad = binner.Add(part, c + start, ok, null, null, n);
+                int bad = binner.Add(part, c + start, ok, null, null, n, NextRow + start);
                 if (bad >= 0)
                     throw new ArgumentException($"{op}: confidence[{start + bad}] is {confidence[start + bad]}; confidences must be in [0, 1].", nameof(confidence));
             }
         }
         binner.Flush(part);
         _totals.Add(part);
+        NextRow += part.Rows;
     }
 
     /// <summary>
@@ -180,13 +219,14 @@ public sealed unsafe partial class CalibrationAccumulator
                     nll[i] = -MathF.Log(t == 1 ? p : 1 - p);
                     brier[i] = (p - t) * (p - t);
                 }
-                int bad = binner.Add(part, c + start, ok, nll, brier, n);
+                int bad = binner.Add(part, c + start, ok, nll, brier, n, NextRow + start);
                 if (bad >= 0)
                     throw new ArgumentException($"{op}: probability[{start + bad}] is {probability[start + bad]}; probabilities must be in [0, 1].", nameof(probability));
             }
         }
         binner.Flush(part);
         _totals.Add(part);
+        NextRow += part.Rows;
     }
 
     /// <summary>
@@ -206,12 +246,13 @@ public sealed unsafe partial class CalibrationAccumulator
                 c[i] = probabilities[(start + i) * classes + column];
                 ok[i] = labels[start + i] == column ? 1 : 0;
             }
-            int bad = binner.Add(part, c, ok, null, null, n);
+            int bad = binner.Add(part, c, ok, null, null, n, NextRow + start);
             if (bad >= 0)
                 throw new ArgumentException($"ClasswiseCalibration.AddProbabilities: probabilities[{start + bad}, {column}] is {c[bad]}; probabilities must be in [0, 1].", "probabilities");
         }
         binner.Flush(part);
         _totals.Add(part);
+        NextRow += part.Rows;
     }
 
     /// <summary>Adds everything <paramref name="other"/> holds; both must have the same bins, rule and thresholds.</summary>
@@ -220,6 +261,8 @@ public sealed unsafe partial class CalibrationAccumulator
         ArgumentNullException.ThrowIfNull(other);
         if (other.Bins != Bins || other.Rule != Rule || !other._thresholds.AsSpan().SequenceEqual(_thresholds))
             throw new ArgumentException($"CalibrationAccumulator.Merge: the other accumulator has {other.Bins} bins, rule {other.Rule} and thresholds [{string.Join(", ", other._thresholds)}]; this one has {Bins}, {Rule} and [{string.Join(", ", _thresholds)}].", nameof(other));
+        if (other.Bootstrap != Bootstrap)
+            throw new ArgumentException($"CalibrationAccumulator.Merge: the other accumulator keeps bootstrap replicas {other.Bootstrap?.ToString() ?? "(none)"}; this one {Bootstrap?.ToString() ?? "(none)"}. Only accumulators with the same replicas and seed merge.", nameof(other));
         _totals.Add(other._totals);
     }
 
@@ -228,7 +271,13 @@ public sealed unsafe partial class CalibrationAccumulator
 
     /// <summary>Empty totals of this accumulator's shape and a binner for them.</summary>
     private (CalibrationTotals Totals, BlockBinner Binner) Part(int vectorWidth) =>
-        (new CalibrationTotals(_totals.Count.Length, _thresholds.Length), new BlockBinner(Bins, Rule, _thresholds, vectorWidth));
+        (NewTotals(), new BlockBinner(Bins, Rule, _thresholds, vectorWidth, Bootstrap));
+
+    /// <summary>Empty totals of this accumulator's shape, with bootstrap replicas if it keeps them.</summary>
+    private CalibrationTotals NewTotals() => new(_totals.Count.Length, _thresholds.Length)
+    {
+        Replicas = Bootstrap is null ? null : new ReplicaTotals(_totals.Count.Length, Bootstrap, ReplicaBinner.Stride(Bootstrap)),
+    };
 
     private static long CheckRows(string op, string argument, long length, ReadOnlySpan<int> labels, int classes)
     {

@@ -40,6 +40,9 @@ internal sealed class CalibrationTotals
 
     public ExactSum Brier { get; } = new();
 
+    /// <summary>The bootstrap replicas' totals, when the accumulator keeps them.</summary>
+    public ReplicaTotals? Replicas { get; set; }
+
     /// <summary>Adds everything <paramref name="other"/> holds (exact, in any order).</summary>
     public void Add(CalibrationTotals other)
     {
@@ -60,6 +63,30 @@ internal sealed class CalibrationTotals
         Scored += other.Scored;
         NegLogLikelihood.Add(other.NegLogLikelihood);
         Brier.Add(other.Brier);
+        if (other.Replicas is not null) Replicas!.Add(other.Replicas);
+    }
+
+    /// <summary>
+    /// Σ_b w_b |acc_b − conf_b| (ECE), Σ_b w_b (acc_b − conf_b)² (RMS squared), the largest gap over non-empty bins
+    /// (MCE, NaN if all are empty) and Kumar et al.'s correction Σ_b w_b acc_b (1 − acc_b) / (n_b − 1) over bins of
+    /// more than one prediction, with w_b = n_b / <paramref name="n"/>; counts may be bootstrap weights.
+    /// </summary>
+    internal static (double L1, double L2, double Max, double Correction) BinnedErrors(ReadOnlySpan<long> count, ReadOnlySpan<long> correct, ReadOnlySpan<Int128> units, double n)
+    {
+        double l1 = 0, l2 = 0, correction = 0, max = double.NaN;
+        for (int b = 0; b < count.Length; b++)
+        {
+            if (count[b] == 0) continue;
+            double confidence = ConfidenceUnits.ToConfidence(units[b]) / count[b];
+            double accuracy = (double)correct[b] / count[b];
+            double gap = Math.Abs(accuracy - confidence);
+            l1 += count[b] / n * gap;
+            l2 += count[b] / n * gap * gap;
+            // Kumar et al.'s debiasing term, an unbiased estimate of the variance of the bin's accuracy
+            if (count[b] > 1) correction += count[b] / n * accuracy * (1 - accuracy) / (count[b] - 1);
+            max = double.IsNaN(max) ? gap : Math.Max(max, gap);
+        }
+        return (l1, l2, max, correction);
     }
 
     /// <summary>The metrics and the reliability table (NaN where nothing was added).</summary>
@@ -67,7 +94,6 @@ internal sealed class CalibrationTotals
     {
         double n = Rows;
         var table = new ReliabilityBin[Count.Length];
-        double l1 = 0, l2 = 0, correction = 0, max = double.NaN;
         for (int b = 0; b < table.Length; b++)
         {
             long count = Count[b];
@@ -75,14 +101,8 @@ internal sealed class CalibrationTotals
             double accuracy = count == 0 ? double.NaN : (double)Correct[b] / count;
             double lower = Math.Min(1.0, Binning.Edge(b, bins)), upper = b < bins ? Binning.Edge(b + 1, bins) : 1.0;
             table[b] = new ReliabilityBin(lower, upper, count, confidence, accuracy);
-            if (count == 0) continue;
-            double gap = Math.Abs(accuracy - confidence);
-            l1 += count / n * gap;
-            l2 += count / n * gap * gap;
-            // Kumar et al.'s debiasing term, an unbiased estimate of the variance of the bin's accuracy
-            if (count > 1) correction += count / n * accuracy * (1 - accuracy) / (count - 1);
-            max = double.IsNaN(max) ? gap : Math.Max(max, gap);
         }
+        var (l1, l2, max, correction) = BinnedErrors(Count, Correct, Units, n);
         var profile = new ConfidenceThreshold[thresholds.Count];
         for (int t = 0; t < profile.Length; t++)
         {

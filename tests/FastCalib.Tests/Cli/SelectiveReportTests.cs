@@ -4,7 +4,7 @@ using Xunit;
 
 namespace FastCalib.Tests.Cli;
 
-/// <summary>The report's debiased RMS calibration error and, with --risk-coverage, AURC, E-AURC and AUROC, through the JSON.</summary>
+/// <summary>The report's debiased RMS calibration error, with --risk-coverage AURC, E-AURC and AUROC, and with --bootstrap the intervals, through the JSON.</summary>
 public sealed class SelectiveReportTests : ToolTest
 {
     [Fact]
@@ -31,5 +31,44 @@ public sealed class SelectiveReportTests : ToolTest
         using var plainJson = JsonDocument.Parse(plain.Out);
         Assert.Equal(JsonValueKind.Null, plainJson.RootElement.GetProperty("aurc").ValueKind);
         Assert.Contains("AURC", Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--risk-coverage").Out);
+    }
+
+    [Fact]
+    public void Bootstrap_intervals_in_the_json_are_the_library_s_and_misuse_is_a_usage_error()
+    {
+        const int rows = 2000, classes = 4;
+        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 23);
+        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(p)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(y)));
+        var (code, output, error) = Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--json", "--bootstrap", "60", "--ci", "0.8", "--seed", "5");
+        Assert.True(code == 0, error);
+        var accumulator = new CalibrationAccumulator(15) { Bootstrap = new BootstrapOptions(60, 5) };
+        accumulator.AddProbabilities(p, y, classes);
+        var expected = accumulator.BootstrapIntervals(0.8);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        void Same(string name, Interval i)
+        {
+            var pair = root.GetProperty(name);
+            Assert.Equal(i.Low, pair[0].GetDouble());
+            Assert.Equal(i.High, pair[1].GetDouble());
+        }
+        Same("ece_ci", expected.Ece);
+        Same("accuracy_ci", expected.Accuracy);
+        Same("nll_ci", expected.NegativeLogLikelihood);
+        Same("brier_ci", expected.Brier);
+        Same("rmsce_debiased_ci", expected.RmsceDebiased);
+        Assert.Equal(60, root.GetProperty("bootstrap_replicas").GetInt32());
+        Assert.Equal(0.8, root.GetProperty("ci_level").GetDouble(), 6);
+        var bins = root.GetProperty("bins");
+        int filled = Enumerable.Range(0, bins.GetArrayLength()).First(b => bins[b].GetProperty("count").GetInt64() > 100);
+        Assert.Equal(expected.BinAccuracy[filled].Low, bins[filled].GetProperty("accuracy_ci")[0].GetDouble());
+        Assert.Contains("[", Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--bootstrap", "20").Out);
+        foreach (var args in new[] { new[] { "--ci", "0.9" }, new[] { "--bootstrap", "0" }, new[] { "--bootstrap", "20", "--ci", "1.5" }, new[] { "--bootstrap", "20", "--seed", "-1" }, new[] { "--bootstrap", "20", "--save-state", PathOf("s.npy") } })
+        {
+            var bad = Run(["report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), .. args]);
+            Assert.True(bad.Code == 2, $"{string.Join(" ", args)}: exit {bad.Code} {bad.Error}");
+        }
+        Assert.False(File.Exists(PathOf("s.npy")));
     }
 }

@@ -1,0 +1,153 @@
+namespace FastCalib;
+
+/// <summary>
+/// The bootstrap's half of a thread's binner: each row of a block added to every replica with its Poisson weight
+/// (<see cref="ReplicaSums256"/> at the chosen width, a scalar loop otherwise), into tables flushed to
+/// <see cref="ReplicaTotals"/> before a slot's weighted units could overflow.
+/// </summary>
+internal sealed unsafe class ReplicaBinner
+{
+    /// <summary>Rows between flushes: a row adds at most 12 · 2^40 units to a slot, so 2^18 rows stay below 2^63.</summary>
+    private const int FlushRows = 1 << 18;
+
+    /// <summary>Replicas are padded to a multiple of this (the lanes of the widest vector).</summary>
+    public const int Lanes = 16;
+
+    private readonly int _bins;
+    private readonly BinningRule _rule;
+    private readonly int _slots;
+    private readonly int _width;
+    private readonly BootstrapOptions _options;
+    private readonly int _stride;
+    private readonly uint[] _replicaKeys;
+    private readonly AlignedTable _count, _correct, _units, _nll, _brier, _scored;
+    private int _pending;
+
+    /// <summary>
+    /// A table of longs starting on a 64-byte boundary (a pinned array with the start offset): a row updates the same
+    /// vectors as the row before it, and a store that splits a cache line cannot be forwarded to the next load, which
+    /// then waits for it to reach the cache.
+    /// </summary>
+    private sealed class AlignedTable
+    {
+        private readonly long[] _array;
+        private readonly int _start;
+
+        public AlignedTable(int length)
+        {
+            _array = GC.AllocateArray<long>(length + 8, pinned: true);
+            fixed (long* p = _array) _start = (int)(((64 - ((nint)p & 63)) & 63) / sizeof(long));
+            Length = length;
+        }
+
+        public int Length { get; }
+
+        public long* Pointer
+        {
+            get { fixed (long* p = _array) return p + _start; }   // pinned: the address outlives the fixed block
+        }
+
+        public Span<long> Span => _array.AsSpan(_start, Length);
+    }
+
+    public ReplicaBinner(int bins, BinningRule rule, BootstrapOptions options, int vectorWidth)
+    {
+        _bins = bins;
+        _rule = rule;
+        _slots = Binning.Slots(bins, rule);
+        _width = vectorWidth;
+        _options = options;
+        _stride = Stride(options);
+        _replicaKeys = new uint[_stride];
+        for (int r = 0; r < _stride; r++) _replicaKeys[r] = PoissonWeights.ReplicaKey(options.Seed, r);
+        _count = new AlignedTable((_slots + 1) * _stride);
+        _correct = new AlignedTable((_slots + 1) * _stride);
+        _units = new AlignedTable((_slots + 1) * _stride);
+        _nll = new AlignedTable(ExactSum.Buckets * _stride);
+        _brier = new AlignedTable(ExactSum.Buckets * _stride);
+        _scored = new AlignedTable(_stride);
+    }
+
+    public static int Stride(BootstrapOptions options) => (options.Replicas + Lanes - 1) / Lanes * Lanes;
+
+    /// <summary>Adds <paramref name="n"/> valid rows whose first has index <paramref name="firstRow"/> in the data set.</summary>
+    public void Add(ReplicaTotals into, float* confidence, float* correct, float* nll, float* brier, int n, long firstRow)
+    {
+        if (_pending + n > FlushRows) Flush(into);
+        _pending += n;
+        long* count = _count.Pointer, right = _correct.Pointer, units = _units.Pointer, nllTable = _nll.Pointer, brierTable = _brier.Pointer, scored = _scored.Pointer;
+        fixed (uint* keys = _replicaKeys)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                int bin = Binning.Of(confidence[i], _bins, _rule);
+                int at = (bin < 0 ? _slots : bin) * _stride;
+                ulong rowKey = PoissonWeights.RowKey(_options.Seed, firstRow + i);
+                bool ok = correct[i] != 0;
+                double rowUnits = ConfidenceUnits.Of(confidence[i]);
+                long* nllAt = null, brierAt = null;
+                int nllMantissa = 0, brierMantissa = 0;
+                if (nll is not null)
+                {
+                    int nllBits = BitConverter.SingleToInt32Bits(nll[i]), brierBits = BitConverter.SingleToInt32Bits(brier[i]);
+                    nllAt = nllTable + (long)((uint)nllBits >> 23) * _stride;
+                    brierAt = brierTable + (long)((uint)brierBits >> 23) * _stride;
+                    nllMantissa = ExactSum.Mantissa(nllBits);
+                    brierMantissa = ExactSum.Mantissa(brierBits);
+                }
+                switch (_width)
+                {
+                    case 512: ReplicaSums512.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
+                    case 256: ReplicaSums256.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
+                    case 128: ReplicaSums128.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
+                    default: AddRowScalar(rowKey, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The definition the vector forms follow, replica by replica.</summary>
+    private void AddRowScalar(ulong rowKey, long* count, long* correct, bool ok, long* units, double rowUnits,
+        long* nll, int nllMantissa, long* brier, int brierMantissa, long* scored)
+    {
+        for (int r = 0; r < _stride; r++)
+        {
+            int w = PoissonWeights.Of(rowKey, _replicaKeys[r]);
+            count[r] += w;
+            if (ok) correct[r] += w;
+            units[r] += w * (long)rowUnits;
+            if (nll is null) continue;
+            nll[r] += w * nllMantissa;
+            brier[r] += w * brierMantissa;
+            scored[r] += w;
+        }
+    }
+
+    /// <summary>Adds the tables to <paramref name="into"/> and clears them.</summary>
+    public void Flush(ReplicaTotals into)
+    {
+        Span<long> count = _count.Span, correct = _correct.Span, units = _units.Span, nll = _nll.Span, brier = _brier.Span, scored = _scored.Span;
+        for (int i = 0; i < count.Length; i++)
+        {
+            into.Count[i] += count[i];
+            into.Correct[i] += correct[i];
+            into.Units[i] += units[i];
+        }
+        var buckets = new long[ExactSum.Buckets];
+        for (int r = 0; r < _options.Replicas; r++)
+        {
+            into.ScoredWeight[r] += scored[r];
+            for (int k = 0; k < ExactSum.Buckets; k++) buckets[k] = nll[k * _stride + r];
+            into.NegLogLikelihood[r].Fold(buckets);
+            for (int k = 0; k < ExactSum.Buckets; k++) buckets[k] = brier[k * _stride + r];
+            into.Brier[r].Fold(buckets);
+        }
+        count.Clear();
+        correct.Clear();
+        units.Clear();
+        nll.Clear();
+        brier.Clear();
+        scored.Clear();
+        _pending = 0;
+    }
+}

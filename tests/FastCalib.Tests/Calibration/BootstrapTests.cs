@@ -1,0 +1,218 @@
+using Xunit;
+
+namespace FastCalib.Tests.Calibration;
+
+/// <summary>
+/// Poisson bootstrap intervals: the weights follow the documented generator (rewritten here from its description);
+/// each replica equals the reference report of the rows repeated by their weights; percentiles as NumPy's default;
+/// replicas identical at every vector width, thread count, batch split, backend and merge of shards; a coverage
+/// check on a source of known accuracy; refusals.
+/// </summary>
+public class BootstrapTests
+{
+    // ---- the documented generator, from its description ----
+
+    private static ulong Mix64(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private static uint LowBias32(uint x)
+    {
+        x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; return x ^ (x >> 16);
+    }
+
+    /// <summary>The weight of row <paramref name="row"/> in replica <paramref name="replica"/>: F⁻¹ of Poisson(1), capped at 12.</summary>
+    internal static int Weight(ulong seed, long row, int replica)
+    {
+        const ulong phi = 0x9E3779B97F4A7C15UL;
+        ulong rowKey = Mix64(seed + (ulong)(row + 1) * phi);
+        uint replicaKey = (uint)Mix64((seed ^ 0xD1B54A32D192ED03UL) + (ulong)(replica + 1) * phi);
+        uint u = LowBias32(((uint)rowKey ^ replicaKey) + (uint)(rowKey >> 32));
+        double cdf = 0, term = Math.Exp(-1);
+        int w = 0;
+        for (int k = 0; k < 12; k++)
+        {
+            cdf += term;
+            term /= k + 1;
+            if (u >= (uint)Math.Min(uint.MaxValue, Math.Round(cdf * 4294967296.0))) w++;
+        }
+        return w;
+    }
+
+    [Fact]
+    public void Weights_have_the_moments_of_poisson_one()
+    {
+        var w = Enumerable.Range(0, 200_000).Select(i => (double)Weight(7, i / 50, i % 50)).ToArray();
+        double mean = w.Average(), variance = w.Select(x => (x - mean) * (x - mean)).Average();
+        Assert.InRange(mean, 0.99, 1.01);
+        Assert.InRange(variance, 0.98, 1.02);
+        Assert.InRange(w.Count(x => x == 0) / (double)w.Length, Math.Exp(-1) - 0.005, Math.Exp(-1) + 0.005);
+    }
+
+    /// <summary>NumPy's default percentile (linear interpolation between order statistics).</summary>
+    private static double Percentile(IEnumerable<double> values, double q)
+    {
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
+        double at = q * (sorted.Length - 1);
+        int low = (int)Math.Floor(at);
+        return sorted[low] + (at - low) * (sorted[Math.Min(low + 1, sorted.Length - 1)] - sorted[low]);
+    }
+
+    [Fact]
+    public void Each_replica_is_the_report_of_the_rows_repeated_by_their_weights()
+    {
+        const int rows = 600, classes = 5, replicas = 40, bins = 10;
+        const ulong seed = 11;
+        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 8);
+        var accumulator = new CalibrationAccumulator(bins) { Bootstrap = new BootstrapOptions(replicas, seed) };
+        accumulator.AddProbabilities(p, y, classes);
+        var intervals = accumulator.BootstrapIntervals(0.9);
+
+        var (confidence, correct, _, _) = CalibrationReference.FromProbabilities(p, y, classes);
+        var table = accumulator.Report().Bins;
+        int fullest = Enumerable.Range(0, table.Count).MaxBy(b => table[b].Count);
+        var ece = new double[replicas];
+        var accuracy = new double[replicas];
+        var nll = new double[replicas];
+        var binAccuracy = new double[replicas];
+        for (int r = 0; r < replicas; r++)
+        {
+            var expanded = Enumerable.Range(0, rows).SelectMany(i => Enumerable.Repeat(i, Weight(seed, i, r))).ToArray();
+            var reference = CalibrationReference.Compute(expanded.Select(i => confidence[i]).ToArray(), expanded.Select(i => correct[i]).ToArray(), bins, BinningRule.TorchMetrics);
+            ece[r] = reference.Ece;
+            accuracy[r] = reference.AccuracyAll;
+            binAccuracy[r] = reference.Accuracy[fullest];
+            nll[r] = expanded.Average(i => -Math.Log(p[i * classes + y[i]]));
+        }
+        Assert.Equal(Percentile(ece, 0.05), intervals.Ece.Low, 10);
+        Assert.Equal(Percentile(ece, 0.95), intervals.Ece.High, 10);
+        Assert.Equal(Percentile(accuracy, 0.05), intervals.Accuracy.Low, 12);
+        Assert.Equal(Percentile(accuracy, 0.95), intervals.Accuracy.High, 12);
+        Assert.Equal(Percentile(binAccuracy, 0.05), intervals.BinAccuracy[fullest].Low, 12);
+        Assert.Equal(Percentile(nll, 0.05), intervals.NegativeLogLikelihood.Low, 5);
+        Assert.Equal(Percentile(nll, 0.95), intervals.NegativeLogLikelihood.High, 5);
+        Assert.Equal(replicas, intervals.Replicas);
+        var report = accumulator.Report();
+        Assert.InRange(report.Accuracy, intervals.Accuracy.Low, intervals.Accuracy.High);
+        Assert.InRange(report.MeanConfidence, intervals.MeanConfidence.Low, intervals.MeanConfidence.High);
+    }
+
+    [Fact]
+    public unsafe void The_replica_binner_gives_the_same_totals_at_every_width()
+    {
+        var random = new Random(5);
+        int n = 1000;
+        var c = Enumerable.Range(0, n).Select(i => i % 17 == 0 ? (float)(i % 3) / 2 : (float)random.NextDouble()).ToArray();
+        var ok = c.Select((_, i) => (float)(i % 3 == 0 ? 1 : 0)).ToArray();
+        var nll = c.Select(v => v == 0 ? float.PositiveInfinity : -MathF.Log(v)).ToArray();
+        var brier = c.Select(v => (1 - v) * (1 - v)).ToArray();
+        var options = new BootstrapOptions(37, 3);
+        ReplicaTotals Run(int width)
+        {
+            int slots = Binning.Slots(15, BinningRule.GuoReference);
+            var totals = new ReplicaTotals(slots, options, ReplicaBinner.Stride(options));
+            var binner = new ReplicaBinner(15, BinningRule.GuoReference, options, width);
+            fixed (float* pc = c, pk = ok, pl = nll, pb = brier)
+                binner.Add(totals, pc, pk, pl, pb, n, 1_000_000);
+            binner.Flush(totals);
+            return totals;
+        }
+        var scalar = Run(0);
+        foreach (int width in new[] { 128, 256, 512 })
+        {
+            var vector = Run(width);
+            Assert.Equal(scalar.Count, vector.Count);
+            Assert.Equal(scalar.Correct, vector.Correct);
+            Assert.Equal(scalar.Units, vector.Units);
+            Assert.Equal(scalar.ScoredWeight, vector.ScoredWeight);
+            for (int r = 0; r < options.Replicas; r++)
+            {
+                Assert.Equal(scalar.NegLogLikelihood[r].ToDouble(), vector.NegLogLikelihood[r].ToDouble());
+                Assert.Equal(scalar.Brier[r].ToDouble(), vector.Brier[r].ToDouble());
+            }
+        }
+        // the weights are the documented ones: replica 5's weight of row 1,000,007 (slot of c[7])
+        long weight = 0;
+        for (int s = 0; s <= scalar.Slots; s++) weight += scalar.Count[s * scalar.Stride + 5];
+        Assert.Equal(Enumerable.Range(0, n).Sum(i => Weight(3, 1_000_000 + i, 5)), weight);
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void Shards_threads_batches_and_paths_give_the_same_intervals(KernelPath path)
+    {
+        const int rows = 5_003, classes = 6;
+        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 2);
+        var z = p.Select(v => MathF.Log(v + 1e-3f) * 3).ToArray();
+        var options = new BootstrapOptions(50, 9);
+        // per-row terms of logits round differently on different paths, so each path is compared with itself:
+        // one call on one thread, against uneven batches on two threads and three shards merged out of order
+        var whole = new CalibrationAccumulator(12) { Bootstrap = options };
+        whole.AddLogits(z, y, classes, 1.3f, path.Options with { MaxThreads = 1 });
+        var expected = whole.BootstrapIntervals();
+
+        var batched = new CalibrationAccumulator(12) { Bootstrap = options };
+        var compute = path.Options with { MaxThreads = 2 };
+        foreach (var (start, count) in new[] { (0, 1), (1, 2_000), (2_001, 3_002) })
+            batched.AddLogits(z.AsSpan(start * classes, count * classes), y.AsSpan(start, count), classes, 1.3f, compute);
+        Assert.Equal(expected, batched.BootstrapIntervals(), new IntervalsComparer());
+
+        var shards = new[] { (3_000, 2_003), (0, 1_500), (1_500, 1_500) }.Select(s =>
+        {
+            var shard = new CalibrationAccumulator(12) { Bootstrap = options, NextRow = s.Item1 };
+            shard.AddLogits(z.AsSpan(s.Item1 * classes, s.Item2 * classes), y.AsSpan(s.Item1, s.Item2), classes, 1.3f, compute);
+            return shard;
+        }).ToArray();
+        shards[0].Merge(shards[1]);
+        shards[0].Merge(shards[2]);
+        Assert.Equal(expected, shards[0].BootstrapIntervals(), new IntervalsComparer());
+        Assert.Equal(whole.Report().Ece, shards[0].Report().Ece);
+    }
+
+    private sealed class IntervalsComparer : IEqualityComparer<BootstrapReport>
+    {
+        public bool Equals(BootstrapReport? a, BootstrapReport? b) =>
+            a is not null && b is not null && a with { BinAccuracy = [] } == b with { BinAccuracy = [] } && a.BinAccuracy.SequenceEqual(b.BinAccuracy);
+
+        public int GetHashCode(BootstrapReport r) => r.Replicas;
+    }
+
+    [Fact]
+    public void The_accuracy_interval_covers_the_true_accuracy_as_often_as_it_says()
+    {
+        // 400 data sets of 400 predictions, correct with probability 0.8: the 90% interval should hold 0.8 in 85-95% of them
+        var random = new Random(12);
+        Interval AccuracyInterval(int rows, int set)
+        {
+            var confidence = Enumerable.Range(0, rows).Select(_ => 0.5f + 0.5f * (float)random.NextDouble()).ToArray();
+            var correct = confidence.Select(_ => random.NextDouble() < 0.8).ToArray();
+            var accumulator = new CalibrationAccumulator(10) { Bootstrap = new BootstrapOptions(200, (ulong)set) };
+            accumulator.AddConfidences(confidence, correct);
+            return accumulator.BootstrapIntervals(0.9).Accuracy;
+        }
+        var small = Enumerable.Range(0, 400).Select(set => AccuracyInterval(400, set)).ToArray();
+        Assert.InRange(small.Count(i => i.Low <= 0.8 && 0.8 <= i.High), 340, 380);
+        // four times the rows: half the width (1/√N)
+        var large = Enumerable.Range(0, 40).Select(set => AccuracyInterval(1_600, set)).ToArray();
+        double wideSum = small.Sum(i => i.High - i.Low), narrowSum = large.Sum(i => i.High - i.Low);
+        Assert.InRange(wideSum / 400 / (narrowSum / 40), 1.7, 2.3);
+    }
+
+    [Fact]
+    public void Misuse_is_a_clear_error()
+    {
+        var plain = new CalibrationAccumulator(10);
+        Assert.Throws<InvalidOperationException>(() => plain.BootstrapIntervals());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CalibrationAccumulator(10) { Bootstrap = new BootstrapOptions(0) });
+        var withReplicas = new CalibrationAccumulator(10) { Bootstrap = new BootstrapOptions(20) };
+        Assert.Throws<ArgumentOutOfRangeException>(() => withReplicas.BootstrapIntervals(1.0));
+        Assert.Throws<ArgumentException>(() => withReplicas.Merge(plain));
+        Assert.Throws<ArgumentException>(() => withReplicas.Merge(new CalibrationAccumulator(10) { Bootstrap = new BootstrapOptions(20, 1) }));
+        Assert.Throws<InvalidOperationException>(() => withReplicas.ToState());
+        // nothing added: every interval NaN
+        Assert.True(double.IsNaN(withReplicas.BootstrapIntervals().Ece.Low));
+    }
+}
