@@ -7,7 +7,8 @@ namespace FastCalib;
 /// </summary>
 internal sealed unsafe class ReplicaBinner
 {
-    /// <summary>Rows between flushes: a row adds at most 12 · 2^40 units to a slot, so 2^18 rows stay below 2^63.</summary>
+    /// <summary>Rows between flushes: a row adds at most 12 · 2^40 units to a slot, so 2^18 rows stay below 2^63 (and
+    /// their 32-bit weights below 2^22).</summary>
     private const int FlushRows = 1 << 18;
 
     /// <summary>Replicas are padded to a multiple of this (the lanes of the widest vector).</summary>
@@ -20,34 +21,38 @@ internal sealed unsafe class ReplicaBinner
     private readonly BootstrapOptions _options;
     private readonly int _stride;
     private readonly uint[] _replicaKeys;
-    private readonly AlignedTable _count, _correct, _units, _nll, _brier, _scored;
+    private readonly AlignedTable<int> _count, _correct;
+    private readonly AlignedTable<long> _units, _nll, _brier;
     private int _pending;
+    /// <summary>Whether the rows since the last flush were scored (blocks of the other kind flush first), so that the
+    /// replicas' scored weight is their total weight at the flush.</summary>
+    private bool _pendingScored;
 
     /// <summary>
     /// A table of longs starting on a 64-byte boundary (a pinned array with the start offset): a row updates the same
     /// vectors as the row before it, and a store that splits a cache line cannot be forwarded to the next load, which
     /// then waits for it to reach the cache.
     /// </summary>
-    private sealed class AlignedTable
+    private sealed class AlignedTable<T> where T : unmanaged
     {
-        private readonly long[] _array;
+        private readonly T[] _array;
         private readonly int _start;
 
         public AlignedTable(int length)
         {
-            _array = GC.AllocateArray<long>(length + 8, pinned: true);
-            fixed (long* p = _array) _start = (int)(((64 - ((nint)p & 63)) & 63) / sizeof(long));
+            _array = GC.AllocateArray<T>(length + 64 / sizeof(T), pinned: true);
+            fixed (T* p = _array) _start = (int)(((64 - ((nint)p & 63)) & 63) / sizeof(T));
             Length = length;
         }
 
         public int Length { get; }
 
-        public long* Pointer
+        public T* Pointer
         {
-            get { fixed (long* p = _array) return p + _start; }   // pinned: the address outlives the fixed block
+            get { fixed (T* p = _array) return p + _start; }   // pinned: the address outlives the fixed block
         }
 
-        public Span<long> Span => _array.AsSpan(_start, Length);
+        public Span<T> Span => _array.AsSpan(_start, Length);
     }
 
     public ReplicaBinner(int bins, BinningRule rule, BootstrapOptions options, int vectorWidth)
@@ -60,12 +65,11 @@ internal sealed unsafe class ReplicaBinner
         _stride = Stride(options);
         _replicaKeys = new uint[_stride];
         for (int r = 0; r < _stride; r++) _replicaKeys[r] = PoissonWeights.ReplicaKey(options.Seed, r);
-        _count = new AlignedTable((_slots + 1) * _stride);
-        _correct = new AlignedTable((_slots + 1) * _stride);
-        _units = new AlignedTable((_slots + 1) * _stride);
-        _nll = new AlignedTable(ExactSum.Buckets * _stride);
-        _brier = new AlignedTable(ExactSum.Buckets * _stride);
-        _scored = new AlignedTable(_stride);
+        _count = new AlignedTable<int>((_slots + 1) * _stride);
+        _correct = new AlignedTable<int>((_slots + 1) * _stride);
+        _units = new AlignedTable<long>((_slots + 1) * _stride);
+        _nll = new AlignedTable<long>(ExactSum.Buckets * _stride);
+        _brier = new AlignedTable<long>(ExactSum.Buckets * _stride);
     }
 
     public static int Stride(BootstrapOptions options) => (options.Replicas + Lanes - 1) / Lanes * Lanes;
@@ -73,9 +77,12 @@ internal sealed unsafe class ReplicaBinner
     /// <summary>Adds <paramref name="n"/> valid rows whose first has index <paramref name="firstRow"/> in the data set.</summary>
     public void Add(ReplicaTotals into, float* confidence, float* correct, float* nll, float* brier, int n, long firstRow)
     {
-        if (_pending + n > FlushRows) Flush(into);
+        bool scoredBlock = nll is not null;
+        if (_pending + n > FlushRows || _pending > 0 && scoredBlock != _pendingScored) Flush(into);
         _pending += n;
-        long* count = _count.Pointer, right = _correct.Pointer, units = _units.Pointer, nllTable = _nll.Pointer, brierTable = _brier.Pointer, scored = _scored.Pointer;
+        _pendingScored = scoredBlock;
+        int* count = _count.Pointer, right = _correct.Pointer;
+        long* units = _units.Pointer, nllTable = _nll.Pointer, brierTable = _brier.Pointer;
         fixed (uint* keys = _replicaKeys)
         {
             for (int i = 0; i < n; i++)
@@ -97,18 +104,18 @@ internal sealed unsafe class ReplicaBinner
                 }
                 switch (_width)
                 {
-                    case 512: ReplicaSums512.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
-                    case 256: ReplicaSums256.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
-                    case 128: ReplicaSums128.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
-                    default: AddRowScalar(rowKey, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, scored); break;
+                    case 512: ReplicaSums512.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
+                    case 256: ReplicaSums256.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
+                    case 128: ReplicaSums128.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
+                    default: AddRowScalar(rowKey, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
                 }
             }
         }
     }
 
     /// <summary>The definition the vector forms follow, replica by replica.</summary>
-    private void AddRowScalar(ulong rowKey, long* count, long* correct, bool ok, long* units, double rowUnits,
-        long* nll, int nllMantissa, long* brier, int brierMantissa, long* scored)
+    private void AddRowScalar(ulong rowKey, int* count, int* correct, bool ok, long* units, double rowUnits,
+        long* nll, int nllMantissa, long* brier, int brierMantissa)
     {
         for (int r = 0; r < _stride; r++)
         {
@@ -119,24 +126,24 @@ internal sealed unsafe class ReplicaBinner
             if (nll is null) continue;
             nll[r] += w * nllMantissa;
             brier[r] += w * brierMantissa;
-            scored[r] += w;
         }
     }
 
     /// <summary>Adds the tables to <paramref name="into"/> and clears them.</summary>
     public void Flush(ReplicaTotals into)
     {
-        Span<long> count = _count.Span, correct = _correct.Span, units = _units.Span, nll = _nll.Span, brier = _brier.Span, scored = _scored.Span;
+        Span<int> count = _count.Span, correct = _correct.Span;
+        Span<long> units = _units.Span, nll = _nll.Span, brier = _brier.Span;
         for (int i = 0; i < count.Length; i++)
         {
             into.Count[i] += count[i];
             into.Correct[i] += correct[i];
             into.Units[i] += units[i];
+            if (_pendingScored) into.ScoredWeight[i % _stride] += count[i];   // every pending row was scored
         }
         var buckets = new long[ExactSum.Buckets];
         for (int r = 0; r < _options.Replicas; r++)
         {
-            into.ScoredWeight[r] += scored[r];
             for (int k = 0; k < ExactSum.Buckets; k++) buckets[k] = nll[k * _stride + r];
             into.NegLogLikelihood[r].Fold(buckets);
             for (int k = 0; k < ExactSum.Buckets; k++) buckets[k] = brier[k * _stride + r];
@@ -147,7 +154,6 @@ internal sealed unsafe class ReplicaBinner
         units.Clear();
         nll.Clear();
         brier.Clear();
-        scored.Clear();
         _pending = 0;
     }
 }

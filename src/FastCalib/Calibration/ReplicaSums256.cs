@@ -15,11 +15,11 @@ internal static unsafe class ReplicaSums256
     /// are <paramref name="replicaKeys"/> (<paramref name="stride"/> of them, a multiple of the lanes). <paramref name="count"/>,
     /// <paramref name="correct"/> and <paramref name="units"/> point at the row's slot in the weight tables,
     /// <paramref name="rowUnits"/> is its confidence units (at most 2^40); <paramref name="nll"/> and <paramref name="brier"/>
-    /// at its terms' buckets (null when the row is not scored), with their mantissas; <paramref name="scored"/> is the
-    /// replicas' scored weight.
+    /// at its terms' buckets (null when the row is not scored), with their mantissas. Weights and correct weights are
+    /// 32-bit (a row adds at most 12; the binner flushes long before they could overflow).
     /// </summary>
-    public static void AddRow(ulong rowKey, uint* replicaKeys, int stride, long* count, long* correct, bool ok, long* units, double rowUnits,
-        long* nll, int nllMantissa, long* brier, int brierMantissa, long* scored)
+    public static void AddRow(ulong rowKey, uint* replicaKeys, int stride, int* count, int* correct, bool ok, long* units, double rowUnits,
+        long* nll, int nllMantissa, long* brier, int brierMantissa)
     {
         int w = Vector256<uint>.Count;
         var low = Vector256.Create((uint)rowKey);
@@ -32,12 +32,9 @@ internal static unsafe class ReplicaSums256
             for (int r = 0; r < stride; r += w)
             {
                 var u = Hash((low ^ Vector256.Load(replicaKeys + r)) + high);
-                var weight = Vector256<int>.Zero;
-                for (int k = 0; k < PoissonWeights.MaxWeight; k++)
-                    weight -= Vector256.GreaterThanOrEqual(u, Vector256.Create(thresholds[k])).AsInt32();
-                var (weightLow, weightHigh) = Vector256.Widen(weight);
-                Add(count + r, weightLow, weightHigh);
-                if (ok) Add(correct + r, weightLow, weightHigh);
+                var weight = Weight(u, thresholds);
+                (Vector256.Load(count + r) + weight).Store(count + r);
+                if (ok) (Vector256.Load(correct + r) + weight).Store(correct + r);
                 // weight · units is exact in float64 (at most 12 · 2^40)
                 var (floatLow, floatHigh) = Vector256.Widen(Vector256.ConvertToSingle(weight));
                 Add(units + r,
@@ -49,9 +46,22 @@ internal static unsafe class ReplicaSums256
                 Add(nll + r, nllLow, nllHigh);
                 var (brierLow, brierHigh) = Vector256.Widen(weight * Vector256.Create(brierMantissa));
                 Add(brier + r, brierLow, brierHigh);
-                Add(scored + r, weightLow, weightHigh);
             }
         }
+    }
+
+    /// <summary>
+    /// The number of the 12 thresholds each lane's u reaches, without compare masks: u and the thresholds are below
+    /// 2^31, so u − T is negative exactly when u &lt; T, and its sign, shifted down arithmetically, is −1 or 0.
+    /// </summary>
+    private static Vector256<int> Weight(Vector256<uint> hash, uint* t)
+    {
+        var u = Vector256.ShiftRightLogical(hash, 1).AsInt32();
+        Vector256<int> Below(int k) => Vector256.ShiftRightArithmetic(u - Vector256.Create((int)t[k]), 31);
+        var a = (Below(0) + Below(1)) + (Below(2) + Below(3));
+        var b = (Below(4) + Below(5)) + (Below(6) + Below(7));
+        var c = (Below(8) + Below(9)) + (Below(10) + Below(11));
+        return Vector256.Create(PoissonWeights.MaxWeight) + (a + b + c);
     }
 
     private static void Add(long* at, Vector256<long> low, Vector256<long> high)

@@ -37,7 +37,7 @@ public class BootstrapTests
         {
             cdf += term;
             term /= k + 1;
-            if (u >= (uint)Math.Min(uint.MaxValue, Math.Round(cdf * 4294967296.0))) w++;
+            if (u >> 1 >= (uint)Math.Min(int.MaxValue, Math.Round(cdf * 2147483648.0))) w++;
         }
         return w;
     }
