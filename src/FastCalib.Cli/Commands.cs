@@ -123,8 +123,11 @@ public static class Commands
     {
         string path = a.Required("--out");
         int width = a.Int("--width", 900, 100, ReliabilityDiagram.MaxSide), height = a.Int("--height", 800, 100, ReliabilityDiagram.MaxSide);
-        var report = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, false).Calibration.Report();
-        ReliabilityDiagram.Save(report, path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "");
+        var bootstrap = a.Bootstrap();
+        double level = a.Level();
+        var calibration = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, false, bootstrap).Calibration;
+        ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "",
+            bootstrap is null ? null : calibration.BootstrapIntervals(level));
         output.WriteLine($"wrote {path} ({width} x {height})");
         return 0;
     }

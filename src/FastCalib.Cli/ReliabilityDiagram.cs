@@ -43,7 +43,8 @@ public static class ReliabilityDiagram
         }
     });
 
-    public static void Save(CalibrationReport report, string path, int width, int height, string title)
+    /// <param name="intervals">Bootstrap intervals: each bin's accuracy gets a whisker, the title the ECE's interval.</param>
+    public static void Save(CalibrationReport report, string path, int width, int height, string title, BootstrapReport? intervals = null)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
         if (extension is not (".png" or ".svg"))
@@ -53,8 +54,9 @@ public static class ReliabilityDiagram
         var diagram = new Plot();
         var histogram = new Plot();
         bool hasOne = false;
-        foreach (var b in report.Bins)
+        for (int i = 0; i < report.Bins.Count; i++)
         {
+            var b = report.Bins[i];
             bool one = b.Upper <= b.Lower;   // torchmetrics' extra bin: confidence exactly 1.0
             if (one && b.Count == 0) continue;
             hasOne |= one;
@@ -68,13 +70,26 @@ public static class ReliabilityDiagram
                 Position = center, Value = b.MeanConfidence, ValueBase = b.Accuracy, Size = size,
                 FillColor = (over ? Colors.Red : Colors.Blue).WithAlpha(0.3), LineColor = (over ? Colors.Red : Colors.Blue).WithAlpha(0.6),
             });
-            var label = diagram.Add.Text(b.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), center, Math.Max(b.Accuracy, b.MeanConfidence) + 0.02);
+            double top = Math.Max(b.Accuracy, b.MeanConfidence);
+            if (intervals?.BinAccuracy[i] is { } whisker && double.IsFinite(whisker.Low) && double.IsFinite(whisker.High))
+            {
+                // the accuracy's bootstrap interval: a vertical line with caps a third of the bar wide
+                double cap = size / 6;
+                foreach (var (x1, y1, x2, y2) in new[] { (center, whisker.Low, center, whisker.High), (center - cap, whisker.Low, center + cap, whisker.Low), (center - cap, whisker.High, center + cap, whisker.High) })
+                {
+                    var line = diagram.Add.Line(x1, y1, x2, y2);
+                    line.LineColor = Colors.Black;
+                    line.LineWidth = 1.5f;
+                }
+                top = Math.Max(top, whisker.High);
+            }
+            var label = diagram.Add.Text(b.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), center, top + 0.02);
             label.LabelFontSize = 10;
             label.LabelAlignment = Alignment.LowerCenter;
             if (one)
             {
                 // the bar of confidences exactly 1.0 says so, above its count and above its histogram bar
-                var mark = diagram.Add.Text("= 1", center, Math.Max(b.Accuracy, b.MeanConfidence) + 0.06);
+                var mark = diagram.Add.Text("= 1", center, top + 0.06);
                 mark.LabelFontSize = 10;
                 mark.LabelAlignment = Alignment.LowerCenter;
                 var histogramMark = histogram.Add.Text("= 1", center, b.Count);
@@ -91,6 +106,11 @@ public static class ReliabilityDiagram
         diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "gap: overconfident", FillColor = Colors.Red.WithAlpha(0.3), OutlineColor = Colors.Red.WithAlpha(0.6) });
         diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "gap: underconfident", FillColor = Colors.Blue.WithAlpha(0.3), OutlineColor = Colors.Blue.WithAlpha(0.6) });
         diagram.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Black.WithAlpha(0.6), LinePattern = LinePattern.Dashed, LineWidth = 1 });
+        if (intervals is not null)
+            diagram.Legend.ManualItems.Add(new LegendItem
+            {
+                LabelText = $"accuracy, {intervals.Level * 100:0.##}% bootstrap interval ({intervals.Replicas} replicas)", LineColor = Colors.Black, LineWidth = 1.5f,
+            });
         double right = hasOne ? OnePosition + OneWidth : 1;
         // confidence ticks stop at 1: the bar right of it is labelled by itself
         foreach (var plot in new[] { diagram, histogram })
@@ -100,7 +120,8 @@ public static class ReliabilityDiagram
             plot.Axes.Bottom.TickGenerator = ticks;
         }
         diagram.Axes.SetLimits(0, right, 0, 1.15);
-        diagram.Title($"Reliability {title}  ECE {report.Ece:F4}  MCE {report.Mce:F4}  accuracy {report.Accuracy:F4}  n {report.Count}");
+        string eceInterval = intervals is null ? "" : $" [{intervals.Ece.Low:F4}, {intervals.Ece.High:F4}]";
+        diagram.Title($"Reliability {title}  ECE {report.Ece:F4}{eceInterval}  MCE {report.Mce:F4}  accuracy {report.Accuracy:F4}  n {report.Count}");
         diagram.YLabel("accuracy");
         histogram.Axes.Margins(bottom: 0, top: 0.2);
         histogram.Axes.SetLimitsX(0, right);

@@ -228,6 +228,14 @@ public sealed class HostileInputTests : ToolTest
         Assert.Contains("perfect calibration", texts);
         Assert.Contains("gap: overconfident", texts);
 
+        // with bootstrap intervals: whiskers (three more lines a bin), the legend and the ECE's interval in the title
+        Assert.Equal(0, Run("plot", "--probs", probs, "--labels", labels, "--out", PathOf("ci.svg"), "--bootstrap", "50").Code);
+        var withIntervals = Texts(PathOf("ci.svg"));
+        Assert.Contains(withIntervals, t => t.StartsWith("accuracy, 95% bootstrap interval (50 replicas)"));
+        Assert.Contains(withIntervals, t => t.Contains("ECE") && t.Contains("["));
+        int Lines(string file) => System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(PathOf(file)), "<(path|line|polyline)").Count;
+        Assert.True(Lines("ci.svg") >= Lines("d.svg") + 2 * 3, $"{Lines("ci.svg")} drawing elements with whiskers, {Lines("d.svg")} without");
+
         // only saturated predictions: still a picture with that bar, not an empty plot
         var (ps, ys) = Write(Enumerable.Repeat(new[] { 1f, 0f }, 23).SelectMany(r => r).ToArray(), Enumerable.Repeat(0, 23).ToArray(), 2, "all-one");
         Assert.Equal(0, Run("plot", "--probs", ps, "--labels", ys, "--out", PathOf("one.svg")).Code);
