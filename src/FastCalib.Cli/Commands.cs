@@ -48,8 +48,9 @@ public static class Commands
         var intervals = bootstrap is null ? null : calibration.BootstrapIntervals(level);
         var adaptiveReport = pairs is null || !a.Has("--adaptive") ? null : AdaptiveCalibration.Compute(pairs.Value.Confidence, pairs.Value.Correct, bins);
         var selectiveReport = pairs is null || !selective ? null : SelectivePrediction.Compute(pairs.Value.Confidence, pairs.Value.Correct);
+        var curve = pairs is null || !selective ? null : SelectivePrediction.Curve(pairs.Value.Confidence, pairs.Value.Correct, 200);
         if (a.Get("--save-state") is { } state) StateFiles.Save(calibration, state, "--save-state");
-        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport, selectiveReport, intervals), Json));
+        if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport, selectiveReport, intervals, curve), Json));
         else WriteReport(output, report, adaptiveReport, a.Binning(), selectiveReport, intervals);
         return 0;
     }
@@ -352,7 +353,8 @@ public static class Commands
     /// The report as JSON values: every number is finite or null (JSON has no NaN or infinity). Null means NaN (a bin
     /// nothing fell in) or, for nll, +∞ (a row gave its label probability 0); nll_infinite says which.
     /// </summary>
-    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive, SelectiveReport? selective = null, BootstrapReport? ci = null) => new
+    internal static object ToJson(CalibrationReport r, CalibrationReport? adaptive, SelectiveReport? selective = null, BootstrapReport? ci = null,
+        IReadOnlyList<RiskCoveragePoint>? curve = null) => new
     {
         n = r.Count,
         bin_count = r.Bins.Count,
@@ -382,6 +384,7 @@ public static class Commands
         aurc = selective is null ? null : Finite(selective.Aurc),
         eaurc = selective is null ? null : Finite(selective.ExcessAurc),
         auroc = selective is null ? null : Finite(selective.Auroc),
+        risk_coverage = curve?.Select(p => new { threshold = p.Threshold, coverage = p.Coverage, risk = p.Risk }),
     };
 
     internal static double? Finite(double v) => double.IsFinite(v) ? v : null;

@@ -23,24 +23,68 @@ namespace FastCalib;
 /// </param>
 public sealed record SelectiveReport(long Count, long Errors, double Aurc, double ExcessAurc, double Auroc);
 
-/// <summary>Selective-prediction metrics: AURC, E-AURC and the AUROC of confidence (see <see cref="SelectiveReport"/>).</summary>
+/// <summary>A point of the risk–coverage curve: keep the predictions of confidence ≥ <paramref name="Threshold"/>.</summary>
+/// <param name="Threshold">The confidence threshold.</param>
+/// <param name="Coverage">The share of predictions kept.</param>
+/// <param name="Risk">The error rate among them.</param>
+public readonly record struct RiskCoveragePoint(float Threshold, double Coverage, double Risk);
+
+/// <summary>Selective-prediction metrics: AURC, E-AURC and the AUROC of confidence (see <see cref="SelectiveReport"/>), and the risk–coverage curve.</summary>
 public static class SelectivePrediction
 {
+    /// <summary>
+    /// The risk–coverage curve: one point per distinct confidence, from the highest (least coverage) down, each
+    /// keeping every prediction at or above it; when there are more than <paramref name="maxPoints"/> distinct
+    /// confidences, the points kept are spread evenly in coverage (the first and the last always among them).
+    /// </summary>
+    /// <exception cref="ArgumentException">The spans differ in length, a confidence is NaN, or maxPoints is below 2.</exception>
+    public static IReadOnlyList<RiskCoveragePoint> Curve(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct, int maxPoints = 1000)
+    {
+        if (maxPoints < 2) throw new ArgumentOutOfRangeException(nameof(maxPoints), maxPoints, "SelectivePrediction.Curve: maxPoints must be at least 2.");
+        var (keys, wrong) = Sorted(confidence, correct, "SelectivePrediction.Curve");
+        int n = keys.Length;
+        var points = new List<RiskCoveragePoint>();
+        long kept = 0, errors = 0;
+        double nextCoverage = 0;
+        for (int end = n; end > 0;)
+        {
+            int start = end - 1;
+            while (start > 0 && keys[start - 1] == keys[end - 1]) start--;
+            for (int i = start; i < end; i++) errors += wrong[i];
+            kept += end - start;
+            double coverage = (double)kept / n;
+            // evenly spaced in coverage; the last point (everything kept) always
+            if (coverage >= nextCoverage || start == 0)
+            {
+                points.Add(new RiskCoveragePoint(keys[start], coverage, (double)errors / kept));
+                nextCoverage = coverage + 1.0 / (maxPoints - 1);
+            }
+            end = start;
+        }
+        return points;
+    }
+
+    /// <summary>Confidences sorted ascending with their wrong flags (1 wrong, 0 correct), after the argument checks.</summary>
+    private static (float[] Keys, int[] Wrong) Sorted(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct, string op)
+    {
+        if (confidence.Length != correct.Length)
+            throw new ArgumentException($"{op}: {confidence.Length} confidences but {correct.Length} correct flags.", nameof(correct));
+        int nan = confidence.IndexOfAnyExceptInRange(float.NegativeInfinity, float.PositiveInfinity);
+        if (nan >= 0) throw new ArgumentException($"{op}: confidence {nan} is NaN.", nameof(confidence));
+        var keys = confidence.ToArray();
+        var wrong = new int[keys.Length];
+        for (int i = 0; i < keys.Length; i++) wrong[i] = correct[i] ? 0 : 1;
+        Array.Sort(keys, wrong);   // ascending; groups of equal confidence are contiguous, their inner order does not matter
+        return (keys, wrong);
+    }
+
     /// <summary>The metrics of the pairs (confidence, correct); every value is NaN for no pairs.</summary>
     /// <exception cref="ArgumentException">The spans differ in length, or a confidence is NaN.</exception>
     public static SelectiveReport Compute(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct)
     {
-        if (confidence.Length != correct.Length)
-            throw new ArgumentException($"SelectivePrediction.Compute: {confidence.Length} confidences but {correct.Length} correct flags.", nameof(correct));
-        int nan = confidence.IndexOfAnyExceptInRange(float.NegativeInfinity, float.PositiveInfinity);
-        if (nan >= 0) throw new ArgumentException($"SelectivePrediction.Compute: confidence {nan} is NaN.", nameof(confidence));
-        int n = confidence.Length;
+        var (keys, wrong) = Sorted(confidence, correct, "SelectivePrediction.Compute");
+        int n = keys.Length;
         if (n == 0) return new SelectiveReport(0, 0, double.NaN, double.NaN, double.NaN);
-
-        var keys = confidence.ToArray();
-        var wrong = new int[n];
-        for (int i = 0; i < n; i++) wrong[i] = correct[i] ? 0 : 1;
-        Array.Sort(keys, wrong);   // ascending; groups of equal confidence are contiguous, their inner order does not matter
 
         long errors = 0;
         foreach (int w in wrong) errors += w;

@@ -163,4 +163,40 @@ public class SelectiveAndDebiasedTests
         Assert.Throws<ArgumentException>(() => SelectivePrediction.Compute([0.5f, float.NaN], [true, false]));
         Assert.Throws<ArgumentException>(() => SelectivePrediction.Compute([0.5f], [true, false]));
     }
+
+    [Fact]
+    public void The_risk_coverage_curve_follows_its_definition_and_thins_evenly()
+    {
+        var random = new Random(6);
+        // coarse confidences (many ties) and continuous ones
+        foreach (bool coarse in new[] { true, false })
+        {
+            var c = Enumerable.Range(0, 3_000).Select(_ => coarse ? MathF.Round((float)random.NextDouble(), 2) : (float)random.NextDouble()).ToArray();
+            var ok = c.Select(v => random.NextDouble() < v).ToArray();
+            foreach (int maxPoints in new[] { 2, 50, 100_000 })
+            {
+                var curve = SelectivePrediction.Curve(c, ok, maxPoints);
+                Assert.InRange(curve.Count, 2, maxPoints);
+                if (maxPoints == 100_000) Assert.Equal(c.Distinct().Count(), curve.Count);
+                Assert.Equal(1.0, curve[^1].Coverage);
+                Assert.Equal(c.Max(), curve[0].Threshold);
+                for (int i = 0; i < curve.Count; i++)
+                {
+                    var point = curve[i];
+                    var kept = Enumerable.Range(0, c.Length).Where(k => c[k] >= point.Threshold).ToArray();
+                    Assert.Equal((double)kept.Length / c.Length, point.Coverage, 15);
+                    Assert.Equal(kept.Count(k => !ok[k]) / (double)kept.Length, point.Risk, 15);
+                    if (i > 0) Assert.True(point.Threshold < curve[i - 1].Threshold);
+                }
+            }
+            if (!coarse)
+            {
+                // without ties and thinning, AURC is the mean risk over the curve's points
+                var full = SelectivePrediction.Curve(c, ok, 100_000);
+                Assert.Equal(SelectivePrediction.Compute(c, ok).Aurc, full.Average(p => p.Risk), 12);
+            }
+        }
+        Assert.Empty(SelectivePrediction.Curve([], []));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SelectivePrediction.Curve([0.5f], [true], 1));
+    }
 }

@@ -26,6 +26,11 @@ public sealed class SelectiveReportTests : ToolTest
         Assert.Equal(aurc - SelectiveAndDebiasedTests.AurcOf(correct.OrderByDescending(c => c).ToList()), root.GetProperty("eaurc").GetDouble(), 10);
         Assert.Equal(SelectiveAndDebiasedTests.AurocByPairs(confidence, correct), root.GetProperty("auroc").GetDouble(), 10);
 
+        var curve = root.GetProperty("risk_coverage");
+        Assert.InRange(curve.GetArrayLength(), 2, 200);
+        Assert.Equal(1.0, curve[curve.GetArrayLength() - 1].GetProperty("coverage").GetDouble());
+        Assert.Equal(1 - correct.Count(c => c) / (double)rows, curve[curve.GetArrayLength() - 1].GetProperty("risk").GetDouble(), 12);
+
         // without the flag the selective fields are null; the text report names them when asked
         var plain = Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--json");
         using var plainJson = JsonDocument.Parse(plain.Out);
