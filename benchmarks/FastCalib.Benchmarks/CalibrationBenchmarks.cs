@@ -79,6 +79,28 @@ public class CalibrationBenchmarks : IMovesBytes
         return accumulator.Report().Ece;
     }
 
+    [Benchmark(Description = "FastCalib SIMD + bootstrap, 100 replicas, all cores")]
+    public double BootstrapAllCores()
+    {
+        var accumulator = new CalibrationAccumulator(15) { Bootstrap = new BootstrapOptions(100, 7) };
+        accumulator.AddProbabilities(_probabilities, _labels, Classes);
+        return accumulator.BootstrapIntervals().Ece.High;
+    }
+
+    [Benchmark(Description = "selective prediction (AURC, E-AURC, AUROC; one sort), 1 thread")]
+    public double Selective()
+    {
+        var confidence = new float[Rows];
+        var correct = new bool[Rows];
+        for (int r = 0; r < Rows; r++)
+        {
+            int arg = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(_probabilities.AsSpan(r * Classes, Classes));
+            confidence[r] = _probabilities[r * Classes + arg];
+            correct[r] = arg == _labels[r];
+        }
+        return SelectivePrediction.Compute(confidence, correct).Aurc;
+    }
+
     private double Run(ComputeOptions options)
     {
         var accumulator = new CalibrationAccumulator(15);
