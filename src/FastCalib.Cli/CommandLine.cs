@@ -19,6 +19,7 @@ public static class CommandLine
         ["--temperature"] = ("T", "Temperature dividing the logits, finite and > 0 (default 1)."),
         ["--labels"] = ("FILE", "Integer labels [N], one per row, in [0, C)."),
         ["--bins"] = ("COUNT", "Equal-width confidence bins, 1 to 1,000,000 (default 15)."),
+        ["--edges"] = ("E0,E1,...", "Custom bin edges instead of --bins, from 0 to 1, increasing (decision buckets such as 0,0.5,0.8,0.9,0.95,0.99,1); the confidence profile then uses the inner edges."),
         ["--binning"] = ("RULE", "Which bin an edge value belongs to: torchmetrics (default), closed-last (NumPy histogram, netcal), sklearn, guo."),
         ["--device"] = ("auto|cpu|gpu", "Backend: auto (CUDA if present, else SIMD CPU; the default), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator)."),
         ["--json"] = (null, "Print JSON instead of text (every number finite, or null)."),
@@ -46,7 +47,7 @@ public static class CommandLine
         ["--epochs"] = ("E", "Epochs of the training-loop example (default 6)."),
     };
 
-    private static readonly string[] Metrics = ["--probs", "--logits", "--temperature", "--labels", "--bins", "--binning", "--device"];
+    private static readonly string[] Metrics = ["--probs", "--logits", "--temperature", "--labels", "--bins", "--edges", "--binning", "--device"];
 
     /// <summary>The commands: name, description, options, and what runs.</summary>
     private static readonly (string Name, string Description, string[] Options, Func<Arguments, TextWriter, TextWriter, int> Run)[] Table =
@@ -223,8 +224,33 @@ public sealed class Arguments
         return t;
     }
 
-    /// <summary>--bins: from 1 to the accumulator's maximum.</summary>
-    public int Bins() => Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
+    /// <summary>--bins: from 1 to the accumulator's maximum (with --edges: their number of bins).</summary>
+    public int Bins()
+    {
+        if (Edges() is { } edges)
+        {
+            if (Get("--bins") is not null) throw new UsageException("--bins and --edges do not go together: the edges set the bins.");
+            return edges.Length - 1;
+        }
+        return Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
+    }
+
+    /// <summary>--edges 0,0.5,0.8,1: custom bin edges (from 0 to 1, increasing), or null.</summary>
+    public float[]? Edges()
+    {
+        if (Get("--edges") is not { } text) return null;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var edges = new float[parts.Length];
+        for (int k = 0; k < parts.Length; k++)
+            if (!float.TryParse(parts[k], NumberStyles.Float, CultureInfo.InvariantCulture, out edges[k]) || !float.IsFinite(edges[k]))
+                throw new UsageException($"--edges needs numbers separated by commas, got '{parts[k]}'.");
+        if (edges.Length < 2 || edges[0] != 0 || edges[^1] != 1)
+            throw new UsageException($"--edges must run from 0 to 1 (such as 0,0.5,0.8,0.9,0.95,1), got '{text}'.");
+        for (int k = 1; k < edges.Length; k++)
+            if (!(edges[k] > edges[k - 1]))
+                throw new UsageException($"--edges must increase: {parts[k]} follows {parts[k - 1]}.");
+        return edges;
+    }
 
     /// <summary>--bootstrap B [--ci LEVEL] [--seed S]: Poisson bootstrap replicas, or null without --bootstrap.</summary>
     public BootstrapOptions? Bootstrap()

@@ -43,6 +43,8 @@ public static class Commands
         double level = a.Level();
         if (bootstrap is not null && a.Get("--save-state") is not null)
             throw new UsageException("--save-state and --bootstrap do not go together: a state does not carry bootstrap replicas.");
+        if (a.Edges() is not null && a.Get("--save-state") is not null)
+            throw new UsageException("--save-state and --edges do not go together: a state holds equal-width bins only.");
         var (calibration, pairs, _) = Accumulate(a, bins, a.Binning(), a.Temperature(), options, error, collectConfidences: a.Has("--adaptive") || selective, bootstrap);
         var report = calibration.Report();
         var intervals = bootstrap is null ? null : calibration.BootstrapIntervals(level);
@@ -242,21 +244,23 @@ public static class Commands
         if ((probs is null) == (logits is null)) throw new UsageException("give exactly one of --probs and --logits.");
         if (probs is not null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
         if (logits is not null && a.Has("--unnormalized")) throw new UsageException("--unnormalized applies to --probs.");
-        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, rule, temperature, options, error, collectConfidences, a.Has("--unnormalized"), bootstrap);
+        return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, rule, temperature, options, error, collectConfidences, a.Has("--unnormalized"), bootstrap, a.Edges());
     }
 
     private static (string Values, string Labels, bool Logits) Reopen(string logits, string labels) => (logits, labels, true);
 
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
         (string Values, string Labels, bool Logits) files, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences,
-        bool unnormalized = false, BootstrapOptions? bootstrap = null)
+        bool unnormalized = false, BootstrapOptions? bootstrap = null, float[]? edges = null)
     {
         using var values = ArraySource.Open(files.Values);
         using var labels = ArraySource.Open(files.Labels);
         CheckPair(values, labels);
         if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
         int cols = values.Cols;
-        var calibration = new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap };
+        var calibration = edges is null
+            ? new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap }
+            : new CalibrationAccumulator(edges, rule) { Bootstrap = bootstrap };
         var confidences = collectConfidences ? new List<float>() : null;
         var correct = collectConfidences ? new List<bool>() : null;
         var progress = new Progress(error, "reading", values.Rows);

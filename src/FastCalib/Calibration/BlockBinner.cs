@@ -53,6 +53,7 @@ internal sealed unsafe class BlockBinner
     private readonly long[] _nll = new long[ScoreCopies * ExactSum.Buckets];
     private readonly long[] _brier = new long[ScoreCopies * ExactSum.Buckets];
     private readonly ReplicaBinner? _replicas;
+    private readonly float[]? _edges;
     private int _pending;
 
     /// <param name="bins">Bins (see <see cref="CalibrationAccumulator"/>).</param>
@@ -60,9 +61,11 @@ internal sealed unsafe class BlockBinner
     /// <param name="thresholds">The overconfidence-profile thresholds.</param>
     /// <param name="vectorWidth">128, 256 or 512.</param>
     /// <param name="bootstrap">Bootstrap replicas to keep as well, or null.</param>
-    public BlockBinner(int bins, BinningRule rule, float[] thresholds, int vectorWidth, BootstrapOptions? bootstrap = null)
+    /// <param name="edges">Custom bin edges e_0..e_bins, or null for equal-width bins.</param>
+    public BlockBinner(int bins, BinningRule rule, float[] thresholds, int vectorWidth, BootstrapOptions? bootstrap = null, float[]? edges = null)
     {
-        _replicas = bootstrap is null ? null : new ReplicaBinner(bins, rule, bootstrap, vectorWidth);
+        _edges = edges;
+        _replicas = bootstrap is null ? null : new ReplicaBinner(bins, rule, bootstrap, vectorWidth, edges);
         _bins = bins;
         _rule = rule;
         _thresholds = thresholds;
@@ -159,17 +162,19 @@ internal sealed unsafe class BlockBinner
     {
         fixed (int* slot = _slot)
         fixed (long* increment = _increment, units = _rowUnits)
+        fixed (float* edges = _edges)
         {
             int noBin = _copies * _slots;
-            int i = _width switch
+            // custom edges: the vector form counts edges, worth it up to 64 bins; past that every row takes the binary search
+            int i = _edges is not null && _bins > 64 ? 0 : _width switch
             {
-                512 => BlockSums512.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin),
-                256 => BlockSums256.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin),
-                _ => BlockSums128.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin),
+                512 => BlockSums512.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges),
+                256 => BlockSums256.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges),
+                _ => BlockSums128.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges),
             };
             for (; i < n; i++)
             {
-                int bin = Binning.Of(confidence[i], _bins, _rule);
+                int bin = Binning.Of(confidence[i], _bins, _rule, _edges);
                 slot[i] = bin < 0 ? noBin : (i & (_copies - 1)) * _slots + bin;
                 increment[i] = 1 + ((long)correct[i] << 32);
                 units[i] = (long)ConfidenceUnits.Of(confidence[i]);

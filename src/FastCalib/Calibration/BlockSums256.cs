@@ -35,10 +35,11 @@ internal static unsafe class BlockSums256
     /// For the valid rows [0, returned): each row's histogram slot (its bin in the copy the row takes turns on,
     /// <paramref name="copies"/> a power of two dividing the lane count; <paramref name="noBin"/> for a row in no bin),
     /// its count-and-correct increment (1 + correct · 2^32) and its confidence units (<see cref="ConfidenceUnits.Of"/>),
-    /// so that the binner's scatter is two loads and two adds a row.
+    /// so that the binner's scatter is two loads and two adds a row. Custom <paramref name="edges"/> (e_0..e_bins) replace
+    /// the equal-width ones when given.
     /// </summary>
     public static int HistogramTerms(float* confidence, float* correct, int* slot, long* increment, long* units, int n,
-        int bins, BinningRule rule, int slots, int copies, int noBin)
+        int bins, BinningRule rule, int slots, int copies, int noBin, float* edges = null)
     {
         int w = Vector256<float>.Count, i = 0;
         var copyBase = (Vector256<int>.Indices & Vector256.Create(copies - 1)) * Vector256.Create(slots);
@@ -51,7 +52,7 @@ internal static unsafe class BlockSums256
         for (; i + w <= n; i += w)
         {
             var c = Vector256.Load(confidence + i);
-            var bin = Binning256.Of(c, bins, rule);
+            var bin = edges is null ? Binning256.Of(c, bins, rule) : Binning256.Of(c, edges, bins, rule);
             Vector256.ConditionalSelect(Vector256.LessThan(bin, Vector256<int>.Zero), none, bin + copyBase).Store(slot + i);
             var (okLow, okHigh) = Vector256.Widen(Vector256.ConvertToInt32(Vector256.Load(correct + i)));
             ((okLow << 32) + Vector256<long>.One).Store(increment + i);

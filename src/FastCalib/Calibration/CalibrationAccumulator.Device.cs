@@ -55,8 +55,8 @@ public sealed partial class CalibrationAccumulator
         var v = results.View;
         var outputs = new DeviceOutputs(v.SubView(0, rows), v.SubView(rows, rows), v.SubView(2 * rows, rows), v.SubView(3 * rows, rows));
         perRow(outputs);
-        // bootstrap replicas are kept on the host: the per-row results come back and are binned there
-        if (Bootstrap is null && DeviceBinning.Fits(_totals.Count.Length, _thresholds.Length))
+        // bootstrap replicas and custom edges are binned on the host: the per-row results come back and are binned there
+        if (Bootstrap is null && _edges is null && DeviceBinning.Fits(_totals.Count.Length, _thresholds.Length))
         {
             BinOnDevice(op, stream, rows, rule, outputs);
             return true;

@@ -34,7 +34,7 @@ public sealed unsafe partial class CalibrationAccumulator
         var merged = NewTotals();
         long firstRow = NextRow;
         CpuRows.ForEachChunk(rows, classes, threads,
-            () => new ThreadPart(NewTotals(), new BlockBinner(Bins, Rule, _thresholds, binningWidth, Bootstrap)),
+            () => new ThreadPart(NewTotals(), new BlockBinner(Bins, Rule, _thresholds, binningWidth, Bootstrap, _edges)),
             (c, range, part) => failures[c] = BinChunk(range, part, kernelWidth, perRow, firstRow),
             part =>
             {

@@ -39,6 +39,8 @@ public sealed partial class CalibrationAccumulator
     {
         if (Bootstrap is not null)
             throw new InvalidOperationException("CalibrationAccumulator.ToState: a state does not carry bootstrap replicas; merge accumulators that keep them with Merge, or save the state of one without them.");
+        if (_edges is not null)
+            throw new InvalidOperationException("CalibrationAccumulator.ToState: a state does not carry custom bin edges (layout version 1 holds equal-width bins only); merge such accumulators with Merge.");
         var layout = StateLayout.Of(Bins, Rule, _thresholds.Length);
         var state = new long[layout.Length];
         long fingerprint = Fingerprint(Bins, Rule, _thresholds);

@@ -107,7 +107,7 @@ public sealed partial class CalibrationAccumulator
         int bad = labels.IndexOfAnyExceptInRange(0, classes - 1);
         if (bad >= 0)
             throw new ArgumentOutOfRangeException(nameof(labels), labels[bad], $"{op}: labels[{bad}] is {labels[bad]}; labels must be in [0, {classes}).");
-        var all = new CalibrationAccumulator(Bins, Rule, _thresholds);
+        var all = EmptyLike();
         long firstRow = 0;
         try
         {
@@ -122,6 +122,7 @@ public sealed partial class CalibrationAccumulator
             throw TensorRows.InTensor(e, firstRow);
         }
         _totals.Add(all._totals);
+        NextRow = all.NextRow;
     }
 
     private static NarrowedLabels NarrowLabels(string op, ReadOnlySpan<long> labels, int classes) =>

@@ -47,7 +47,30 @@ public sealed unsafe partial class CalibrationAccumulator
         _totals = new CalibrationTotals(Binning.Slots(bins, rule), _thresholds.Length);
     }
 
-    /// <summary>Number of equal-width bins.</summary>
+    /// <summary>
+    /// Creates an empty accumulator on custom bin edges, such as decision buckets 0, 0.5, 0.8, 0.9, 0.95, 0.99, 1:
+    /// the same metrics and rules, with bin k = [e_k, e_{k+1}) (or (e_k, e_{k+1}] under the right-closed rules).
+    /// </summary>
+    /// <param name="edges">From exactly 0 to exactly 1, strictly increasing, at most 1,000,001 of them.</param>
+    /// <param name="rule">Which bin an edge value belongs to; torchmetrics' assignment by default.</param>
+    /// <param name="thresholds">Confidence thresholds for the overconfidence profile (default: the inner edges).</param>
+    /// <remarks>Custom edges are binned on the CPU on every backend, and their states are not written by <see cref="ToState"/>.</remarks>
+    public CalibrationAccumulator(IReadOnlyList<float> edges, BinningRule rule = BinningRule.TorchMetrics, IEnumerable<float>? thresholds = null)
+        : this(Binning.CheckEdges(edges ?? throw new ArgumentNullException(nameof(edges)), "CalibrationAccumulator").Length - 1, rule,
+            thresholds ?? edges.Skip(1).Take(edges.Count - 2))
+    {
+        _edges = edges.ToArray();
+    }
+
+    private readonly float[]? _edges;
+
+    /// <summary>The bin edges e_0 = 0 … e_bins = 1 (k / bins unless custom edges were given).</summary>
+    public IReadOnlyList<float> Edges => _edges ?? Enumerable.Range(0, Bins + 1).Select(k => Binning.Edge(k, Bins)).ToArray();
+
+    /// <summary>Whether the edges are custom (not equal-width).</summary>
+    public bool HasCustomEdges => _edges is not null;
+
+    /// <summary>Number of bins (equal-width unless custom edges were given).</summary>
     public int Bins { get; }
 
     /// <summary>The binning convention.</summary>
@@ -261,17 +284,29 @@ public sealed unsafe partial class CalibrationAccumulator
         ArgumentNullException.ThrowIfNull(other);
         if (other.Bins != Bins || other.Rule != Rule || !other._thresholds.AsSpan().SequenceEqual(_thresholds))
             throw new ArgumentException($"CalibrationAccumulator.Merge: the other accumulator has {other.Bins} bins, rule {other.Rule} and thresholds [{string.Join(", ", other._thresholds)}]; this one has {Bins}, {Rule} and [{string.Join(", ", _thresholds)}].", nameof(other));
+        if (!(other._edges ?? []).AsSpan().SequenceEqual(_edges ?? []))
+            throw new ArgumentException($"CalibrationAccumulator.Merge: the other accumulator's bin edges are [{string.Join(", ", other.Edges)}]; this one's [{string.Join(", ", Edges)}].", nameof(other));
         if (other.Bootstrap != Bootstrap)
             throw new ArgumentException($"CalibrationAccumulator.Merge: the other accumulator keeps bootstrap replicas {other.Bootstrap?.ToString() ?? "(none)"}; this one {Bootstrap?.ToString() ?? "(none)"}. Only accumulators with the same replicas and seed merge.", nameof(other));
         _totals.Add(other._totals);
     }
 
     /// <summary>The metrics and the reliability table of everything added so far (NaN where nothing was added).</summary>
-    public CalibrationReport Report() => _totals.Report(Bins, _thresholds);
+    public CalibrationReport Report() => _totals.Report(Bins, _thresholds, _edges);
+
+    /// <summary>An empty accumulator of this one's shape, edges, bootstrap and next row.</summary>
+    private CalibrationAccumulator EmptyLike()
+    {
+        var empty = _edges is null
+            ? new CalibrationAccumulator(Bins, Rule, _thresholds) { Bootstrap = Bootstrap }
+            : new CalibrationAccumulator(_edges, Rule, _thresholds) { Bootstrap = Bootstrap };
+        empty.NextRow = NextRow;
+        return empty;
+    }
 
     /// <summary>Empty totals of this accumulator's shape and a binner for them.</summary>
     private (CalibrationTotals Totals, BlockBinner Binner) Part(int vectorWidth) =>
-        (NewTotals(), new BlockBinner(Bins, Rule, _thresholds, vectorWidth, Bootstrap));
+        (NewTotals(), new BlockBinner(Bins, Rule, _thresholds, vectorWidth, Bootstrap, _edges));
 
     /// <summary>Empty totals of this accumulator's shape, with bootstrap replicas if it keeps them.</summary>
     private CalibrationTotals NewTotals() => new(_totals.Count.Length, _thresholds.Length)

@@ -90,7 +90,7 @@ internal sealed class CalibrationTotals
     }
 
     /// <summary>The metrics and the reliability table (NaN where nothing was added).</summary>
-    public CalibrationReport Report(int bins, IReadOnlyList<float> thresholds)
+    public CalibrationReport Report(int bins, IReadOnlyList<float> thresholds, float[]? edges = null)
     {
         double n = Rows;
         var table = new ReliabilityBin[Count.Length];
@@ -99,7 +99,8 @@ internal sealed class CalibrationTotals
             long count = Count[b];
             double confidence = count == 0 ? double.NaN : ConfidenceUnits.ToConfidence(Units[b]) / count;
             double accuracy = count == 0 ? double.NaN : (double)Correct[b] / count;
-            double lower = Math.Min(1.0, Binning.Edge(b, bins)), upper = b < bins ? Binning.Edge(b + 1, bins) : 1.0;
+            double Edge(int k) => edges is null ? Binning.Edge(k, bins) : edges[k];
+            double lower = Math.Min(1.0, Edge(b)), upper = b < bins ? Edge(b + 1) : 1.0;
             table[b] = new ReliabilityBin(lower, upper, count, confidence, accuracy);
         }
         var (l1, l2, max, correction) = BinnedErrors(Count, Correct, Units, n);

@@ -19,6 +19,7 @@ internal sealed unsafe class ReplicaBinner
     private readonly int _slots;
     private readonly int _width;
     private readonly BootstrapOptions _options;
+    private readonly float[]? _edges;
     private readonly int _stride;
     private readonly uint[] _replicaKeys;
     private readonly AlignedTable<int> _count, _correct;
@@ -55,8 +56,9 @@ internal sealed unsafe class ReplicaBinner
         public Span<T> Span => _array.AsSpan(_start, Length);
     }
 
-    public ReplicaBinner(int bins, BinningRule rule, BootstrapOptions options, int vectorWidth)
+    public ReplicaBinner(int bins, BinningRule rule, BootstrapOptions options, int vectorWidth, float[]? edges = null)
     {
+        _edges = edges;
         _bins = bins;
         _rule = rule;
         _slots = Binning.Slots(bins, rule);
@@ -87,7 +89,7 @@ internal sealed unsafe class ReplicaBinner
         {
             for (int i = 0; i < n; i++)
             {
-                int bin = Binning.Of(confidence[i], _bins, _rule);
+                int bin = Binning.Of(confidence[i], _bins, _rule, _edges);
                 int at = (bin < 0 ? _slots : bin) * _stride;
                 ulong rowKey = PoissonWeights.RowKey(_options.Seed, firstRow + i);
                 bool ok = correct[i] != 0;

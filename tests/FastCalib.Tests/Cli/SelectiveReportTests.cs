@@ -76,4 +76,31 @@ public sealed class SelectiveReportTests : ToolTest
         }
         Assert.False(File.Exists(PathOf("s.npy")));
     }
+
+    [Fact]
+    public void Custom_edges_give_the_library_s_decision_buckets_and_bad_edges_are_usage_errors()
+    {
+        const int rows = 2500, classes = 3;
+        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 29);
+        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(p)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(y)));
+        float[] edges = [0f, 0.5f, 0.8f, 0.9f, 0.95f, 1f];
+        var (code, output, error) = Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--json", "--edges", "0,0.5,0.8,0.9,0.95,1", "--binning", "sklearn");
+        Assert.True(code == 0, error);
+        var accumulator = new CalibrationAccumulator(edges, BinningRule.RightClosed);
+        accumulator.AddProbabilities(p, y, classes);
+        var expected = accumulator.Report();
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(expected.Ece, root.GetProperty("ece").GetDouble());
+        Assert.Equal(5, root.GetProperty("bin_count").GetInt32());
+        Assert.Equal(0.8, root.GetProperty("bins")[2].GetProperty("lower").GetDouble(), 6);
+        Assert.Equal(expected.Bins[3].Count, root.GetProperty("bins")[3].GetProperty("count").GetInt64());
+        Assert.Equal(4, root.GetProperty("overconfidence").GetArrayLength());   // the inner edges
+        foreach (var args in new[] { new[] { "--edges", "0,0.5,1", "--bins", "2" }, new[] { "--edges", "0.1,1" }, new[] { "--edges", "0,x,1" }, new[] { "--edges", "0,0.6,0.6,1" }, new[] { "--edges", "0,1", "--save-state", PathOf("s.npy") } })
+        {
+            var bad = Run(["report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), .. args]);
+            Assert.True(bad.Code == 2, $"{string.Join(" ", args)}: exit {bad.Code} {bad.Error}");
+        }
+    }
 }
