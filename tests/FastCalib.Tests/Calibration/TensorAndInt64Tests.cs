@@ -95,6 +95,28 @@ public class TensorAndInt64Tests
     }
 
     [Fact]
+    public void Blocked_tensor_calls_keep_bootstrap_replicas_custom_edges_and_row_numbers()
+    {
+        var (p, y, _) = Data(900, 5, 11);
+        float[] edges = [0f, 0.3f, 0.6f, 0.9f, 1f];
+        var expected = new CalibrationAccumulator(edges) { Bootstrap = new BootstrapOptions(30, 4) };
+        expected.AddProbabilities(p, y, 5);
+        expected.AddProbabilities(p, y, 5);
+        var actual = new CalibrationAccumulator(edges) { Bootstrap = new BootstrapOptions(30, 4) };
+        using (TensorRows.LimitBlocks(100 * 5))
+        {
+            actual.AddProbabilities(new ReadOnlyTensorSpan<float>(p, [3, 300, 5], []), y);
+            actual.AddProbabilities(new ReadOnlyTensorSpan<float>(p, [900, 5], []), y);
+        }
+        Assert.Equal(1800, actual.NextRow);
+        CalibrationPropertyTests.AssertIdentical(expected.Report(), actual.Report());
+        var a = expected.BootstrapIntervals();
+        var b = actual.BootstrapIntervals();
+        Assert.Equal(a with { BinAccuracy = [] }, b with { BinAccuracy = [] });
+        Assert.Equal(a.BinAccuracy, b.BinAccuracy);
+    }
+
+    [Fact]
     public void Tensor_shapes_are_checked()
     {
         var p = new float[24];
