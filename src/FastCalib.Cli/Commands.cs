@@ -128,9 +128,13 @@ public static class Commands
         int width = a.Int("--width", 900, 100, ReliabilityDiagram.MaxSide), height = a.Int("--height", 800, 100, ReliabilityDiagram.MaxSide);
         var bootstrap = a.Bootstrap();
         double level = a.Level();
-        var calibration = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, false, bootstrap).Calibration;
+        bool riskCoverage = a.Has("--risk-coverage");
+        var (calibration, pairs, _) = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, riskCoverage, bootstrap);
+        var selective = pairs is { } v
+            ? (SelectivePrediction.Compute(v.Confidence, v.Correct), SelectivePrediction.Curve(v.Confidence, v.Correct, 500))
+            : ((SelectiveReport, IReadOnlyList<RiskCoveragePoint>)?)null;
         ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "",
-            bootstrap is null ? null : calibration.BootstrapIntervals(level));
+            bootstrap is null ? null : calibration.BootstrapIntervals(level), selective);
         output.WriteLine($"wrote {path} ({width} x {height})");
         return 0;
     }

@@ -44,7 +44,9 @@ public static class ReliabilityDiagram
     });
 
     /// <param name="intervals">Bootstrap intervals: each bin's accuracy gets a whisker, the title the ECE's interval.</param>
-    public static void Save(CalibrationReport report, string path, int width, int height, string title, BootstrapReport? intervals = null)
+    /// <param name="selective">Selective prediction: a third panel draws the risk–coverage curve, its AURC and E-AURC in the title.</param>
+    public static void Save(CalibrationReport report, string path, int width, int height, string title, BootstrapReport? intervals = null,
+        (SelectiveReport Report, IReadOnlyList<RiskCoveragePoint> Curve)? selective = null)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
         if (extension is not (".png" or ".svg"))
@@ -127,13 +129,33 @@ public static class ReliabilityDiagram
         histogram.Axes.SetLimitsX(0, right);
         histogram.XLabel("confidence");
         histogram.YLabel("predictions");
-        // the diagram over the top 70% of the picture, the histogram below it
-        float split = height * 0.7f;
+        // the diagram over the top 70% of the picture, the histogram below it; with the risk–coverage panel 55/20/25
+        var panels = new List<(Plot Plot, float Share)> { (diagram, selective is null ? 0.7f : 0.55f), (histogram, selective is null ? 0.3f : 0.2f) };
+        if (selective is { } s)
+        {
+            var curve = new Plot();
+            var line = curve.Add.ScatterLine(s.Curve.Select(p => p.Coverage).ToArray(), s.Curve.Select(p => p.Risk).ToArray());
+            line.LineWidth = 2;
+            line.Color = Colors.DarkOrange;
+            line.MarkerSize = 0;
+            curve.Axes.SetLimits(0, 1, 0, Math.Max(0.05, s.Curve.Max(p => p.Risk) * 1.1));
+            curve.Title($"Risk–coverage  AURC {s.Report.Aurc:F4}  E-AURC {s.Report.ExcessAurc:F4}  AUROC {s.Report.Auroc:F4}");
+            curve.XLabel("coverage (share of predictions kept, most confident first)");
+            curve.YLabel("risk (error rate)");
+            panels.Add((curve, 0.25f));
+        }
         void Draw(SKCanvas canvas)
         {
             canvas.Clear(SKColors.White);
             // each plot clears its background before drawing: clip it to its own part of the picture
-            foreach (var (plot, rect) in new[] { (diagram, SKRect.Create(0, 0, width, split)), (histogram, SKRect.Create(0, split, width, height - split)) })
+            float top = 0;
+            var placed = new List<(Plot, SKRect)>();
+            foreach (var (plot, share) in panels)
+            {
+                placed.Add((plot, SKRect.Create(0, top, width, height * share)));
+                top += height * share;
+            }
+            foreach (var (plot, rect) in placed)
             {
                 canvas.Save();
                 canvas.ClipRect(rect);

@@ -236,6 +236,12 @@ public sealed class HostileInputTests : ToolTest
         int Lines(string file) => System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(PathOf(file)), "<(path|line|polyline)").Count;
         Assert.True(Lines("ci.svg") >= Lines("d.svg") + 2 * 3, $"{Lines("ci.svg")} drawing elements with whiskers, {Lines("d.svg")} without");
 
+        // with --risk-coverage: a third panel with the curve and its AURC
+        Assert.Equal(0, Run("plot", "--probs", probs, "--labels", labels, "--out", PathOf("rc.svg"), "--risk-coverage").Code);
+        var rcTexts = Texts(PathOf("rc.svg"));
+        Assert.Contains(rcTexts, t => t.StartsWith("Risk–coverage") && t.Contains("AURC"));
+        Assert.Contains(rcTexts, t => t.StartsWith("coverage (share of predictions kept"));
+
         // only saturated predictions: still a picture with that bar, not an empty plot
         var (ps, ys) = Write(Enumerable.Repeat(new[] { 1f, 0f }, 23).SelectMany(r => r).ToArray(), Enumerable.Repeat(0, 23).ToArray(), 2, "all-one");
         Assert.Equal(0, Run("plot", "--probs", ps, "--labels", ys, "--out", PathOf("one.svg")).Code);
