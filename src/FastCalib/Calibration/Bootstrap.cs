@@ -37,14 +37,14 @@ public sealed record BootstrapReport(double Level, int Replicas, Interval Ece, I
 /// is SplitMix64 of seed + (row + 1)·φ (φ = 0x9E3779B97F4A7C15, Steele et al. 2014); each replica has a 32-bit key
 /// from SplitMix64 of the seed and its index; u = h((low32(row key) xor replica key) + high32(row key)) with h the
 /// "lowbias32" integer hash (shift-xor-multiply: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b;
-/// x ^= x >> 16). F⁻¹ compares the top 31 bits of u with 2^31 · P(X ≤ k) for k = 0..11, so weights run from 0 to 12
-/// (the tail beyond, probability 1e-9, is folded into 12).
+/// x ^= x >> 16). F⁻¹ compares the top 31 bits of u with 2^31 · P(X ≤ k) for k = 0..8, so weights run from 0 to 9
+/// (the tail beyond, probability 1.1e-7, is folded into 9).
 /// </summary>
 internal static class PoissonWeights
 {
-    public const int MaxWeight = 12;
+    public const int MaxWeight = 9;
 
-    /// <summary>2^31 · P(X ≤ k) for k = 0..11, rounded: the weight is the number of these u / 2 reaches.</summary>
+    /// <summary>2^31 · P(X ≤ k) for k = 0..8, rounded: the weight is the number of these u / 2 reaches.</summary>
     public static readonly uint[] Thresholds = MakeThresholds();
 
     private static uint[] MakeThresholds()

@@ -7,7 +7,7 @@ namespace FastCalib;
 /// </summary>
 internal sealed unsafe class ReplicaBinner
 {
-    /// <summary>Rows between flushes: a row adds at most 12 · 2^40 units to a slot, so 2^18 rows stay below 2^63 (and
+    /// <summary>Rows between flushes: a row adds at most 9 · 2^40 units to a slot, so 2^18 rows stay below 2^63 (and
     /// their 32-bit weights below 2^22).</summary>
     private const int FlushRows = 1 << 18;
 

@@ -16,7 +16,7 @@ internal static unsafe class ReplicaSums256
     /// <paramref name="correct"/> and <paramref name="units"/> point at the row's slot in the weight tables,
     /// <paramref name="rowUnits"/> is its confidence units (at most 2^40); <paramref name="nll"/> and <paramref name="brier"/>
     /// at its terms' buckets (null when the row is not scored), with their mantissas. Weights and correct weights are
-    /// 32-bit (a row adds at most 12; the binner flushes long before they could overflow).
+    /// 32-bit (a row adds at most 9; the binner flushes long before they could overflow).
     /// </summary>
     public static void AddRow(ulong rowKey, uint* replicaKeys, int stride, int* count, int* correct, bool ok, long* units, double rowUnits,
         long* nll, int nllMantissa, long* brier, int brierMantissa)
@@ -35,13 +35,13 @@ internal static unsafe class ReplicaSums256
                 var weight = Weight(u, thresholds);
                 (Vector256.Load(count + r) + weight).Store(count + r);
                 if (ok) (Vector256.Load(correct + r) + weight).Store(correct + r);
-                // weight · units is exact in float64 (at most 12 · 2^40)
+                // weight · units is exact in float64 (at most 9 · 2^40)
                 var (floatLow, floatHigh) = Vector256.Widen(Vector256.ConvertToSingle(weight));
                 Add(units + r,
                     (floatLow * rowUnitsVector + magic).AsInt64() - magic.AsInt64(),
                     (floatHigh * rowUnitsVector + magic).AsInt64() - magic.AsInt64());
                 if (nll is null) continue;
-                // weight · mantissa < 12 · 2^24 fits an int
+                // weight · mantissa < 9 · 2^24 fits an int
                 var (nllLow, nllHigh) = Vector256.Widen(weight * Vector256.Create(nllMantissa));
                 Add(nll + r, nllLow, nllHigh);
                 var (brierLow, brierHigh) = Vector256.Widen(weight * Vector256.Create(brierMantissa));
@@ -51,7 +51,7 @@ internal static unsafe class ReplicaSums256
     }
 
     /// <summary>
-    /// The number of the 12 thresholds each lane's u reaches, without compare masks: u and the thresholds are below
+    /// The number of the 9 thresholds each lane's u reaches, without compare masks: u and the thresholds are below
     /// 2^31, so u − T is negative exactly when u &lt; T, and its sign, shifted down arithmetically, is −1 or 0.
     /// </summary>
     private static Vector256<int> Weight(Vector256<uint> hash, uint* t)
@@ -60,8 +60,7 @@ internal static unsafe class ReplicaSums256
         Vector256<int> Below(int k) => Vector256.ShiftRightArithmetic(u - Vector256.Create((int)t[k]), 31);
         var a = (Below(0) + Below(1)) + (Below(2) + Below(3));
         var b = (Below(4) + Below(5)) + (Below(6) + Below(7));
-        var c = (Below(8) + Below(9)) + (Below(10) + Below(11));
-        return Vector256.Create(PoissonWeights.MaxWeight) + (a + b + c);
+        return Vector256.Create(PoissonWeights.MaxWeight) + (a + b + Below(8));
     }
 
     private static void Add(long* at, Vector256<long> low, Vector256<long> high)

@@ -24,7 +24,7 @@ public class BootstrapTests
         x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; return x ^ (x >> 16);
     }
 
-    /// <summary>The weight of row <paramref name="row"/> in replica <paramref name="replica"/>: F⁻¹ of Poisson(1), capped at 12.</summary>
+    /// <summary>The weight of row <paramref name="row"/> in replica <paramref name="replica"/>: F⁻¹ of Poisson(1), capped at 9.</summary>
     internal static int Weight(ulong seed, long row, int replica)
     {
         const ulong phi = 0x9E3779B97F4A7C15UL;
@@ -33,7 +33,7 @@ public class BootstrapTests
         uint u = LowBias32(((uint)rowKey ^ replicaKey) + (uint)(rowKey >> 32));
         double cdf = 0, term = Math.Exp(-1);
         int w = 0;
-        for (int k = 0; k < 12; k++)
+        for (int k = 0; k < 9; k++)
         {
             cdf += term;
             term /= k + 1;
