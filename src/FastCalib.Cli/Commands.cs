@@ -376,7 +376,11 @@ public static class Commands
         brier = Finite(r.Brier),
         mean_confidence = Finite(r.MeanConfidence),
         bins = r.Bins.Select((b, i) => new { lower = b.Lower, upper = b.Upper, count = b.Count, confidence = Finite(b.MeanConfidence), accuracy = Finite(b.Accuracy), accuracy_ci = Pair(ci?.BinAccuracy[i]) }),
-        overconfidence = r.Thresholds.Select(t => new { threshold = t.Threshold, coverage = Finite(t.Coverage), accuracy = Finite(t.Accuracy) }),
+        overconfidence = r.Thresholds.Select((t, i) => new
+        {
+            threshold = t.Threshold, coverage = Finite(t.Coverage), accuracy = Finite(t.Accuracy),
+            coverage_ci = Pair(ci?.ThresholdCoverage[i]), accuracy_ci = Pair(ci?.ThresholdAccuracy[i]),
+        }),
         adaptive_ece = adaptive is null ? null : Finite(adaptive.Ece),
         adaptive_mce = adaptive is null ? null : Finite(adaptive.Mce),
         bootstrap_replicas = ci?.Replicas,
@@ -431,8 +435,12 @@ public static class Commands
         if (adaptive is not null) o.WriteLine($"adaptive ECE     {adaptive.Ece:F4} (equal-mass bins), adaptive MCE {adaptive.Mce:F4}");
         if (selective is not null)
             o.WriteLine($"AURC             {selective.Aurc:F4}   (E-AURC {selective.ExcessAurc:F4}, AUROC of confidence {selective.Auroc:F4})");
-        foreach (var t in r.Thresholds)
-            o.WriteLine($"confidence >= {t.Threshold:F2}: {t.Coverage:P1} of predictions, accuracy {t.Accuracy:F4}");
+        for (int i = 0; i < r.Thresholds.Count; i++)
+        {
+            var t = r.Thresholds[i];
+            string coverage = ci is null ? "" : $" [{ci.ThresholdCoverage[i].Low:P1}, {ci.ThresholdCoverage[i].High:P1}]";
+            o.WriteLine($"confidence >= {t.Threshold:F2}: {t.Coverage:P1}{coverage} of predictions, accuracy {t.Accuracy:F4}{In(ci?.ThresholdAccuracy[i])}");
+        }
         o.WriteLine();
         o.WriteLine("  bin               count  confidence  accuracy      gap");
         foreach (var b in r.Bins.Where(b => b.Count > 0))

@@ -65,7 +65,7 @@ internal sealed unsafe class BlockBinner
     public BlockBinner(int bins, BinningRule rule, float[] thresholds, int vectorWidth, BootstrapOptions? bootstrap = null, float[]? edges = null)
     {
         _edges = edges;
-        _replicas = bootstrap is null ? null : new ReplicaBinner(bins, rule, bootstrap, vectorWidth, edges);
+        _replicas = bootstrap is null ? null : new ReplicaBinner(bins, rule, bootstrap, vectorWidth, edges, thresholds);
         _bins = bins;
         _rule = rule;
         _thresholds = thresholds;

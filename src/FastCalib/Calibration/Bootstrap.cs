@@ -29,8 +29,11 @@ public readonly record struct Interval(double Low, double High);
 /// <param name="NegativeLogLikelihood">Mean NLL (NaN if only confidences were added).</param>
 /// <param name="Brier">Mean Brier score (NaN if only confidences were added).</param>
 /// <param name="BinAccuracy">Per bin slot of the report's table, the accuracy's interval (over the replicas in which the bin is not empty).</param>
+/// <param name="ThresholdCoverage">Per threshold of the report's profile (in its order), the interval of the share of predictions at or above it.</param>
+/// <param name="ThresholdAccuracy">Per threshold, the interval of the accuracy of the predictions at or above it.</param>
 public sealed record BootstrapReport(double Level, int Replicas, Interval Ece, Interval Mce, Interval Rmsce, Interval RmsceDebiased,
-    Interval Accuracy, Interval MeanConfidence, Interval NegativeLogLikelihood, Interval Brier, IReadOnlyList<Interval> BinAccuracy);
+    Interval Accuracy, Interval MeanConfidence, Interval NegativeLogLikelihood, Interval Brier, IReadOnlyList<Interval> BinAccuracy,
+    IReadOnlyList<Interval> ThresholdCoverage, IReadOnlyList<Interval> ThresholdAccuracy);
 
 /// <summary>
 /// The bootstrap weights: w = F⁻¹(u) for Poisson(1), u a 32-bit hash of the row and the replica. The row's 64-bit key
@@ -93,13 +96,18 @@ internal static class PoissonWeights
 /// <summary>
 /// Per replica, the weighted totals an accumulator keeps (as <see cref="CalibrationTotals"/> keeps them for the
 /// rows themselves): per bin slot, and one more slot for rows in no bin, the weight, correct weight and confidence
-/// units; the weight of scored rows and the exact weighted NLL and Brier sums. Integers throughout, so replicas merge
-/// exactly. Laid out slot-major with the replicas of a slot side by side (<see cref="Stride"/> of them, padded).
+/// units; per threshold tier (how many of the sorted thresholds a confidence reaches) the weight and correct weight,
+/// from which the profile's coverage and accuracy follow; the weight of scored rows and the exact weighted NLL and
+/// Brier sums. Integers throughout, so replicas merge exactly. Laid out slot-major with the replicas of a slot side by
+/// side (<see cref="Stride"/> of them, padded).
 /// </summary>
 internal sealed class ReplicaTotals
 {
-    public ReplicaTotals(int slots, BootstrapOptions options, int stride)
+    public ReplicaTotals(int slots, BootstrapOptions options, int stride, int thresholds = 0)
     {
+        Tiers = thresholds + 1;
+        TierCount = new long[Tiers * stride];
+        TierCorrect = new long[Tiers * stride];
         Options = options;
         Slots = slots;
         Stride = stride;
@@ -126,6 +134,13 @@ internal sealed class ReplicaTotals
 
     public long[] ScoredWeight { get; }
 
+    /// <summary>Threshold tiers: 0 below every threshold, k at or above the k smallest.</summary>
+    public int Tiers { get; }
+
+    public long[] TierCount { get; }
+
+    public long[] TierCorrect { get; }
+
     public ExactSum[] NegLogLikelihood { get; }
 
     public ExactSum[] Brier { get; }
@@ -139,6 +154,11 @@ internal sealed class ReplicaTotals
             Units[i] += other.Units[i];
         }
         for (int r = 0; r < Stride; r++) ScoredWeight[r] += other.ScoredWeight[r];
+        for (int i = 0; i < TierCount.Length; i++)
+        {
+            TierCount[i] += other.TierCount[i];
+            TierCorrect[i] += other.TierCorrect[i];
+        }
         for (int r = 0; r < Options.Replicas; r++)
         {
             NegLogLikelihood[r].Add(other.NegLogLikelihood[r]);
@@ -147,7 +167,9 @@ internal sealed class ReplicaTotals
     }
 
     /// <summary>Percentile intervals at <paramref name="level"/> of every number the replicas define.</summary>
-    public BootstrapReport Intervals(double level, int bins)
+    /// <remarks><paramref name="thresholds"/> are the profile's, in the accumulator's order (tiers count them sorted);
+    /// <paramref name="bins"/> is the accumulator's bin count.</remarks>
+    public BootstrapReport Intervals(double level, int bins, float[] thresholds)
     {
         int b = Options.Replicas;
         var ece = new double[b];
@@ -188,9 +210,32 @@ internal sealed class ReplicaTotals
             nll[r] = ScoredWeight[r] == 0 ? double.NaN : NegLogLikelihood[r].ToDouble() / ScoredWeight[r];
             brier[r] = ScoredWeight[r] == 0 ? double.NaN : Brier[r].ToDouble() / ScoredWeight[r];
         }
+        // threshold t_j (in sorted position p): the rows of tiers above p
+        var sorted = thresholds.Order().ToArray();
+        var coverage = new double[thresholds.Length][];
+        var aboveAccuracy = new double[thresholds.Length][];
+        for (int j = 0; j < thresholds.Length; j++)
+        {
+            int position = Array.IndexOf(sorted, thresholds[j]);
+            coverage[j] = new double[b];
+            aboveAccuracy[j] = new double[b];
+            for (int r = 0; r < b; r++)
+            {
+                long all = 0, above = 0, right = 0;
+                for (int t = 0; t < Tiers; t++)
+                {
+                    all += TierCount[t * Stride + r];
+                    if (t <= position) continue;
+                    above += TierCount[t * Stride + r];
+                    right += TierCorrect[t * Stride + r];
+                }
+                coverage[j][r] = all == 0 ? double.NaN : (double)above / all;
+                aboveAccuracy[j][r] = above == 0 ? double.NaN : (double)right / above;
+            }
+        }
         Interval Of(double[] values) => Percentiles(values, level);
         return new BootstrapReport(level, b, Of(ece), Of(mce), Of(rms), Of(debiased), Of(accuracy), Of(confidence), Of(nll), Of(brier),
-            binAccuracy.Select(Of).ToArray());
+            binAccuracy.Select(Of).ToArray(), coverage.Select(Of).ToArray(), aboveAccuracy.Select(Of).ToArray());
     }
 
     /// <summary>The (1 − level)/2 and (1 + level)/2 quantiles of the defined values, linearly interpolated (NumPy's default).</summary>

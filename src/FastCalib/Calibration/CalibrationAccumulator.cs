@@ -95,7 +95,7 @@ public sealed unsafe partial class CalibrationAccumulator
             if (value is not null && (value.Replicas < 1 || value.Replicas > BootstrapOptions.MaxReplicas))
                 throw new ArgumentOutOfRangeException(nameof(Bootstrap), value.Replicas, $"CalibrationAccumulator: bootstrap replicas must be from 1 to {BootstrapOptions.MaxReplicas:N0}, got {value.Replicas}.");
             _bootstrap = value;
-            _totals.Replicas = value is null ? null : new ReplicaTotals(_totals.Count.Length, value, ReplicaBinner.Stride(value));
+            _totals.Replicas = value is null ? null : new ReplicaTotals(_totals.Count.Length, value, ReplicaBinner.Stride(value), _thresholds.Length);
         }
     }
 
@@ -117,7 +117,7 @@ public sealed unsafe partial class CalibrationAccumulator
             throw new InvalidOperationException("CalibrationAccumulator.BootstrapIntervals: the accumulator keeps no bootstrap replicas; create it with Bootstrap = new BootstrapOptions(...).");
         if (!(level > 0 && level < 1))
             throw new ArgumentOutOfRangeException(nameof(level), level, $"CalibrationAccumulator.BootstrapIntervals: level must be in (0, 1), got {level}.");
-        return _totals.Replicas.Intervals(level, Bins);
+        return _totals.Replicas.Intervals(level, Bins, _thresholds);
     }
 
     /// <summary>
@@ -311,7 +311,7 @@ public sealed unsafe partial class CalibrationAccumulator
     /// <summary>Empty totals of this accumulator's shape, with bootstrap replicas if it keeps them.</summary>
     private CalibrationTotals NewTotals() => new(_totals.Count.Length, _thresholds.Length)
     {
-        Replicas = Bootstrap is null ? null : new ReplicaTotals(_totals.Count.Length, Bootstrap, ReplicaBinner.Stride(Bootstrap)),
+        Replicas = Bootstrap is null ? null : new ReplicaTotals(_totals.Count.Length, Bootstrap, ReplicaBinner.Stride(Bootstrap), _thresholds.Length),
     };
 
     private static long CheckRows(string op, string argument, long length, ReadOnlySpan<int> labels, int classes)

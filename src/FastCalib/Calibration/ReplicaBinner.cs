@@ -20,6 +20,8 @@ internal sealed unsafe class ReplicaBinner
     private readonly int _width;
     private readonly BootstrapOptions _options;
     private readonly float[]? _edges;
+    private readonly float[] _sortedThresholds;
+    private readonly AlignedTable<int> _tierCount, _tierCorrect;
     private readonly int _stride;
     private readonly uint[] _replicaKeys;
     private readonly AlignedTable<int> _count, _correct;
@@ -56,9 +58,10 @@ internal sealed unsafe class ReplicaBinner
         public Span<T> Span => _array.AsSpan(_start, Length);
     }
 
-    public ReplicaBinner(int bins, BinningRule rule, BootstrapOptions options, int vectorWidth, float[]? edges = null)
+    public ReplicaBinner(int bins, BinningRule rule, BootstrapOptions options, int vectorWidth, float[]? edges = null, float[]? thresholds = null)
     {
         _edges = edges;
+        _sortedThresholds = (thresholds ?? []).Order().ToArray();
         _bins = bins;
         _rule = rule;
         _slots = Binning.Slots(bins, rule);
@@ -72,6 +75,8 @@ internal sealed unsafe class ReplicaBinner
         _units = new AlignedTable<long>((_slots + 1) * _stride);
         _nll = new AlignedTable<long>(ExactSum.Buckets * _stride);
         _brier = new AlignedTable<long>(ExactSum.Buckets * _stride);
+        _tierCount = new AlignedTable<int>((_sortedThresholds.Length + 1) * _stride);
+        _tierCorrect = new AlignedTable<int>((_sortedThresholds.Length + 1) * _stride);
     }
 
     public static int Stride(BootstrapOptions options) => (options.Replicas + Lanes - 1) / Lanes * Lanes;
@@ -83,7 +88,7 @@ internal sealed unsafe class ReplicaBinner
         if (_pending + n > FlushRows || _pending > 0 && scoredBlock != _pendingScored) Flush(into);
         _pending += n;
         _pendingScored = scoredBlock;
-        int* count = _count.Pointer, right = _correct.Pointer;
+        int* count = _count.Pointer, right = _correct.Pointer, tierCount = _tierCount.Pointer, tierCorrect = _tierCorrect.Pointer;
         long* units = _units.Pointer, nllTable = _nll.Pointer, brierTable = _brier.Pointer;
         fixed (uint* keys = _replicaKeys)
         {
@@ -91,6 +96,9 @@ internal sealed unsafe class ReplicaBinner
             {
                 int bin = Binning.Of(confidence[i], _bins, _rule, _edges);
                 int at = (bin < 0 ? _slots : bin) * _stride;
+                int tier = 0;
+                while (tier < _sortedThresholds.Length && confidence[i] >= _sortedThresholds[tier]) tier++;
+                int tierAt = tier * _stride;
                 ulong rowKey = PoissonWeights.RowKey(_options.Seed, firstRow + i);
                 bool ok = correct[i] != 0;
                 double rowUnits = ConfidenceUnits.Of(confidence[i]);
@@ -106,10 +114,10 @@ internal sealed unsafe class ReplicaBinner
                 }
                 switch (_width)
                 {
-                    case 512: ReplicaSums512.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
-                    case 256: ReplicaSums256.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
-                    case 128: ReplicaSums128.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
-                    default: AddRowScalar(rowKey, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa); break;
+                    case 512: ReplicaSums512.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, tierCount + tierAt, tierCorrect + tierAt); break;
+                    case 256: ReplicaSums256.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, tierCount + tierAt, tierCorrect + tierAt); break;
+                    case 128: ReplicaSums128.AddRow(rowKey, keys, _stride, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, tierCount + tierAt, tierCorrect + tierAt); break;
+                    default: AddRowScalar(rowKey, count + at, right + at, ok, units + at, rowUnits, nllAt, nllMantissa, brierAt, brierMantissa, tierCount + tierAt, tierCorrect + tierAt); break;
                 }
             }
         }
@@ -117,13 +125,18 @@ internal sealed unsafe class ReplicaBinner
 
     /// <summary>The definition the vector forms follow, replica by replica.</summary>
     private void AddRowScalar(ulong rowKey, int* count, int* correct, bool ok, long* units, double rowUnits,
-        long* nll, int nllMantissa, long* brier, int brierMantissa)
+        long* nll, int nllMantissa, long* brier, int brierMantissa, int* tierCount, int* tierCorrect)
     {
         for (int r = 0; r < _stride; r++)
         {
             int w = PoissonWeights.Of(rowKey, _replicaKeys[r]);
             count[r] += w;
-            if (ok) correct[r] += w;
+            tierCount[r] += w;
+            if (ok)
+            {
+                correct[r] += w;
+                tierCorrect[r] += w;
+            }
             units[r] += w * (long)rowUnits;
             if (nll is null) continue;
             nll[r] += w * nllMantissa;
@@ -143,6 +156,14 @@ internal sealed unsafe class ReplicaBinner
             into.Units[i] += units[i];
             if (_pendingScored) into.ScoredWeight[i % _stride] += count[i];   // every pending row was scored
         }
+        Span<int> tierCount = _tierCount.Span, tierCorrect = _tierCorrect.Span;
+        for (int i = 0; i < tierCount.Length; i++)
+        {
+            into.TierCount[i] += tierCount[i];
+            into.TierCorrect[i] += tierCorrect[i];
+        }
+        tierCount.Clear();
+        tierCorrect.Clear();
         var buckets = new long[ExactSum.Buckets];
         for (int r = 0; r < _options.Replicas; r++)
         {

@@ -15,11 +15,12 @@ internal static unsafe class ReplicaSums256
     /// are <paramref name="replicaKeys"/> (<paramref name="stride"/> of them, a multiple of the lanes). <paramref name="count"/>,
     /// <paramref name="correct"/> and <paramref name="units"/> point at the row's slot in the weight tables,
     /// <paramref name="rowUnits"/> is its confidence units (at most 2^40); <paramref name="nll"/> and <paramref name="brier"/>
-    /// at its terms' buckets (null when the row is not scored), with their mantissas. Weights and correct weights are
+    /// at its terms' buckets (null when the row is not scored), with their mantissas; <paramref name="tierCount"/> and
+    /// <paramref name="tierCorrect"/> at its threshold tier. Weights and correct weights are
     /// 32-bit (a row adds at most 9; the binner flushes long before they could overflow).
     /// </summary>
     public static void AddRow(ulong rowKey, uint* replicaKeys, int stride, int* count, int* correct, bool ok, long* units, double rowUnits,
-        long* nll, int nllMantissa, long* brier, int brierMantissa)
+        long* nll, int nllMantissa, long* brier, int brierMantissa, int* tierCount, int* tierCorrect)
     {
         int w = Vector256<uint>.Count;
         var low = Vector256.Create((uint)rowKey);
@@ -34,7 +35,12 @@ internal static unsafe class ReplicaSums256
                 var u = Hash((low ^ Vector256.Load(replicaKeys + r)) + high);
                 var weight = Weight(u, thresholds);
                 (Vector256.Load(count + r) + weight).Store(count + r);
-                if (ok) (Vector256.Load(correct + r) + weight).Store(correct + r);
+                (Vector256.Load(tierCount + r) + weight).Store(tierCount + r);
+                if (ok)
+                {
+                    (Vector256.Load(correct + r) + weight).Store(correct + r);
+                    (Vector256.Load(tierCorrect + r) + weight).Store(tierCorrect + r);
+                }
                 // weight · units is exact in float64 (at most 9 · 2^40)
                 var (floatLow, floatHigh) = Vector256.Widen(Vector256.ConvertToSingle(weight));
                 Add(units + r,

@@ -67,7 +67,7 @@ public class BootstrapTests
         const int rows = 600, classes = 5, replicas = 40, bins = 10;
         const ulong seed = 11;
         var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 8);
-        var accumulator = new CalibrationAccumulator(bins) { Bootstrap = new BootstrapOptions(replicas, seed) };
+        var accumulator = new CalibrationAccumulator(bins, thresholds: [0.6f, 0.4f]) { Bootstrap = new BootstrapOptions(replicas, seed) };
         accumulator.AddProbabilities(p, y, classes);
         var intervals = accumulator.BootstrapIntervals(0.9);
 
@@ -78,6 +78,8 @@ public class BootstrapTests
         var accuracy = new double[replicas];
         var nll = new double[replicas];
         var binAccuracy = new double[replicas];
+        var coverage = new double[replicas];
+        var aboveAccuracy = new double[replicas];
         for (int r = 0; r < replicas; r++)
         {
             var expanded = Enumerable.Range(0, rows).SelectMany(i => Enumerable.Repeat(i, Weight(seed, i, r))).ToArray();
@@ -86,6 +88,10 @@ public class BootstrapTests
             accuracy[r] = reference.AccuracyAll;
             binAccuracy[r] = reference.Accuracy[fullest];
             nll[r] = expanded.Average(i => -Math.Log(p[i * classes + y[i]]));
+            // the profile's second threshold (0.95 by default... here 0.4, set below): share at or above it, and its accuracy
+            var above = expanded.Where(i => confidence[i] >= 0.4f).ToArray();
+            coverage[r] = (double)above.Length / expanded.Length;
+            aboveAccuracy[r] = above.Average(i => correct[i] ? 1.0 : 0.0);
         }
         Assert.Equal(Percentile(ece, 0.05), intervals.Ece.Low, 10);
         Assert.Equal(Percentile(ece, 0.95), intervals.Ece.High, 10);
@@ -95,6 +101,11 @@ public class BootstrapTests
         Assert.Equal(Percentile(nll, 0.05), intervals.NegativeLogLikelihood.Low, 5);
         Assert.Equal(Percentile(nll, 0.95), intervals.NegativeLogLikelihood.High, 5);
         Assert.Equal(replicas, intervals.Replicas);
+        Assert.Equal(Percentile(coverage, 0.05), intervals.ThresholdCoverage[1].Low, 12);
+        Assert.Equal(Percentile(coverage, 0.95), intervals.ThresholdCoverage[1].High, 12);
+        Assert.Equal(Percentile(aboveAccuracy, 0.05), intervals.ThresholdAccuracy[1].Low, 12);
+        Assert.Equal(Percentile(aboveAccuracy, 0.95), intervals.ThresholdAccuracy[1].High, 12);
+        Assert.True(intervals.ThresholdCoverage[0].High <= intervals.ThresholdCoverage[1].High);   // 0.6 keeps fewer than 0.4
         var report = accumulator.Report();
         Assert.InRange(report.Accuracy, intervals.Accuracy.Low, intervals.Accuracy.High);
         Assert.InRange(report.MeanConfidence, intervals.MeanConfidence.Low, intervals.MeanConfidence.High);
@@ -172,10 +183,14 @@ public class BootstrapTests
         Assert.Equal(whole.Report().Ece, shards[0].Report().Ece);
     }
 
-    private sealed class IntervalsComparer : IEqualityComparer<BootstrapReport>
+    internal sealed class IntervalsComparer : IEqualityComparer<BootstrapReport>
     {
-        public bool Equals(BootstrapReport? a, BootstrapReport? b) =>
-            a is not null && b is not null && a with { BinAccuracy = [] } == b with { BinAccuracy = [] } && a.BinAccuracy.SequenceEqual(b.BinAccuracy);
+        public bool Equals(BootstrapReport? a, BootstrapReport? b) => a is not null && b is not null && Same(a, b);
+
+        /// <summary>Equal numbers, the lists compared element by element.</summary>
+        internal static bool Same(BootstrapReport a, BootstrapReport b) =>
+            a with { BinAccuracy = [], ThresholdCoverage = [], ThresholdAccuracy = [] } == b with { BinAccuracy = [], ThresholdCoverage = [], ThresholdAccuracy = [] }
+            && a.BinAccuracy.SequenceEqual(b.BinAccuracy) && a.ThresholdCoverage.SequenceEqual(b.ThresholdCoverage) && a.ThresholdAccuracy.SequenceEqual(b.ThresholdAccuracy);
 
         public int GetHashCode(BootstrapReport r) => r.Replicas;
     }

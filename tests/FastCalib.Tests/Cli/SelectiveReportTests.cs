@@ -68,6 +68,9 @@ public sealed class SelectiveReportTests : ToolTest
         var bins = root.GetProperty("bins");
         int filled = Enumerable.Range(0, bins.GetArrayLength()).First(b => bins[b].GetProperty("count").GetInt64() > 100);
         Assert.Equal(expected.BinAccuracy[filled].Low, bins[filled].GetProperty("accuracy_ci")[0].GetDouble());
+        var profile = root.GetProperty("overconfidence");
+        Assert.Equal(expected.ThresholdCoverage[0].Low, profile[0].GetProperty("coverage_ci")[0].GetDouble());
+        Assert.Equal(expected.ThresholdAccuracy[0].High, profile[0].GetProperty("accuracy_ci")[1].GetDouble());
         Assert.Contains("[", Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--bootstrap", "20").Out);
         foreach (var args in new[] { new[] { "--ci", "0.9" }, new[] { "--bootstrap", "0" }, new[] { "--bootstrap", "20", "--ci", "1.5" }, new[] { "--bootstrap", "20", "--seed", "-1" }, new[] { "--bootstrap", "20", "--save-state", PathOf("s.npy") } })
         {
