@@ -6,13 +6,14 @@ namespace FastCalib;
 
 /// <summary>
 /// A fitted map from a binary classifier's score to a calibrated probability of the positive class: Platt scaling,
-/// isotonic regression or histogram binning. Fit with each type's <c>Fit</c>, apply to spans, and save or load as JSON
+/// beta calibration, isotonic regression or histogram binning. Fit with each type's <c>Fit</c>, apply to spans, and save or load as JSON
 /// (<see cref="ToJson"/>, <see cref="FromJson"/>); a loaded calibrator gives exactly the outputs of the saved one.
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
 [JsonDerivedType(typeof(PlattCalibrator), "platt")]
 [JsonDerivedType(typeof(IsotonicCalibrator), "isotonic")]
 [JsonDerivedType(typeof(HistogramCalibrator), "histogram")]
+[JsonDerivedType(typeof(BetaCalibrator), "beta")]
 public abstract record BinaryCalibrator
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
@@ -62,6 +63,25 @@ public abstract record BinaryCalibrator
         return positives;
     }
 
+    /// <summary>
+    /// The fitting targets: 0/1, or with Platt's smoothing 1/(N₋ + 2) and (N₊ + 1)/(N₊ + 2); without smoothing both
+    /// classes must be present.
+    /// </summary>
+    internal static double[] Targets(string op, ReadOnlySpan<int> targets, int positives, bool smooth)
+    {
+        int negatives = targets.Length - positives;
+        if (!smooth && (positives == 0 || negatives == 0))
+            throw new ArgumentException($"{op}: only one class is present; without target smoothing the fit diverges.", nameof(targets));
+        double hi = smooth ? (positives + 1.0) / (positives + 2.0) : 1;
+        double lo = smooth ? 1.0 / (negatives + 2.0) : 0;
+        var t = new double[targets.Length];
+        for (int i = 0; i < t.Length; i++) t[i] = targets[i] == 1 ? hi : lo;
+        return t;
+    }
+
+    /// <summary>The intercept a fit starts from: the log odds of the classes, kept finite.</summary>
+    internal static double Prior(int positives, int count) => Math.Log((positives + 1.0) / (count - positives + 1.0));
+
     internal static void CheckApply(string op, ReadOnlySpan<float> scores, Span<float> probabilities) =>
         Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(scores), scores.Length);
 }
@@ -91,57 +111,17 @@ public sealed record PlattCalibrator(double A, double B) : BinaryCalibrator
     {
         const string op = "PlattCalibrator.Fit";
         int positives = CheckTraining(op, scores, targets, probabilities: false);
-        int negatives = scores.Length - positives;
-        if (!smoothTargets && (positives == 0 || negatives == 0))
-            throw new ArgumentException($"{op}: only one class is present; without target smoothing the fit diverges.", nameof(targets));
-        double hi = smoothTargets ? (positives + 1.0) / (positives + 2.0) : 1;
-        double lo = smoothTargets ? 1.0 / (negatives + 2.0) : 0;
-        var t = new double[scores.Length];
-        var s = new double[scores.Length];
-        for (int i = 0; i < t.Length; i++)
-        {
-            t[i] = targets[i] == 1 ? hi : lo;
-            s[i] = scores[i];
-        }
+        var t = Targets(op, targets, positives, smoothTargets);
         if (scores.IndexOfAnyExcept(scores[0]) < 0)
         {
             // constant scores determine only A·s + B: take A = 0 and B at the logit of the mean target
             double mean = t.Average();
             return new PlattCalibrator(0, Math.Log(mean / (1 - mean)));
         }
-        double a = 0, b = Math.Log((positives + 1.0) / (negatives + 1.0));
-        double loss = Loss(s, t, a, b);
-        for (int iteration = 0; iteration < 100; iteration++)
-        {
-            double ga = 0, gb = 0, haa = 1e-12, hab = 0, hbb = 1e-12;
-            for (int i = 0; i < s.Length; i++)
-            {
-                double p = Sigmoid(a * s[i] + b), d = p - t[i], w = p * (1 - p);
-                ga += d * s[i];
-                gb += d;
-                haa += w * s[i] * s[i];
-                hab += w * s[i];
-                hbb += w;
-            }
-            if (Math.Abs(ga) < 1e-12 * s.Length && Math.Abs(gb) < 1e-12 * s.Length) break;
-            double det = haa * hbb - hab * hab;
-            double da = -(hbb * ga - hab * gb) / det, db = -(haa * gb - hab * ga) / det;
-            double step = 1;
-            while (step > 1e-10)
-            {
-                double next = Loss(s, t, a + step * da, b + step * db);
-                if (next < loss + 1e-4 * step * (ga * da + gb * db)) break;
-                step /= 2;
-            }
-            if (step <= 1e-10) break;
-            a += step * da;
-            b += step * db;
-            double newLoss = Loss(s, t, a, b);
-            bool small = Math.Abs(step * da) < 1e-12 * (1 + Math.Abs(a)) && Math.Abs(step * db) < 1e-12 * (1 + Math.Abs(b));
-            loss = newLoss;
-            if (small) break;
-        }
-        return new PlattCalibrator(a, b);
+        var s = new double[scores.Length];
+        for (int i = 0; i < s.Length; i++) s[i] = scores[i];
+        var w = Logistic.Fit([s], t, Prior(positives, scores.Length));
+        return new PlattCalibrator(w[0], w[1]);
     }
 
     /// <inheritdoc/>
@@ -152,23 +132,6 @@ public sealed record PlattCalibrator(double A, double B) : BinaryCalibrator
         TensorPrimitives.Add(probabilities, (float)B, probabilities);
         TensorPrimitives.Sigmoid(probabilities, probabilities);
     }
-
-    private static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
-
-    /// <summary>Cross-entropy Σ −[t ln p + (1 − t) ln(1 − p)] with p = sigmoid(f), written with log(1 + e^x) kept stable.</summary>
-    private static double Loss(double[] s, double[] t, double a, double b)
-    {
-        double loss = 0;
-        for (int i = 0; i < s.Length; i++)
-        {
-            double f = a * s[i] + b;
-            // −ln p = log(1 + e^−f), −ln(1 − p) = log(1 + e^f)
-            loss += t[i] * Softplus(-f) + (1 - t[i]) * Softplus(f);
-        }
-        return loss;
-    }
-
-    private static double Softplus(double x) => x > 0 ? x + Math.Log(1 + Math.Exp(-x)) : Math.Log(1 + Math.Exp(x));
 }
 
 /// <summary>
@@ -313,3 +276,197 @@ public sealed record HistogramCalibrator(double[] Values) : BinaryCalibrator
         }
     }
 }
+
+/// <summary>
+/// Beta calibration (Kull, Silva Filho and Flach 2017): logit p = C + A · ln s − B · ln(1 − s) for scores s in [0, 1],
+/// A, B ≥ 0 (the "abm" form), fitted by maximum likelihood as a logistic regression on the features ln s and
+/// −ln(1 − s) (Newton's method with a backtracking line search and a tiny ridge). When the full fit gives A &lt; 0 the
+/// first feature is dropped and the fit repeated (A = 0), likewise for B, as the authors' betacal package does. Scores
+/// are clipped to [1e-12, 1 − 1e-12] so that 0 and 1 stay finite. Without target smoothing (the default, as betacal)
+/// both classes must be present; perfectly separable scores make A or B grow until the iteration limit, where target
+/// smoothing (as Platt's) keeps them finite. Constant scores give A = B = 0 and C at the logit of the base rate.
+/// </summary>
+/// <param name="A">Weight of ln s.</param>
+/// <param name="B">Weight of −ln(1 − s).</param>
+/// <param name="C">Intercept.</param>
+public sealed record BetaCalibrator(double A, double B, double C) : BinaryCalibrator
+{
+    /// <summary>Where scores are clipped before their logarithms.</summary>
+    public const double ScoreClip = 1e-12;
+
+    /// <summary>Fits A, B and C on scores in [0, 1] and int64 0/1 targets.</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool)"/>
+    public static BetaCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, bool smoothTargets = false)
+    {
+        using var t = NarrowedLabels.Targets("BetaCalibrator.Fit", nameof(targets), targets);
+        return Fit(scores, t.Span, smoothTargets);
+    }
+
+    /// <summary>Fits A, B and C on scores in [0, 1] (probabilities of the positive class) and 0/1 targets.</summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
+    public static BetaCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = false)
+    {
+        const string op = "BetaCalibrator.Fit";
+        int positives = CheckTraining(op, scores, targets, probabilities: true);
+        var t = Targets(op, targets, positives, smoothTargets);
+        var x1 = new double[scores.Length];
+        var x2 = new double[scores.Length];
+        for (int i = 0; i < t.Length; i++)
+        {
+            double v = Math.Clamp(scores[i], ScoreClip, 1 - ScoreClip);
+            x1[i] = Math.Log(v);
+            x2[i] = -Math.Log(1 - v);
+        }
+        if (scores.IndexOfAnyExcept(scores[0]) < 0)
+        {
+            double mean = t.Average();
+            return new BetaCalibrator(0, 0, Math.Log(mean / (1 - mean)));
+        }
+        double prior = Prior(positives, scores.Length);
+        var w = Logistic.Fit([x1, x2], t, prior);
+        if (w[0] < 0)
+        {
+            var only = Logistic.Fit([x2], t, prior);
+            return new BetaCalibrator(0, Math.Max(0, only[0]), only[1]);
+        }
+        if (w[1] < 0)
+        {
+            var only = Logistic.Fit([x1], t, prior);
+            return new BetaCalibrator(Math.Max(0, only[0]), 0, only[1]);
+        }
+        return new BetaCalibrator(w[0], w[1], w[2]);
+    }
+
+    /// <inheritdoc/>
+    public override void Apply(ReadOnlySpan<float> scores, Span<float> probabilities)
+    {
+        CheckApply("BetaCalibrator.Apply", scores, probabilities);
+        for (int i = 0; i < scores.Length; i++)
+        {
+            float s = scores[i];
+            if (float.IsNaN(s))
+            {
+                probabilities[i] = float.NaN;
+                continue;
+            }
+            double v = Math.Clamp(s, ScoreClip, 1 - ScoreClip);
+            probabilities[i] = (float)Logistic.Sigmoid(C + A * Math.Log(v) - B * Math.Log(1 - v));
+        }
+    }
+}
+
+/// <summary>
+/// Maximum-likelihood logistic regression with an intercept on one to a few features, for calibrators: Newton's
+/// method with a backtracking (Armijo) line search and a ridge of 1e-12 on the Hessian, from zero weights and the
+/// intercept at <c>prior</c>; at most 100 iterations.
+/// </summary>
+internal static class Logistic
+{
+    /// <summary>The weights of <paramref name="features"/> (columns), then the intercept.</summary>
+    public static double[] Fit(double[][] features, double[] t, double prior)
+    {
+        int k = features.Length, n = t.Length, d = k + 1;
+        var w = new double[d];
+        w[k] = prior;
+        double loss = Loss(features, t, w);
+        var gradient = new double[d];
+        var hessian = new double[d, d];
+        var x = new double[d];
+        for (int iteration = 0; iteration < 100; iteration++)
+        {
+            Array.Clear(gradient);
+            Array.Clear(hessian);
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < k; j++) x[j] = features[j][i];
+                x[k] = 1;
+                double p = Sigmoid(Dot(w, x)), r = p - t[i], c = p * (1 - p);
+                for (int a = 0; a < d; a++)
+                {
+                    gradient[a] += r * x[a];
+                    for (int b = 0; b <= a; b++) hessian[a, b] += c * x[a] * x[b];
+                }
+            }
+            if (gradient.All(g => Math.Abs(g) < 1e-12 * n)) break;
+            for (int a = 0; a < d; a++)
+            {
+                hessian[a, a] += 1e-12;
+                for (int b = 0; b < a; b++) hessian[b, a] = hessian[a, b];
+            }
+            var step = Solve(hessian, gradient);   // H · step = g; the Newton direction is −step
+            double slope = -Dot(gradient, step), size = 1;
+            while (size > 1e-10)
+            {
+                var trial = w.Select((v, a) => v - size * step[a]).ToArray();
+                if (Loss(features, t, trial) < loss + 1e-4 * size * slope) break;
+                size /= 2;
+            }
+            if (size <= 1e-10) break;
+            bool small = true;
+            for (int a = 0; a < d; a++)
+            {
+                small &= Math.Abs(size * step[a]) < 1e-12 * (1 + Math.Abs(w[a]));
+                w[a] -= size * step[a];
+            }
+            loss = Loss(features, t, w);
+            if (small) break;
+        }
+        return w;
+    }
+
+    public static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
+
+    private static double Dot(double[] a, double[] b)
+    {
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
+    /// <summary>Σ −[t ln p + (1 − t) ln(1 − p)], with log(1 + e^x) kept stable.</summary>
+    private static double Loss(double[][] features, double[] t, double[] w)
+    {
+        int k = features.Length;
+        double loss = 0;
+        for (int i = 0; i < t.Length; i++)
+        {
+            double f = w[k];
+            for (int j = 0; j < k; j++) f += w[j] * features[j][i];
+            loss += t[i] * Softplus(-f) + (1 - t[i]) * Softplus(f);
+        }
+        return loss;
+    }
+
+    private static double Softplus(double x) => x > 0 ? x + Math.Log(1 + Math.Exp(-x)) : Math.Log(1 + Math.Exp(x));
+
+    /// <summary>Solves the small symmetric positive definite system by Gaussian elimination with partial pivoting.</summary>
+    private static double[] Solve(double[,] m, double[] v)
+    {
+        int d = v.Length;
+        var a = (double[,])m.Clone();
+        var b = (double[])v.Clone();
+        for (int col = 0; col < d; col++)
+        {
+            int pivot = col;
+            for (int r = col + 1; r < d; r++) if (Math.Abs(a[r, col]) > Math.Abs(a[pivot, col])) pivot = r;
+            for (int c = 0; c < d; c++) (a[col, c], a[pivot, c]) = (a[pivot, c], a[col, c]);
+            (b[col], b[pivot]) = (b[pivot], b[col]);
+            for (int r = col + 1; r < d; r++)
+            {
+                double f = a[r, col] / a[col, col];
+                for (int c = col; c < d; c++) a[r, c] -= f * a[col, c];
+                b[r] -= f * b[col];
+            }
+        }
+        var x = new double[d];
+        for (int r = d - 1; r >= 0; r--)
+        {
+            double sum = b[r];
+            for (int c = r + 1; c < d; c++) sum -= a[r, c] * x[c];
+            x[r] = sum / a[r, r];
+        }
+        return x;
+    }
+}
+
