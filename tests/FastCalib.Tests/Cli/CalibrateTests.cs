@@ -1,0 +1,48 @@
+using System.Text.Json;
+using FastCalib.Cli;
+using Xunit;
+
+namespace FastCalib.Tests.Cli;
+
+/// <summary>'fastcalib fit' and 'apply': the saved calibrator is the library's fit, applying it gives the library's probabilities.</summary>
+public sealed class CalibrateTests : ToolTest
+{
+    [Fact]
+    public void Fit_saves_the_library_s_calibrator_and_apply_reproduces_its_outputs()
+    {
+        var random = new Random(4);
+        var scores = Enumerable.Range(0, 3_000).Select(_ => (float)(0.01 + 0.98 * random.NextDouble())).ToArray();
+        var labels = scores.Select(s => random.NextDouble() < s * s ? 1 : 0).ToArray();
+        File.WriteAllBytes(PathOf("s.npy"), CliTests.Npy("<f4", $"({scores.Length},)", CliTests.Floats(scores)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({labels.Length},)", CliTests.Int64s(labels)));
+        foreach (var (method, expected) in new (string, BinaryCalibrator)[]
+        {
+            ("platt", PlattCalibrator.Fit(scores, labels)),
+            ("beta", BetaCalibrator.Fit(scores, labels)),
+            ("isotonic", IsotonicCalibrator.Fit(scores, labels)),
+            ("histogram", HistogramCalibrator.Fit(scores, labels, 7)),
+        })
+        {
+            var fit = Run("fit", "--method", method, "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--bins", "7", "--out", PathOf($"{method}.json"), "--json");
+            Assert.True(fit.Code == 0, fit.Error);
+            Assert.Equal(expected.ToJson(), BinaryCalibrator.FromJson(File.ReadAllText(PathOf($"{method}.json"))).ToJson());
+            using var json = JsonDocument.Parse(fit.Out);
+            Assert.True(json.RootElement.GetProperty("nll_after").GetDouble() <= json.RootElement.GetProperty("nll_before").GetDouble() + 1e-12);
+            var apply = Run("apply", "--calibrator", PathOf($"{method}.json"), "--scores", PathOf("s.npy"), "--out", PathOf($"{method}.npy"));
+            Assert.True(apply.Code == 0, apply.Error);
+            using var written = ArraySource.Open(PathOf($"{method}.npy"));
+            var probabilities = new float[written.Rows];
+            written.ReadFloats(probabilities);
+            Assert.Equal(expected.Apply(scores), probabilities);
+        }
+
+        Assert.Equal(2, Run("fit", "--method", "magic", "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("m.json")).Code);
+        Assert.False(File.Exists(PathOf("m.json")));
+        Assert.Equal(1, Run("apply", "--calibrator", PathOf("s.npy"), "--scores", PathOf("s.npy"), "--out", PathOf("x.npy")).Code);
+        File.WriteAllBytes(PathOf("bad-y.npy"), CliTests.Npy("<i8", $"({labels.Length},)", CliTests.Int64s(labels.Select(v => v * 2).ToArray())));
+        var bad = Run("fit", "--method", "beta", "--scores", PathOf("s.npy"), "--labels", PathOf("bad-y.npy"), "--out", PathOf("b.json"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("bad-y.npy", bad.Error);
+        Assert.False(File.Exists(PathOf("b.json")));
+    }
+}
