@@ -15,6 +15,7 @@ public static class Calibrate
     public static int Fit(Arguments a, TextWriter output, TextWriter error)
     {
         string method = a.Required("--method");
+        if (method != "histogram" && a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
         int bins = a.Int("--bins", 15, 1, 100_000);
         var (scores, labels) = ReadPairs(a.Required("--scores"), a.Required("--labels"));
         BinaryCalibrator calibrator;
@@ -29,7 +30,7 @@ public static class Calibrate
                 _ => throw new UsageException($"--method must be platt, beta, isotonic or histogram, got '{method}'."),
             };
         }
-        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException || e.ParamName != "bins")
+        catch (ArgumentException e)
         {
             throw new InputException($"{(e.ParamName == "targets" ? a.Required("--labels") : a.Required("--scores"))}: {Program.WithoutParameter(e)}");
         }

@@ -49,8 +49,9 @@ public static class Commands
         var report = calibration.Report();
         var intervals = bootstrap is null ? null : calibration.BootstrapIntervals(level);
         var adaptiveReport = pairs is null || !a.Has("--adaptive") ? null : AdaptiveCalibration.Compute(pairs.Value.Confidence, pairs.Value.Correct, bins);
-        var selectiveReport = pairs is null || !selective ? null : SelectivePrediction.Compute(pairs.Value.Confidence, pairs.Value.Correct);
-        var curve = pairs is null || !selective ? null : SelectivePrediction.Curve(pairs.Value.Confidence, pairs.Value.Correct, 200);
+        var (selectiveReport, curve) = pairs is null || !selective
+            ? (null, null)
+            : SelectivePrediction.WithCurve(pairs.Value.Confidence, pairs.Value.Correct, 200);
         if (a.Get("--save-state") is { } state) StateFiles.Save(calibration, state, "--save-state");
         if (a.Has("--json")) output.WriteLine(JsonSerializer.Serialize(ToJson(report, adaptiveReport, selectiveReport, intervals, curve), Json));
         else WriteReport(output, report, adaptiveReport, a.Binning(), selectiveReport, intervals);
@@ -130,9 +131,7 @@ public static class Commands
         double level = a.Level();
         bool riskCoverage = a.Has("--risk-coverage");
         var (calibration, pairs, _) = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, riskCoverage, bootstrap);
-        var selective = pairs is { } v
-            ? (SelectivePrediction.Compute(v.Confidence, v.Correct), SelectivePrediction.Curve(v.Confidence, v.Correct, 500))
-            : ((SelectiveReport, IReadOnlyList<RiskCoveragePoint>)?)null;
+        var selective = pairs is { } v ? SelectivePrediction.WithCurve(v.Confidence, v.Correct, 500) : ((SelectiveReport, IReadOnlyList<RiskCoveragePoint>)?)null;
         ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "",
             bootstrap is null ? null : calibration.BootstrapIntervals(level), selective);
         output.WriteLine($"wrote {path} ({width} x {height})");

@@ -42,6 +42,18 @@ public static class SelectivePrediction
     {
         if (maxPoints < 2) throw new ArgumentOutOfRangeException(nameof(maxPoints), maxPoints, "SelectivePrediction.Curve: maxPoints must be at least 2.");
         var (keys, wrong) = Sorted(confidence, correct, "SelectivePrediction.Curve");
+        return Curve(keys, wrong, maxPoints);
+    }
+
+    /// <summary>The metrics and the curve from one sort (what the tool reports with --risk-coverage).</summary>
+    internal static (SelectiveReport Report, IReadOnlyList<RiskCoveragePoint> Curve) WithCurve(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct, int maxPoints)
+    {
+        var (keys, wrong) = Sorted(confidence, correct, "SelectivePrediction.Compute");
+        return (Compute(keys, wrong), Curve(keys, wrong, maxPoints));
+    }
+
+    private static IReadOnlyList<RiskCoveragePoint> Curve(float[] keys, int[] wrong, int maxPoints)
+    {
         int n = keys.Length;
         var points = new List<RiskCoveragePoint>();
         long kept = 0, errors = 0;
@@ -83,6 +95,12 @@ public static class SelectivePrediction
     public static SelectiveReport Compute(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct)
     {
         var (keys, wrong) = Sorted(confidence, correct, "SelectivePrediction.Compute");
+        return Compute(keys, wrong);
+    }
+
+    /// <summary>The metrics of pairs sorted by <see cref="Sorted"/>.</summary>
+    private static SelectiveReport Compute(float[] keys, int[] wrong)
+    {
         int n = keys.Length;
         if (n == 0) return new SelectiveReport(0, 0, double.NaN, double.NaN, double.NaN);
 

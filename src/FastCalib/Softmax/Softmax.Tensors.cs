@@ -61,7 +61,7 @@ public static unsafe partial class Softmax
         Check.PerRow(op, nameof(confidence), confidence.Length, rows);
         Check.PerRow(op, nameof(predicted), predicted.Length, rows);
         ref float z = ref Unsafe.AsRef(in logits.GetPinnableReference());
-        long perBlock = RowsPerBlock(classes);
+        long perBlock = TensorRows.RowsPerBlock(classes);
         for (long start = 0; start < rows; start += perBlock)
         {
             int n = (int)Math.Min(perBlock, rows - start);
@@ -83,13 +83,8 @@ public static unsafe partial class Softmax
     public static void Forward(float* logits, float* probabilities, long length, int classes, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.Forward";
-        long rows = CheckPointers(op, logits, probabilities, length, classes);
-        long perBlock = RowsPerBlock(classes);
-        for (long start = 0; start < rows; start += perBlock)
-        {
-            int n = (int)(Math.Min(perBlock, rows - start) * classes);
-            Forward(new ReadOnlySpan<float>(logits + start * classes, n), new Span<float>(probabilities + start * classes, n), classes, temperature, options);
-        }
+        ForEachPointerBlock(CheckPointers(op, logits, probabilities, length, classes), classes,
+            (offset, n) => Forward(new ReadOnlySpan<float>(logits + offset, n), new Span<float>(probabilities + offset, n), classes, temperature, options));
     }
 
     /// <summary>
@@ -105,16 +100,17 @@ public static unsafe partial class Softmax
     public static void LogForward(float* logits, float* logProbabilities, long length, int classes, float temperature = 1f, ComputeOptions options = default)
     {
         const string op = "Softmax.LogForward";
-        long rows = CheckPointers(op, logits, logProbabilities, length, classes);
-        long perBlock = RowsPerBlock(classes);
-        for (long start = 0; start < rows; start += perBlock)
-        {
-            int n = (int)(Math.Min(perBlock, rows - start) * classes);
-            LogForward(new ReadOnlySpan<float>(logits + start * classes, n), new Span<float>(logProbabilities + start * classes, n), classes, temperature, options);
-        }
+        ForEachPointerBlock(CheckPointers(op, logits, logProbabilities, length, classes), classes,
+            (offset, n) => LogForward(new ReadOnlySpan<float>(logits + offset, n), new Span<float>(logProbabilities + offset, n), classes, temperature, options));
     }
 
-    private static long RowsPerBlock(int classes) => TensorRows.RowsPerBlock(classes);
+    /// <summary>Calls <paramref name="block"/> (value offset, values) for blocks of whole rows that a span holds.</summary>
+    private static void ForEachPointerBlock(long rows, int classes, Action<long, int> block)
+    {
+        long perBlock = TensorRows.RowsPerBlock(classes);
+        for (long start = 0; start < rows; start += perBlock)
+            block(start * classes, (int)(Math.Min(perBlock, rows - start) * classes));
+    }
 
     private static long CheckPointers(string op, float* input, float* output, long length, int classes)
     {

@@ -12,16 +12,8 @@ namespace FastCalib.Tests.Cli;
 /// End-to-end runs of the fastcalib tool on files the tests write byte for byte per the NumPy format specification
 /// (magic, version 1.0, little-endian header length, a Python-literal header dict padded to 64 bytes, raw data).
 /// </summary>
-public sealed class CliTests : IDisposable
+public sealed class CliTests : ToolTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastcalib-cli-").FullName;
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    private string PathOf(string name) => Path.Combine(_dir, name);
 
     /// <summary>A .npy file: <paramref name="descr"/> such as "&lt;f4", raw little-endian data.</summary>
     internal static byte[] Npy(string descr, string shape, byte[] data, bool fortran = false)
@@ -63,14 +55,6 @@ public sealed class CliTests : IDisposable
         var bytes = new byte[values.Length * 4];
         for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(i * 4), values[i]);
         return bytes;
-    }
-
-    private (int Code, string Out, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
     }
 
     private (string Probs, string Labels, float[] P, int[] Y) WriteProbabilities(int rows = 3000, int cols = 10)
@@ -357,7 +341,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Demos_run_on_their_embedded_inputs()
     {
-        var (code, output, error) = Run("demo", "--rows", "3000", "--out-dir", _dir);
+        var (code, output, error) = Run("demo", "--rows", "3000", "--out-dir", Folder);
         Assert.True(code == 0, error);
         Assert.Contains("fitted temperature", output);
         Assert.True(File.Exists(PathOf("reliability-before.png")) && File.Exists(PathOf("reliability-after.png")));

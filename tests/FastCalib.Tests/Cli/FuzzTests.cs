@@ -14,16 +14,8 @@ namespace FastCalib.Tests.Cli;
 /// finite, readable output, or one line on stderr with exit 1 or 2 and no output file; never a stack trace, an abort
 /// or a hang.
 /// </summary>
-public sealed class FuzzTests : IDisposable
+public sealed class FuzzTests : ToolTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastcalib-fuzz-").FullName;
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    private string PathOf(string name) => Path.Combine(_dir, name);
 
     private static readonly string[] Dtypes = ["<f4", "<f8", "<i8", "<i4", "|u1", ">f4", "|O", "<c8", "<f2", "<U3", "f4", "<f", "<f16", "<i0"];
 
@@ -147,7 +139,7 @@ public sealed class FuzzTests : IDisposable
                 succeeded++;
                 AssertValidOutput(command, stdout.ToString(), output, what);
             }
-            Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+            Assert.Empty(Directory.GetFiles(Folder, "*.tmp"));
             runs++;
         }
         Assert.True(runs >= 60, $"only {runs} runs in the time allowed");

@@ -10,22 +10,14 @@ namespace FastCalib.Tests.Cli;
 /// states merged by 'fastcalib merge' (or summed elementwise, as an all-reduce would, and read as one file), against
 /// one report over the whole file, bit for bit. States of another shape, and files that are not states, are refused.
 /// </summary>
-public sealed class MergeTests : IDisposable
+public sealed class MergeTests : ToolTest
 {
     private const int Rows = 10_003, Classes = 7;
     private static readonly int[] Cuts = [0, 1, 5_001, 5_003, Rows];   // parts of 1, 5,000, 2 and 5,000 rows
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastcalib-merge-").FullName;
     private readonly string _tool = typeof(FastCalib.Cli.Program).Assembly.Location;
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    private string PathOf(string name) => Path.Combine(_dir, name);
-
     /// <summary>Runs the tool in a process of its own.</summary>
-    private (int Code, string Output) Tool(string arguments) => Packages.Exec("dotnet", $"\"{_tool}\" {arguments}", _dir);
+    private (int Code, string Output) Tool(string arguments) => Packages.Exec("dotnet", $"\"{_tool}\" {arguments}", Folder);
 
     private void WritePart(string name, float[] p, int[] y, int from, int to)
     {

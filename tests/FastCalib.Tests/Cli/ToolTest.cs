@@ -13,6 +13,9 @@ public abstract class ToolTest : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>The test's temporary folder.</summary>
+    protected string Folder => _dir;
+
     protected string PathOf(string name) => Path.Combine(_dir, name);
 
     /// <summary>The tool's exit code, standard output and standard error.</summary>
