@@ -7,13 +7,20 @@ namespace FastCalib.Tests.Cli;
 /// <summary>The report's debiased RMS calibration error, with --risk-coverage AURC, E-AURC and AUROC, and with --bootstrap the intervals, through the JSON.</summary>
 public sealed class SelectiveReportTests : ToolTest
 {
+    /// <summary>Probability rows and labels of <see cref="CalibrationTests.ProbabilityData"/>, written as p.npy and y.npy.</summary>
+    private (float[] P, int[] Y) WriteProbabilities(int rows, int classes, int seed)
+    {
+        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, seed);
+        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(p)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(y)));
+        return (p, y);
+    }
+
     [Fact]
     public void Report_json_has_the_debiased_rmsce_and_the_selective_metrics_of_the_references()
     {
         const int rows = 3000, classes = 10;
-        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 17);
-        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(p)));
-        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(y)));
+        var (p, y) = WriteProbabilities(rows, classes, 17);
         var (code, output, error) = Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--json", "--risk-coverage", "--bins", "12");
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
@@ -42,9 +49,7 @@ public sealed class SelectiveReportTests : ToolTest
     public void Bootstrap_intervals_in_the_json_are_the_library_s_and_misuse_is_a_usage_error()
     {
         const int rows = 2000, classes = 4;
-        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 23);
-        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(p)));
-        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(y)));
+        var (p, y) = WriteProbabilities(rows, classes, 23);
         var (code, output, error) = Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--json", "--bootstrap", "60", "--ci", "0.8", "--seed", "5");
         Assert.True(code == 0, error);
         var accumulator = new CalibrationAccumulator(15) { Bootstrap = new BootstrapOptions(60, 5) };
@@ -84,9 +89,7 @@ public sealed class SelectiveReportTests : ToolTest
     public void Custom_edges_give_the_library_s_decision_buckets_and_bad_edges_are_usage_errors()
     {
         const int rows = 2500, classes = 3;
-        var (p, y) = CalibrationTests.ProbabilityData(rows, classes, 29);
-        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(p)));
-        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(y)));
+        var (p, y) = WriteProbabilities(rows, classes, 29);
         float[] edges = [0f, 0.5f, 0.8f, 0.9f, 0.95f, 1f];
         var (code, output, error) = Run("report", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--json", "--edges", "0,0.5,0.8,0.9,0.95,1", "--binning", "sklearn");
         Assert.True(code == 0, error);
