@@ -9,6 +9,22 @@ namespace FastCalib.Kernels.Internals;
 
 public static unsafe partial class SimdMath128
 {
+    /// <summary>Whether <see cref="Log"/> can split exponent and mantissa by AVX-512's vgetexpps and vgetmantps.</summary>
+    private static bool HasExponentSplit => Avx512F.VL.IsSupported;
+
+    /// <summary>floor(log2 |x|) as a float (−∞ for ±0, +∞ for ±∞, NaN for NaN; subnormals exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ExponentOf(Vector128<float> x) => Avx512F.VL.GetExponent(x);
+
+    /// <summary>|x| / 2^floor(log2 |x|) in [1, 2), with the sign of x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> MantissaOf(Vector128<float> x) => Avx512F.VL.GetMantissa(x, LogSpecials.MantissaInOneToTwo);
+
+    /// <summary>The logarithm's special values set by the class of x (see <see cref="LogSpecials.Table"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> FixLogSpecials(Vector128<float> result, Vector128<float> x) =>
+        Avx512F.VL.Fixup(result, x, Vector128.Create(LogSpecials.Table), 0);
+
     /// <summary>Maximum over the lanes, NaN if any lane is NaN (two shuffle-and-max steps).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector128<float> v)
@@ -67,6 +83,22 @@ public static unsafe partial class SimdMath128
 
 public static unsafe partial class SimdMath256
 {
+    /// <summary>Whether <see cref="Log"/> can split exponent and mantissa by AVX-512's vgetexpps and vgetmantps.</summary>
+    private static bool HasExponentSplit => Avx512F.VL.IsSupported;
+
+    /// <summary>floor(log2 |x|) as a float (−∞ for ±0, +∞ for ±∞, NaN for NaN; subnormals exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExponentOf(Vector256<float> x) => Avx512F.VL.GetExponent(x);
+
+    /// <summary>|x| / 2^floor(log2 |x|) in [1, 2), with the sign of x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MantissaOf(Vector256<float> x) => Avx512F.VL.GetMantissa(x, LogSpecials.MantissaInOneToTwo);
+
+    /// <summary>The logarithm's special values set by the class of x (see <see cref="LogSpecials.Table"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> FixLogSpecials(Vector256<float> result, Vector256<float> x) =>
+        Avx512F.VL.Fixup(result, x, Vector256.Create(LogSpecials.Table), 0);
+
     /// <summary>Maximum over the lanes, NaN if any lane is NaN (halves, then 128-bit steps).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> v) => SimdMath128.MaxAcross(Vector128.Max(v.GetLower(), v.GetUpper()));
@@ -129,6 +161,22 @@ public static unsafe partial class SimdMath256
 
 public static unsafe partial class SimdMath512
 {
+    /// <summary>Whether <see cref="Log"/> can split exponent and mantissa by AVX-512's vgetexpps and vgetmantps.</summary>
+    private static bool HasExponentSplit => Avx512F.IsSupported;
+
+    /// <summary>floor(log2 |x|) as a float (−∞ for ±0, +∞ for ±∞, NaN for NaN; subnormals exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExponentOf(Vector512<float> x) => Avx512F.GetExponent(x);
+
+    /// <summary>|x| / 2^floor(log2 |x|) in [1, 2), with the sign of x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> MantissaOf(Vector512<float> x) => Avx512F.GetMantissa(x, LogSpecials.MantissaInOneToTwo);
+
+    /// <summary>The logarithm's special values set by the class of x (see <see cref="LogSpecials.Table"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FixLogSpecials(Vector512<float> result, Vector512<float> x) =>
+        Avx512F.Fixup(result, x, Vector512.Create(LogSpecials.Table), 0);
+
     /// <summary>Maximum over the lanes, NaN if any lane is NaN (halves, then narrower steps).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> v) => SimdMath256.MaxAcross(Vector256.Max(v.GetLower(), v.GetUpper()));
@@ -329,4 +377,18 @@ internal static unsafe class TileTranspose
             for (int j = 0; j < cols; j++) row[j] = tile[j * lanes + r];
         }
     }
+}
+
+/// <summary>Constants of the AVX-512 form of the vector logarithm.</summary>
+internal static class LogSpecials
+{
+    /// <summary>vgetmantps control: the mantissa normalised to [1, 2), its sign taken from the source.</summary>
+    public const byte MantissaInOneToTwo = 0;
+
+    /// <summary>
+    /// vfixupimmps response per class of x, four bits each from the lowest (QNaN, SNaN, ±0, +1, −∞, +∞, negative,
+    /// positive): keep the computed value (NaN for NaN input, 0 for 1, ln x for positive x), −∞ for ±0, the default
+    /// NaN for −∞ and negative x, +∞ for +∞.
+    /// </summary>
+    public const int Table = 0x03530400;
 }
