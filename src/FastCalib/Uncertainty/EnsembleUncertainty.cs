@@ -1,0 +1,175 @@
+namespace FastCalib;
+
+/// <summary>
+/// Uncertainty of an ensemble or of Monte Carlo dropout: S stochastic passes over the same rows, added one pass at a
+/// time (no pass is kept), give per row the mean probabilities p̄, the predictive entropy H(p̄), the expected entropy
+/// mean_s H(p_s), the mutual information H(p̄) − mean_s H(p_s) (BALD; Houlsby et al. 2011, Gal and Ghahramani 2016),
+/// the variance over passes of the probability of p̄'s top class, and the share of passes whose first argmax is that
+/// class.
+/// </summary>
+/// <remarks>
+/// State: the running sums Σ p_s and Σ p_s² (float32, [rows, classes] each), Σ H(p_s) per row (float64) and each
+/// pass's predicted class (4 bytes a row a pass). Each pass's rows are validated as probability distributions (or, from
+/// logits, finite); a pass with an invalid row throws, after which the accumulator is faulted (its sums hold part of the
+/// rejected pass) and every later call throws. Passes run on the CPU (SIMD, all cores) or on a GPU through
+/// <see cref="ComputeOptions"/>; the sums stay in host memory.
+/// </remarks>
+public sealed class EnsembleUncertainty
+{
+    private readonly float[] _sum;
+    private readonly float[] _squares;
+    private readonly double[] _entropySum;
+    private readonly List<int[]> _predicted = [];
+    private string? _fault;
+
+    /// <summary>An empty accumulator for passes of <paramref name="rows"/> rows of <paramref name="classes"/> classes.</summary>
+    public EnsembleUncertainty(int rows, int classes)
+    {
+        const string op = "EnsembleUncertainty";
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{op}: rows must be at least 0, got {rows}.");
+        if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: classes must be at least 1, got {classes}.");
+        if ((long)rows * classes > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{op}: [{rows} x {classes}] is more than one array holds ({Array.MaxLength} values).");
+        Rows = rows;
+        Classes = classes;
+        _sum = new float[(long)rows * classes];
+        _squares = new float[_sum.Length];
+        _entropySum = new double[rows];
+    }
+
+    /// <summary>Rows of every pass.</summary>
+    public int Rows { get; }
+
+    /// <summary>Classes of every row.</summary>
+    public int Classes { get; }
+
+    /// <summary>Passes added so far.</summary>
+    public int Passes => _predicted.Count;
+
+    /// <summary>
+    /// Adds one pass of probabilities, row-major [rows, classes]. Rows are validated as in
+    /// <see cref="Entropy.FromProbabilities(ReadOnlySpan{float}, Span{float}, int, EntropyUnit, ComputeOptions)"/>.
+    /// </summary>
+    public void AddProbabilities(ReadOnlySpan<float> probabilities, ComputeOptions options = default)
+    {
+        const string op = "EnsembleUncertainty.AddProbabilities";
+        CheckPass(op, nameof(probabilities), probabilities.Length);
+        var predicted = new int[Rows];
+        var entropy = new float[Rows];
+        UncertaintyKernels.AddProbabilitiesKernel.Host(options, op, Rows, Classes, probabilities, _sum, _squares, _sum, _squares, Entropy.Tolerance(Classes), predicted, entropy);
+        Finish(op, predicted, entropy, "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than the tolerance)");
+    }
+
+    /// <summary>Adds one pass of logits, row-major [rows, classes], as softmax(logits / temperature).</summary>
+    public void AddLogits(ReadOnlySpan<float> logits, float temperature = 1f, ComputeOptions options = default)
+    {
+        const string op = "EnsembleUncertainty.AddLogits";
+        float invT = Check.InverseTemperature(op, temperature);
+        CheckPass(op, nameof(logits), logits.Length);
+        var predicted = new int[Rows];
+        var entropy = new float[Rows];
+        UncertaintyKernels.AddLogitsKernel.Host(options, op, Rows, Classes, logits, _sum, _squares, _sum, _squares, invT, predicted, entropy);
+        Finish(op, predicted, entropy, "has a NaN or infinite logit");
+    }
+
+    private void CheckPass(string op, string argument, long length)
+    {
+        if (_fault is not null)
+            throw new InvalidOperationException($"{op}: the accumulator is faulted by an earlier rejected pass ({_fault}); start a new one.");
+        if (length != (long)Rows * Classes)
+            throw new ArgumentException($"{op}: {argument} has {length} elements; a pass is [{Rows} x {Classes}] = {(long)Rows * Classes}.", argument);
+    }
+
+    private void Finish(string op, int[] predicted, float[] entropy, string invalid)
+    {
+        for (int i = 0; i < entropy.Length; i++)
+        {
+            if (float.IsNaN(entropy[i]))
+            {
+                _fault = $"pass {Passes}, row {i}";
+                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted.");
+            }
+            _entropySum[i] += entropy[i];
+        }
+        _predicted.Add(predicted);
+    }
+
+    /// <summary>The per-row measures of the passes added so far (at least one).</summary>
+    public EnsembleUncertaintyResult Result(ComputeOptions options = default)
+    {
+        const string op = "EnsembleUncertainty.Result";
+        if (_fault is not null)
+            throw new InvalidOperationException($"{op}: the accumulator is faulted by an earlier rejected pass ({_fault}).");
+        if (Passes == 0)
+            throw new InvalidOperationException($"{op}: no pass has been added.");
+        int rows = Rows;
+        var mean = new float[_sum.Length];
+        var top = new int[rows];
+        var predictive = new float[rows];
+        var variance = new float[rows];
+        UncertaintyKernels.FinishKernel.Host(options, op, rows, Classes, _sum, _squares, mean, 1f / Passes, top, predictive, variance);
+        var expected = new float[rows];
+        var mutual = new float[rows];
+        var agreement = new float[rows];
+        var agreeing = new int[rows];
+        foreach (var pass in _predicted)
+            for (int i = 0; i < rows; i++)
+                if (pass[i] == top[i]) agreeing[i]++;
+        double cap = Math.Log(Classes);
+        for (int i = 0; i < rows; i++)
+        {
+            double e = _entropySum[i] / Passes;
+            expected[i] = (float)e;
+            // H(p̄) ≥ mean_s H(p_s) by concavity; rounding can leave it a hair below, and neither exceeds ln C
+            mutual[i] = (float)Math.Clamp(predictive[i] - e, 0, cap);
+            agreement[i] = (float)agreeing[i] / Passes;
+        }
+        return new EnsembleUncertaintyResult(rows, Classes, Passes, mean, top, predictive, expected, mutual, variance, agreement);
+    }
+}
+
+/// <summary>Per-row uncertainty of an ensemble (see <see cref="EnsembleUncertainty"/>); arrays of one value per row unless noted.</summary>
+/// <param name="Rows">Rows.</param>
+/// <param name="Classes">Classes.</param>
+/// <param name="Passes">Passes averaged.</param>
+/// <param name="MeanProbabilities">p̄ = mean over passes, row-major [rows, classes].</param>
+/// <param name="Predicted">p̄'s first argmax.</param>
+/// <param name="PredictiveEntropy">H(p̄) in nats.</param>
+/// <param name="ExpectedEntropy">mean_s H(p_s) in nats.</param>
+/// <param name="MutualInformation">H(p̄) − mean_s H(p_s) in nats, in [0, ln C] (BALD).</param>
+/// <param name="TopVariance">Variance over passes (population, 1/S) of p_s at p̄'s top class.</param>
+/// <param name="Agreement">Share of passes whose first argmax is p̄'s top class.</param>
+public sealed record EnsembleUncertaintyResult(
+    int Rows,
+    int Classes,
+    int Passes,
+    float[] MeanProbabilities,
+    int[] Predicted,
+    float[] PredictiveEntropy,
+    float[] ExpectedEntropy,
+    float[] MutualInformation,
+    float[] TopVariance,
+    float[] Agreement)
+{
+    /// <summary>Mean over rows of <see cref="PredictiveEntropy"/> (NaN for no rows).</summary>
+    public double MeanPredictiveEntropy => Mean(PredictiveEntropy);
+
+    /// <summary>Mean over rows of <see cref="ExpectedEntropy"/>.</summary>
+    public double MeanExpectedEntropy => Mean(ExpectedEntropy);
+
+    /// <summary>Mean over rows of <see cref="MutualInformation"/>.</summary>
+    public double MeanMutualInformation => Mean(MutualInformation);
+
+    /// <summary>Mean over rows of <see cref="TopVariance"/>.</summary>
+    public double MeanTopVariance => Mean(TopVariance);
+
+    /// <summary>Mean over rows of <see cref="Agreement"/>.</summary>
+    public double MeanAgreement => Mean(Agreement);
+
+    private static double Mean(float[] values)
+    {
+        double sum = 0;
+        foreach (float v in values) sum += v;
+        return values.Length == 0 ? double.NaN : sum / values.Length;
+    }
+}

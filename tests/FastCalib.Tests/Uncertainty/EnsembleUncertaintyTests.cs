@@ -1,0 +1,213 @@
+using FsCheck.Xunit;
+using Xunit;
+
+namespace FastCalib.Tests.Uncertainty;
+
+/// <summary>Ensemble / MC-dropout uncertainty against a float64 computation over all passes at once, on every path.</summary>
+[Properties(Arbitrary = new[] { typeof(Arbitraries) }, MaxTest = 12)]
+public class EnsembleUncertaintyTests
+{
+    /// <summary>The per-row measures in float64 from the stacked passes [S][rows * cols].</summary>
+    private sealed record ReferenceResult(double[] Mean, double[] Predictive, double[] Expected);
+
+    private static ReferenceResult Compute(double[][] passes, int rows, int cols)
+    {
+        var mean = new double[rows * cols];
+        var predictive = new double[rows];
+        var expected = new double[rows];
+        foreach (var p in passes)
+            for (int r = 0; r < rows; r++)
+            {
+                for (int j = 0; j < cols; j++) mean[r * cols + j] += p[r * cols + j] / passes.Length;
+                expected[r] += Entropy(p.AsSpan(r * cols, cols)) / passes.Length;
+            }
+        for (int r = 0; r < rows; r++) predictive[r] = Entropy(mean.AsSpan(r * cols, cols));
+        return new ReferenceResult(mean, predictive, expected);
+    }
+
+    private static double Entropy(ReadOnlySpan<double> p)
+    {
+        double h = 0;
+        foreach (double v in p) if (v > 0) h -= v * Math.Log(v);
+        return h;
+    }
+
+    /// <summary>Entropy error: a few ulp per term from the float log and product, sums add √n·u (as in the entropy tests), plus the passes' spread.</summary>
+    private static double Bound(double h, int cols) => 8e-7 * (1 + h) * (4 + Math.Sqrt(cols) + cols / 16.0) + 2e-6;
+
+    /// <summary>Checks every per-row measure of <paramref name="actual"/> against the float64 passes.</summary>
+    private static void AssertMatches(EnsembleUncertaintyResult actual, double[][] passes, int rows, int cols, double extraEntropy, string what)
+    {
+        var expected = Compute(passes, rows, cols);
+        Assert.Equal(passes.Length, actual.Passes);
+        for (int r = 0; r < rows; r++)
+        {
+            var meanRow = expected.Mean.AsSpan(r * cols, cols);
+            for (int j = 0; j < cols; j++)
+                Tolerance.AssertClose(actual.MeanProbabilities[r * cols + j], meanRow[j], 2e-6 * meanRow[j] + 1e-7 * passes.Length, $"{what}: mean[{r}, {j}]");
+            // the top class: the reference's maximum, or a class within rounding of it (near ties)
+            int k = actual.Predicted[r];
+            double best = meanRow.ToArray().Max();
+            Assert.True(k >= 0 && k < cols && meanRow[k] >= best - 1e-6, $"{what}: row {r} predicted {k} with mean {meanRow[k]:R}, the best is {best:R}");
+            for (int j = 0; j < k; j++)
+                Assert.True(meanRow[j] < best + 1e-6 && meanRow[j] <= meanRow[k] + 1e-6, $"{what}: row {r}: class {j} before {k} is as large");
+            double bound = Bound(expected.Predictive[r], cols) + extraEntropy;
+            Tolerance.AssertClose(actual.PredictiveEntropy[r], expected.Predictive[r], bound, $"{what}: predictive entropy[{r}]");
+            Tolerance.AssertClose(actual.ExpectedEntropy[r], expected.Expected[r], bound, $"{what}: expected entropy[{r}]");
+            Tolerance.AssertClose(actual.MutualInformation[r], Math.Max(0, expected.Predictive[r] - expected.Expected[r]), 2 * bound, $"{what}: mutual information[{r}]");
+            Assert.InRange(actual.MutualInformation[r], 0, Math.Log(cols) + 1e-6);
+            // moments and agreement at the class the accumulator chose
+            double m = 0, sq = 0;
+            int agree = 0;
+            foreach (var p in passes)
+            {
+                double v = p[r * cols + k];
+                m += v / passes.Length;
+                sq += v * v / passes.Length;
+                var row = p.AsSpan(r * cols, cols);
+                int arg = 0;
+                for (int j = 1; j < cols; j++) if (row[j] > row[arg]) arg = j;
+                if (arg == k) agree++;
+            }
+            Tolerance.AssertClose(actual.TopVariance[r], Math.Max(0, sq - m * m), 4e-6, $"{what}: top variance[{r}]");
+            Assert.InRange(actual.TopVariance[r], 0, 0.25 + 1e-6);
+            if (!HasNearTie(passes, r, cols))
+                Tolerance.AssertClose(actual.Agreement[r], (double)agree / passes.Length, 1e-7, $"{what}: agreement[{r}]");
+        }
+    }
+
+    /// <summary>Whether a pass's row has two classes within rounding of its maximum (then float and float64 may pick different argmaxes).</summary>
+    private static bool HasNearTie(double[][] passes, int r, int cols)
+    {
+        foreach (var p in passes)
+        {
+            var row = p.AsSpan(r * cols, cols).ToArray();
+            double max = row.Max();
+            if (row.Count(v => v >= max * (1 - 1e-5)) > 1) return true;
+        }
+        return false;
+    }
+
+    /// <summary>S passes of logits from the case: the case's logits plus pass-specific noise of the same scale.</summary>
+    private static float[][] PassLogits(SoftmaxCase c, int passes)
+    {
+        var z = c.Logits();
+        var random = new Random(c.Seed ^ 0x2545F491);
+        return Enumerable.Range(0, passes).Select(_ => z.Select(v => (float)(v + 0.3 * c.Scale * TestData.Normal(random))).ToArray()).ToArray();
+    }
+
+    [Property]
+    public void From_probabilities_matches_the_float64_computation_on_every_path(SoftmaxCase c)
+    {
+        int passes = 1 + c.Seed % 4;
+        var probs = PassLogits(c, passes).Select(z => Softmax.SoftmaxPropertyTests.ReferenceProbabilities(z, c)).ToArray();
+        var exact = probs.Select(p => p.Select(v => (double)v).ToArray()).ToArray();
+        foreach (var path in Paths.All)
+        {
+            var u = new EnsembleUncertainty(c.Rows, c.Cols);
+            foreach (var p in probs) u.AddProbabilities(p, path.Options);
+            AssertMatches(u.Result(path.Options), exact, c.Rows, c.Cols, 0, $"{path} {c} S={passes}");
+        }
+    }
+
+    [Property]
+    public void From_logits_matches_the_float64_softmax_of_every_pass(SoftmaxCase c)
+    {
+        int passes = 1 + c.Seed % 4;
+        var logits = PassLogits(c, passes);
+        var exact = logits.Select(z => Enumerable.Range(0, c.Rows).SelectMany(r => Reference.Softmax(z.AsSpan(r * c.Cols, c.Cols), c.Temperature)).ToArray()).ToArray();
+        double spread = logits.SelectMany(z => Enumerable.Range(0, c.Rows).Select(r => Reference.LogSoftmax(z.AsSpan(r * c.Cols, c.Cols), c.Temperature).Min())).Min();
+        foreach (var path in Paths.All)
+        {
+            var u = new EnsembleUncertainty(c.Rows, c.Cols);
+            foreach (var z in logits) u.AddLogits(z, c.Temperature, path.Options);
+            AssertMatches(u.Result(path.Options), exact, c.Rows, c.Cols, 2e-7 * Math.Min(-spread, 104), $"{path} {c} S={passes}");
+        }
+    }
+
+    [Fact]
+    public void Equal_passes_have_no_mutual_information_full_agreement_and_no_variance()
+    {
+        var c = new SoftmaxCase(7, 33, 3.0, 1f, 11, false);
+        var p = Softmax.SoftmaxPropertyTests.ReferenceProbabilities(c.Logits(), c);
+        foreach (var path in Paths.All)
+        {
+            var u = new EnsembleUncertainty(c.Rows, c.Cols);
+            for (int s = 0; s < 5; s++) u.AddProbabilities(p, path.Options);
+            var result = u.Result(path.Options);
+            for (int r = 0; r < c.Rows; r++)
+            {
+                Assert.InRange(result.MutualInformation[r], 0, 2e-6);
+                Assert.Equal(1f, result.Agreement[r]);
+                Assert.InRange(result.TopVariance[r], 0, 1e-6);
+            }
+        }
+    }
+
+    [Fact]
+    public void One_hot_passes_that_all_disagree_give_the_largest_mutual_information()
+    {
+        const int rows = 3, cols = 5;
+        foreach (var path in Paths.All)
+        {
+            var u = new EnsembleUncertainty(rows, cols);
+            for (int s = 0; s < cols; s++)
+            {
+                var p = new float[rows * cols];
+                for (int r = 0; r < rows; r++) p[r * cols + (r + s) % cols] = 1;
+                u.AddProbabilities(p, path.Options);
+            }
+            var result = u.Result(path.Options);
+            for (int r = 0; r < rows; r++)
+            {
+                Tolerance.AssertClose(result.MutualInformation[r], Math.Log(cols), 2e-6, $"{path}: MI[{r}]");
+                Assert.Equal(0f, result.ExpectedEntropy[r]);
+                Assert.Equal(0, result.Predicted[r]);                      // uniform mean: the first class
+                Tolerance.AssertClose(result.Agreement[r], 1.0 / cols, 1e-7, $"{path}: agreement[{r}]");
+                Tolerance.AssertClose(result.TopVariance[r], 1.0 / cols - 1.0 / (cols * cols), 1e-6, $"{path}: variance[{r}]");
+                for (int j = 0; j < cols; j++) Assert.Equal(0.2f, result.MeanProbabilities[r * cols + j]);
+            }
+        }
+    }
+
+    [Fact]
+    public void One_class_rows_and_no_rows()
+    {
+        var one = new EnsembleUncertainty(4, 1);
+        one.AddProbabilities([1f, 1f, 1f, 1f]);
+        one.AddLogits([3f, -1e4f, 1e4f, 0f]);
+        var r = one.Result();
+        Assert.All(r.MutualInformation, v => Assert.Equal(0f, v));
+        Assert.All(r.Agreement, v => Assert.Equal(1f, v));
+        Assert.All(r.MeanProbabilities, v => Assert.Equal(1f, v));
+        var none = new EnsembleUncertainty(0, 3);
+        none.AddProbabilities([]);
+        var empty = none.Result();
+        Assert.Empty(empty.Predicted);
+        Assert.True(double.IsNaN(empty.MeanMutualInformation));
+    }
+
+    [Fact]
+    public void Bad_passes_are_refused_and_fault_the_accumulator()
+    {
+        var u = new EnsembleUncertainty(2, 3);
+        var e = Assert.Throws<ArgumentException>(() => u.AddProbabilities([0.5f, 0.5f]));
+        Assert.Contains("[2 x 3]", e.Message);
+        Assert.Throws<InvalidOperationException>(() => u.Result());      // no pass yet
+        u.AddProbabilities([0.2f, 0.3f, 0.5f, 1f, 0f, 0f]);
+        e = Assert.Throws<ArgumentException>(() => u.AddProbabilities([0.2f, 0.3f, 0.5f, 0.5f, 0.7f, -0.2f]));
+        Assert.Contains("row 1 of pass 1", e.Message);
+        var faulted = Assert.Throws<InvalidOperationException>(() => u.AddProbabilities([0.2f, 0.3f, 0.5f, 1f, 0f, 0f]));
+        Assert.Contains("faulted", faulted.Message);
+        Assert.Throws<InvalidOperationException>(() => u.Result());
+
+        var logits = new EnsembleUncertainty(2, 3);
+        e = Assert.Throws<ArgumentException>(() => logits.AddLogits([1f, 2f, 3f, 1f, float.NaN, 0f]));
+        Assert.Contains("row 1 of pass 0", e.Message);
+        logits = new EnsembleUncertainty(2, 3);
+        Assert.Throws<ArgumentException>(() => logits.AddLogits([1f, float.PositiveInfinity, 3f, 1f, 2f, 0f]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EnsembleUncertainty(2, 3).AddLogits(new float[6], 0f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EnsembleUncertainty(-1, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EnsembleUncertainty(1, 0));
+    }
+}
