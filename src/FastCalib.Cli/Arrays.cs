@@ -402,19 +402,22 @@ public sealed class NpyWriter : IDisposable
     {
         _file = new OutputFile(path, option);
         _descr = descr;
+        _file.Guard(() => WriteHeader(_file.Stream, dims, descr));
+    }
+
+    /// <summary>The .npy header (magic, version 1.0, the shape and dtype, padded to 64 bytes) for C-order data.</summary>
+    public static void WriteHeader(Stream stream, long[] dims, string descr)
+    {
         string shape = dims.Length == 1 ? $"({dims[0]},)" : "(" + string.Join(", ", dims) + ")";
         string header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
         int total = 10 + header.Length + 1;
         int padding = (64 - total % 64) % 64;
         header = header + new string(' ', padding) + "\n";
-        _file.Guard(() =>
-        {
-            _file.Stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
-            var length = new byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)header.Length);
-            _file.Stream.Write(length);
-            _file.Stream.Write(Encoding.Latin1.GetBytes(header));
-        });
+        stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        var length = new byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)header.Length);
+        stream.Write(length);
+        stream.Write(Encoding.Latin1.GetBytes(header));
     }
 
     public void Write(ReadOnlySpan<float> values)

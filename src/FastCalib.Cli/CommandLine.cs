@@ -48,6 +48,14 @@ public static class CommandLine
         ["--out-dir"] = ("DIR", "Folder for the reliability diagrams (default: the current folder)."),
         ["--train"] = (null, "Run the training-loop example instead (mixup, a learnable temperature, the confidence penalty, a calibration monitor)."),
         ["--epochs"] = ("E", "Epochs of the training-loop example (default 6)."),
+        ["--stack"] = ("FILE", "All passes in one array [S, N, C] of probabilities (S passes of N rows)."),
+        ["--logit-stack"] = ("FILE", "All passes in one array [S, N, C] of logits."),
+    };
+
+    /// <summary>Options that take one or more values (uncertainty's passes: --probs a.npy b.npy ...).</summary>
+    private static readonly Dictionary<string, string[]> MultiValued = new()
+    {
+        ["uncertainty"] = ["--probs", "--logits"],
     };
 
     private static readonly string[] Metrics = ["--probs", "--logits", "--temperature", "--labels", "--bins", "--edges", "--binning", "--device"];
@@ -69,8 +77,14 @@ public static class CommandLine
             ["--method", "--scores", "--labels", "--bins", "--out", "--json"], FastCalib.Cli.Calibrate.Fit),
         ("apply", "Apply a calibrator saved by 'fit' to scores: the calibrated probabilities of the positive class, into a .npy file.",
             ["--calibrator", "--scores", "--out", "--float64"], FastCalib.Cli.Calibrate.Apply),
+        ("uncertainty", "Uncertainty of S stochastic passes over the same rows (ensemble members, MC-dropout samples), one file per pass or one [S, N, C] stack: "
+            + "per row the mean probabilities, predictive and expected entropy, mutual information (BALD), the top class's variance and the passes' agreement, into an .npz (mean_probs, predictive_entropy, expected_entropy, mutual_information, top_variance, agreement); "
+            + "their means printed, and with --labels the calibration report of the mean.",
+            ["--probs", "--logits", "--stack", "--logit-stack", "--temperature", "--labels", "--bins", "--binning", "--device", "--out", "--json"], FastCalib.Cli.Uncertainty.Run),
         ("softmax", "softmax(logits / T) of every row, into a .npy file.",
             ["--logits", "--temperature", "--out", "--device", "--float64"], FastCalib.Cli.Commands.Softmax),
+        ("log-softmax", "log softmax(logits / T) of every row (exact log-sum-exp, finite for logits of any size), into a .npy file.",
+            ["--logits", "--temperature", "--out", "--device", "--float64"], FastCalib.Cli.Commands.LogSoftmax),
         ("entropy", "The entropy (nats) of every probability row, into a .npy file.",
             ["--probs", "--out", "--device", "--float64"], FastCalib.Cli.Commands.Entropy),
         ("fft-magnitude", "|DFT2| of each image (NumPy's fft2 convention), optionally shifted, log1p-scaled, standardised and clipped, into a .npy file.",
@@ -98,7 +112,7 @@ public static class CommandLine
         foreach (var (name, description, options, run) in Table)
         {
             var command = new Command(name, description);
-            var declared = options.Select(Declare).ToList();
+            var declared = options.Select(o => Declare(o, MultiValued.TryGetValue(name, out var many) && many.Contains(o))).ToList();
             foreach (var option in declared) command.Options.Add(option);
             Argument<string[]>? files = null;
             if (name == "merge")
@@ -108,7 +122,7 @@ public static class CommandLine
             if (name == "demo")
             {
                 // no command: the demo, with its options
-                var rootOptions = options.Select(Declare).ToList();
+                var rootOptions = options.Select(o => Declare(o)).ToList();
                 foreach (var option in rootOptions) root.Options.Add(option);
                 root.SetAction(result => run(new Arguments(result, rootOptions), output, error));
             }
@@ -116,10 +130,12 @@ public static class CommandLine
         return root;
     }
 
-    private static Option Declare(string name)
+    private static Option Declare(string name, bool many = false)
     {
         var (value, help) = Specs[name];
         if (value is null) return new Option<bool>(name) { Description = help };
+        if (many)
+            return new Option<string[]>(name) { Description = help + " One file per pass: give several.", HelpName = value + "...", AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore };
         var option = new Option<string>(name) { Description = help, HelpName = value };
         if (name == "--device") option.AcceptOnlyFromAmong("auto", "cpu", "gpu");
         if (name == "--binning") option.AcceptOnlyFromAmong(Arguments.BinningRules.Keys.ToArray());
@@ -199,6 +215,10 @@ public sealed class Arguments
 
     public string? Get(string name) =>
         _options.TryGetValue(name, out var option) && option is Option<string> valued && Has(name) ? _result.GetValue(valued) : null;
+
+    /// <summary>Every value of an option that takes several (none when it was not given).</summary>
+    public string[] GetAll(string name) =>
+        _options.TryGetValue(name, out var option) && option is Option<string[]> many && _result.GetResult(option) is { Implicit: false } ? _result.GetValue(many) ?? [] : [];
 
     public string Required(string name) => Get(name) ?? throw new UsageException($"{name} is required.");
 

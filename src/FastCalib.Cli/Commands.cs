@@ -32,7 +32,7 @@ public static class Commands
     /// <summary>Rows per chunk read from a file: about 16 million values.</summary>
     private static int ChunkRows(int cols) => Math.Max(1, (1 << 24) / cols);
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     public static int Report(Arguments a, TextWriter output, TextWriter error)
     {
@@ -144,6 +144,15 @@ public static class Commands
         var options = a.Device();
         return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "softmax", source => source.Cols,
             (input, result, cols) => FastCalib.Softmax.Forward(input, result, cols, temperature, options),
+            "has NaN or +∞ logits (or only −∞), which have no softmax", output);
+    }
+
+    public static int LogSoftmax(Arguments a, TextWriter output, TextWriter error)
+    {
+        float temperature = a.Temperature();
+        var options = a.Device();
+        return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "log-softmax", source => source.Cols,
+            (input, result, cols) => FastCalib.Softmax.LogForward(input, result, cols, temperature, options),
             "has NaN or +∞ logits (or only −∞), which have no softmax", output);
     }
 
@@ -305,7 +314,7 @@ public static class Commands
         return (calibration, confidences is null ? null : (confidences.ToArray(), correct!.ToArray()), values.Rows);
     }
 
-    private static string Strip(string message)
+    internal static string Strip(string message)
     {
         int colon = message.IndexOf(": ", StringComparison.Ordinal);
         string text = colon > 0 && colon < 50 ? message[(colon + 2)..] : message;
@@ -313,7 +322,7 @@ public static class Commands
         return parameter > 0 ? text[..parameter] : text;
     }
 
-    private static void CheckPair(ArraySource values, ArraySource labels)
+    internal static void CheckPair(ArraySource values, ArraySource labels)
     {
         if (values.IsInteger) throw new InputException($"{values.Name}: holds integers; probabilities and logits must be floating point.");
         if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");

@@ -192,7 +192,7 @@ public sealed class CliTests : ToolTest
     }
 
     [Fact]
-    public void Softmax_and_entropy_write_npy_files_the_library_agrees_with()
+    public void Softmax_log_softmax_and_entropy_write_npy_files_the_library_agrees_with()
     {
         // --device cpu: compared exactly with the library on the same (default CPU) path
         var c = new SoftmaxCase(300, 7, 3, 1f, 2, false);
@@ -207,6 +207,15 @@ public sealed class CliTests : ToolTest
             var values = new float[z.Length];
             written.ReadFloats(values);
             Assert.Equal(expected, values);
+        }
+        Assert.Equal(0, Run("log-softmax", "--logits", PathOf("z.npy"), "--temperature", "1.5", "--out", PathOf("logp.npy"), "--device", "cpu").Code);
+        var expectedLog = new float[z.Length];
+        FastCalib.Softmax.LogForward(z, expectedLog, 7, 1.5f);
+        using (var written = ArraySource.Open(PathOf("logp.npy")))
+        {
+            var values = new float[z.Length];
+            written.ReadFloats(values);
+            Assert.Equal(expectedLog, values);
         }
         Assert.Equal(0, Run("entropy", "--probs", PathOf("p.npy"), "--out", PathOf("h.npy"), "--float64", "--device", "cpu").Code);
         var h = new float[300];

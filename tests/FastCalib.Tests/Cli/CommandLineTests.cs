@@ -14,6 +14,8 @@ public sealed class CommandLineTests : ToolTest
     [InlineData("fit-temperature", "--logits", "--labels", "--bins", "--binning", "--json")]
     [InlineData("plot", "--out", "--width", "--height", "--binning")]
     [InlineData("softmax", "--logits", "--temperature", "--out", "--float64")]
+    [InlineData("log-softmax", "--logits", "--temperature", "--out", "--float64")]
+    [InlineData("uncertainty", "--probs", "--logits", "--stack", "--logit-stack", "--labels", "--out", "--json")]
     [InlineData("entropy", "--probs", "--out")]
     [InlineData("fft-magnitude", "--images", "--shift", "--log1p", "--standardize", "--clip", "--half")]
     [InlineData("demo", "--rows", "--classes", "--seed", "--train", "--epochs")]
@@ -35,7 +37,7 @@ public sealed class CommandLineTests : ToolTest
         Assert.Matches(@"^\d+\.\d+\.\d+", output.Trim());
         (code, output, _) = Run("--help");
         Assert.Equal(0, code);
-        foreach (var command in new[] { "report", "fit-temperature", "plot", "softmax", "entropy", "fft-magnitude", "demo" }) Assert.Contains(command, output);
+        foreach (var command in new[] { "report", "fit-temperature", "plot", "softmax", "log-softmax", "uncertainty", "entropy", "fft-magnitude", "demo" }) Assert.Contains(command, output);
         Assert.Contains("Exit codes", output);
     }
 
