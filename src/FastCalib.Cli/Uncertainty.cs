@@ -46,7 +46,7 @@ public static class Uncertainty
             }
             catch (ArgumentException e)
             {
-                throw new InputException($"{source.Name}: {Commands.Strip(e.Message).Replace("; the accumulator is faulted", "")}");
+                throw new InputException($"{source.Name}: {Commands.Strip(e.Message).Replace("; the accumulator is faulted (its sums hold part of the pass)", "").Replace("; the accumulator is faulted", "")}");
             }
         }
         if ((stack ?? logitStack) is { } stackPath)

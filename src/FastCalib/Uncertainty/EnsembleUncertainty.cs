@@ -10,8 +10,8 @@ namespace FastCalib;
 /// <remarks>
 /// State: the running sums Σ p_s and Σ p_s² (float32, [rows, classes] each), Σ H(p_s) per row (float64) and each
 /// pass's predicted class (4 bytes a row a pass). Each pass's rows are validated as probability distributions (or, from
-/// logits, finite); a pass with an invalid row throws, after which the accumulator is faulted (its sums hold part of the
-/// rejected pass) and every later call throws. Passes run on the CPU (SIMD, all cores) or on a GPU through
+/// logits, finite); a pass with an invalid row throws, and the accumulator is then faulted (every later call throws;
+/// from logits its sums already hold part of the pass), so that a caught error cannot leave a silently wrong ensemble. Passes run on the CPU (SIMD, all cores) or on a GPU through
 /// <see cref="ComputeOptions"/>; the sums stay in host memory.
 /// </remarks>
 public sealed class EnsembleUncertainty
@@ -54,10 +54,7 @@ public sealed class EnsembleUncertainty
     {
         const string op = "EnsembleUncertainty.AddProbabilities";
         CheckPass(op, nameof(probabilities), probabilities.Length);
-        var predicted = new int[Rows];
-        var entropy = new float[Rows];
-        UncertaintyKernels.AddProbabilitiesKernel.Host(options, op, Rows, Classes, probabilities, _sum, _squares, _sum, _squares, Entropy.Tolerance(Classes), predicted, entropy);
-        Finish(op, predicted, entropy, "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than the tolerance)");
+        AddPass(op, probabilities, options, "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than the tolerance)");
     }
 
     /// <summary>Adds one pass of logits, row-major [rows, classes], as softmax(logits / temperature).</summary>
@@ -66,10 +63,60 @@ public sealed class EnsembleUncertainty
         const string op = "EnsembleUncertainty.AddLogits";
         float invT = Check.InverseTemperature(op, temperature);
         CheckPass(op, nameof(logits), logits.Length);
+        // one fused kernel (measured faster than a softmax into a buffer followed by the probabilities' path)
         var predicted = new int[Rows];
         var entropy = new float[Rows];
         UncertaintyKernels.AddLogitsKernel.Host(options, op, Rows, Classes, logits, _sum, _squares, _sum, _squares, invT, predicted, entropy);
-        Finish(op, predicted, entropy, "has a NaN or infinite logit");
+        Record(op, predicted, entropy, "has a NaN or infinite logit", added: true);
+    }
+
+    /// <summary>
+    /// One pass of probability rows: the per-row kernel of <see cref="PredictionDiversity"/> (first argmax, entropy,
+    /// validation in one traversal) on the chosen backend, then Σ p and Σ p² elementwise on the CPU, in parallel
+    /// chunks (contiguous vector loops, no tile transposes).
+    /// </summary>
+    private void AddPass(string op, ReadOnlySpan<float> probabilities, ComputeOptions options, string invalid)
+    {
+        var predicted = new int[Rows];
+        var entropy = new float[Rows];
+        EntropyKernels.SummarizeKernel.Host(options, op, Rows, Classes, probabilities, Entropy.Tolerance(Classes), predicted, entropy);
+        Record(op, predicted, entropy, invalid, added: false);
+        AddSums(probabilities, options);
+    }
+
+    /// <summary>Refuses the pass on its first invalid row (NaN entropy) and faults the accumulator; otherwise keeps the pass's per-row results.</summary>
+    private void Record(string op, int[] predicted, float[] entropy, string invalid, bool added)
+    {
+        for (int i = 0; i < entropy.Length; i++)
+            if (float.IsNaN(entropy[i]))
+            {
+                _fault = $"pass {Passes}, row {i}";
+                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted{(added ? " (its sums hold part of the pass)" : "")}.");
+            }
+        for (int i = 0; i < entropy.Length; i++) _entropySum[i] += entropy[i];
+        _predicted.Add(predicted);
+    }
+
+    private unsafe void AddSums(ReadOnlySpan<float> probabilities, ComputeOptions options)
+    {
+        // on a GPU backend the sums still live on the host: all cores add them
+        int threads = (options.Backend == Backend.Gpu ? default : options).ResolveCpu().Threads;
+        fixed (float* p = probabilities)
+        fixed (float* sum = _sum)
+        fixed (float* squares = _squares)
+        {
+            float* pp = p, ps = sum, pq = squares;
+            CpuRows.ForEachChunk(Rows, Classes, threads, (_, range) =>
+            {
+                long start = range.Start * Classes;
+                int n = checked((int)((range.End - range.Start) * Classes));
+                var x = new ReadOnlySpan<float>(pp + start, n);
+                var s = new Span<float>(ps + start, n);
+                var q = new Span<float>(pq + start, n);
+                System.Numerics.Tensors.TensorPrimitives.Add(s, x, s);
+                System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(x, x, q, q);
+            });
+        }
     }
 
     private void CheckPass(string op, string argument, long length)
@@ -78,20 +125,6 @@ public sealed class EnsembleUncertainty
             throw new InvalidOperationException($"{op}: the accumulator is faulted by an earlier rejected pass ({_fault}); start a new one.");
         if (length != (long)Rows * Classes)
             throw new ArgumentException($"{op}: {argument} has {length} elements; a pass is [{Rows} x {Classes}] = {(long)Rows * Classes}.", argument);
-    }
-
-    private void Finish(string op, int[] predicted, float[] entropy, string invalid)
-    {
-        for (int i = 0; i < entropy.Length; i++)
-        {
-            if (float.IsNaN(entropy[i]))
-            {
-                _fault = $"pass {Passes}, row {i}";
-                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted.");
-            }
-            _entropySum[i] += entropy[i];
-        }
-        _predicted.Add(predicted);
     }
 
     /// <summary>The per-row measures of the passes added so far (at least one).</summary>

@@ -3,32 +3,14 @@ using FastCalib.Kernels;
 namespace FastCalib;
 
 /// <summary>
-/// The per-row kernels of <see cref="EnsembleUncertainty"/>. One pass s of S stochastic predictions adds its
-/// probabilities p_s to the running sums Σ_s p_s and Σ_s p_s² (updated in place) and gives the pass's first argmax
-/// and entropy H(p_s) = −Σ p ln p; the finish turns the sums into p̄ = Σ p_s / S, H(p̄) and the top class's moments.
-/// The sums are read from <c>sum</c>, <c>squares</c> and written to <c>newSum</c>, <c>newSquares</c>, which the caller
-/// passes as the same arrays (every path reads an element before it writes the same element).
+/// Kernels of <see cref="EnsembleUncertainty"/>. A pass of probabilities is <see cref="EntropyKernels.Summarize"/> plus
+/// elementwise sums; a pass of logits is fused here (the softmax never written): it updates the running sums Σ_s p_s
+/// and Σ_s p_s², read from <c>sum</c>, <c>squares</c> and written to <c>newSum</c>, <c>newSquares</c>, which the caller
+/// passes as the same arrays (every path reads an element before it writes it). The finish turns the sums into
+/// p̄ = Σ p_s / S, H(p̄) and the moments of p̄'s top class.
 /// </summary>
 internal static partial class UncertaintyKernels
 {
-    /// <summary>
-    /// A pass of probabilities: sums updated, first argmax, and the entropy in nats (NaN for a row with a negative
-    /// or NaN entry or a sum off 1 by more than <paramref name="tolerance"/>; subnormal p count as 0 as in
-    /// <see cref="EntropyKernels.FromProbabilities"/>).
-    /// </summary>
-    [RowKernel]
-    internal static void AddProbabilities(ReadOnlyRow p, ReadOnlyRow sum, ReadOnlyRow squares, Row newSum, Row newSquares, float tolerance, out int predicted, out float entropy)
-    {
-        int arg = Rows.ArgMax(p, v => v);
-        float h = Rows.Sum(p, v => v >= 1.17549435e-38f ? -v * MathF.Log(v) : 0);
-        float total = Rows.Sum(p, v => v);
-        float low = Rows.Min(p, v => v);
-        Rows.Map(newSum, sum, p, (a, v) => a + v);
-        Rows.Map(newSquares, squares, p, (a, v) => a + v * v);
-        predicted = arg;
-        entropy = low >= 0 && MathF.Abs(total - 1) <= tolerance ? h : float.NaN;
-    }
-
     /// <summary>
     /// A pass of logits z at 1/T: p = softmax(z / T) without writing it (e_j = exp((z_j − max z) / T), s = Σ e,
     /// p_j = e_j / s), the sums updated, the first argmax of z, and H(p) = ln s − Σ e_j a_j / s with a_j = (z_j − max z) / T
