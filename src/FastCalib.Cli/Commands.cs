@@ -138,21 +138,21 @@ public static class Commands
         return 0;
     }
 
-    public static int Softmax(Arguments a, TextWriter output, TextWriter error)
-    {
-        float temperature = a.Temperature();
-        var options = a.Device();
-        return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "softmax", source => source.Cols,
-            (input, result, cols) => FastCalib.Softmax.Forward(input, result, cols, temperature, options),
-            "has NaN or +∞ logits (or only −∞), which have no softmax", output);
-    }
+    public static int Softmax(Arguments a, TextWriter output, TextWriter error) =>
+        FromLogits(a, output, error, "softmax", FastCalib.Softmax.Forward);
 
-    public static int LogSoftmax(Arguments a, TextWriter output, TextWriter error)
+    public static int LogSoftmax(Arguments a, TextWriter output, TextWriter error) =>
+        FromLogits(a, output, error, "log-softmax", FastCalib.Softmax.LogForward);
+
+    private delegate void RowwiseLogits(ReadOnlySpan<float> logits, Span<float> result, int classes, float temperature, ComputeOptions options);
+
+    /// <summary>softmax or log-softmax of --logits at --temperature, row block by row block, into --out.</summary>
+    private static int FromLogits(Arguments a, TextWriter output, TextWriter error, string what, RowwiseLogits kernel)
     {
         float temperature = a.Temperature();
         var options = a.Device();
-        return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, "log-softmax", source => source.Cols,
-            (input, result, cols) => FastCalib.Softmax.LogForward(input, result, cols, temperature, options),
+        return Map(a.Required("--logits"), a.Required("--out"), a.Has("--float64"), error, what, source => source.Cols,
+            (input, result, cols) => kernel(input, result, cols, temperature, options),
             "has NaN or +∞ logits (or only −∞), which have no softmax", output);
     }
 

@@ -14,8 +14,15 @@ namespace FastCalib.Cli;
 /// </summary>
 public static class Uncertainty
 {
-    /// <summary>The per-row arrays of the archive, in its order.</summary>
-    public static readonly string[] ArrayNames = ["mean_probs", "predictive_entropy", "expected_entropy", "mutual_information", "top_variance", "agreement"];
+    /// <summary>The per-row measures: their name in the archive and the JSON, their label in the text, the values and their mean.</summary>
+    private static (string Name, string Label, float[] PerRow, double Mean)[] Measures(EnsembleUncertaintyResult r) =>
+    [
+        ("predictive_entropy", "predictive entropy", r.PredictiveEntropy, r.MeanPredictiveEntropy),
+        ("expected_entropy", "expected entropy", r.ExpectedEntropy, r.MeanExpectedEntropy),
+        ("mutual_information", "mutual information", r.MutualInformation, r.MeanMutualInformation),
+        ("top_variance", "top-class variance", r.TopVariance, r.MeanTopVariance),
+        ("agreement", "agreement", r.Agreement, r.MeanAgreement),
+    ];
 
     public static int Run(Arguments a, TextWriter output, TextWriter error)
     {
@@ -25,6 +32,7 @@ public static class Uncertainty
         if (given != 1) throw new UsageException("give the passes as one of --probs FILE..., --logits FILE..., --stack FILE or --logit-stack FILE.");
         if ((probs.Length > 0 || stack is not null) && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits and --logit-stack.");
         if (!a.Has("--out") && !a.Has("--json")) throw new UsageException("give --out U.npz, --json, or both.");
+        if (!a.Has("--labels") && (a.Has("--bins") || a.Has("--binning"))) throw new UsageException("--bins and --binning apply to the report of --labels.");
         string? outPath = a.Get("--out");
         if (outPath is not null && !outPath.EndsWith(".npz", StringComparison.OrdinalIgnoreCase))
             throw new UsageException($"--out must name an .npz archive, got '{outPath}'.");
@@ -46,7 +54,10 @@ public static class Uncertainty
             }
             catch (ArgumentException e)
             {
-                throw new InputException($"{source.Name}: {Commands.Strip(e.Message).Replace("; the accumulator is faulted (its sums hold part of the pass)", "").Replace("; the accumulator is faulted", "")}");
+                // the tool stops here, so the library's word on the accumulator's state (after "; ") is left out
+                string message = Commands.Strip(e.Message);
+                int state = message.IndexOf("; ", StringComparison.Ordinal);
+                throw new InputException($"{source.Name}: {(state > 0 ? message[..state] + "." : message)}");
             }
         }
         if ((stack ?? logitStack) is { } stackPath)
@@ -55,6 +66,7 @@ public static class Uncertainty
             if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; passes must be floating point.");
             if (source.Shape.Length != 3)
                 throw new InputException($"{source.Name}: shape ({string.Join(", ", source.Shape)}) is not a stack of passes; give [S, N, C].");
+            // a pass (N x C) is one of the source's rows, whose length is an int
             var (passes, rows, cols) = (source.Shape[0], source.Shape[1], (int)source.Shape[2]);
             if (passes == 0) throw new InputException($"{source.Name}: holds no pass.");
             CheckPassSize(source, rows, cols);
@@ -97,39 +109,24 @@ public static class Uncertainty
         if (outPath is not null) WriteArchive(outPath, result);
         if (a.Has("--json"))
         {
-            var json = new Dictionary<string, object?>
-            {
-                ["passes"] = result.Passes,
-                ["rows"] = result.Rows,
-                ["classes"] = result.Classes,
-                ["predictive_entropy"] = Finite(result.MeanPredictiveEntropy),
-                ["expected_entropy"] = Finite(result.MeanExpectedEntropy),
-                ["mutual_information"] = Finite(result.MeanMutualInformation),
-                ["top_variance"] = Finite(result.MeanTopVariance),
-                ["agreement"] = Finite(result.MeanAgreement),
-            };
+            var json = new Dictionary<string, object?> { ["passes"] = result.Passes, ["rows"] = result.Rows, ["classes"] = result.Classes };
+            foreach (var m in Measures(result)) json[m.Name] = double.IsFinite(m.Mean) ? m.Mean : null;
             if (report is not null) json["report"] = Commands.ToJson(report, null);
             output.WriteLine(JsonSerializer.Serialize(json, Commands.Json));
         }
         else
         {
             output.WriteLine($"passes {result.Passes} of [{result.Rows} x {result.Classes}]; means over rows (nats):");
-            output.WriteLine($"  predictive entropy  {result.MeanPredictiveEntropy:F6}");
-            output.WriteLine($"  expected entropy    {result.MeanExpectedEntropy:F6}");
-            output.WriteLine($"  mutual information  {result.MeanMutualInformation:F6}");
-            output.WriteLine($"  top-class variance  {result.MeanTopVariance:F6}");
-            output.WriteLine($"  agreement           {result.MeanAgreement:F6}");
+            foreach (var m in Measures(result)) output.WriteLine($"  {m.Label,-20}{m.Mean:F6}");
             if (report is not null)
             {
                 output.WriteLine("calibration of the mean:");
                 Commands.WriteReport(output, report, null, a.Binning());
             }
         }
-        if (outPath is not null) output.WriteLine($"wrote {outPath} ({string.Join(", ", ArrayNames)})");
+        if (outPath is not null) output.WriteLine($"wrote {outPath} (mean_probs, {string.Join(", ", Measures(result).Select(m => m.Name))})");
         return 0;
     }
-
-    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
     private static void CheckPassSize(ArraySource source, long rows, int cols)
     {
@@ -146,11 +143,7 @@ public static class Uncertainty
             using (var zip = new ZipArchive(file.Stream, ZipArchiveMode.Create, leaveOpen: true))
             {
                 Entry(zip, "mean_probs", [r.Rows, r.Classes], r.MeanProbabilities);
-                Entry(zip, "predictive_entropy", [r.Rows], r.PredictiveEntropy);
-                Entry(zip, "expected_entropy", [r.Rows], r.ExpectedEntropy);
-                Entry(zip, "mutual_information", [r.Rows], r.MutualInformation);
-                Entry(zip, "top_variance", [r.Rows], r.TopVariance);
-                Entry(zip, "agreement", [r.Rows], r.Agreement);
+                foreach (var m in Measures(r)) Entry(zip, m.Name, [r.Rows], m.PerRow);
             }
         });
         file.Commit();

@@ -10,8 +10,9 @@ namespace FastCalib;
 /// <remarks>
 /// State: the running sums Σ p_s and Σ p_s² (float32, [rows, classes] each), Σ H(p_s) per row (float64) and each
 /// pass's predicted class (4 bytes a row a pass). Each pass's rows are validated as probability distributions (or, from
-/// logits, finite); a pass with an invalid row throws, and the accumulator is then faulted (every later call throws;
-/// from logits its sums already hold part of the pass), so that a caught error cannot leave a silently wrong ensemble. Passes run on the CPU (SIMD, all cores) or on a GPU through
+/// logits, finite). A refused pass of probabilities adds nothing (it is validated first); a refused pass of logits has
+/// already updated the sums in the same traversal, so it faults the accumulator and every later call throws, which keeps
+/// a caught error from leaving a silently wrong ensemble. Passes run on the CPU (SIMD, all cores) or on a GPU through
 /// <see cref="ComputeOptions"/>; the sums stay in host memory.
 /// </remarks>
 public sealed class EnsembleUncertainty
@@ -67,7 +68,7 @@ public sealed class EnsembleUncertainty
         var predicted = new int[Rows];
         var entropy = new float[Rows];
         UncertaintyKernels.AddLogitsKernel.Host(options, op, Rows, Classes, logits, _sum, _squares, _sum, _squares, invT, predicted, entropy);
-        Record(op, predicted, entropy, "has a NaN or infinite logit", added: true);
+        Record(op, predicted, entropy, "has a NaN or infinite logit", sumsUpdated: true);
     }
 
     /// <summary>
@@ -80,18 +81,23 @@ public sealed class EnsembleUncertainty
         var predicted = new int[Rows];
         var entropy = new float[Rows];
         EntropyKernels.SummarizeKernel.Host(options, op, Rows, Classes, probabilities, Entropy.Tolerance(Classes), predicted, entropy);
-        Record(op, predicted, entropy, invalid, added: false);
+        Record(op, predicted, entropy, invalid, sumsUpdated: false);
         AddSums(probabilities, options);
     }
 
-    /// <summary>Refuses the pass on its first invalid row (NaN entropy) and faults the accumulator; otherwise keeps the pass's per-row results.</summary>
-    private void Record(string op, int[] predicted, float[] entropy, string invalid, bool added)
+    /// <summary>
+    /// Refuses the pass on its first invalid row (NaN entropy), faulting the accumulator if the sums already hold part
+    /// of the pass; otherwise keeps the pass's per-row results.
+    /// </summary>
+    private void Record(string op, int[] predicted, float[] entropy, string invalid, bool sumsUpdated)
     {
         for (int i = 0; i < entropy.Length; i++)
             if (float.IsNaN(entropy[i]))
             {
+                if (!sumsUpdated)
+                    throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; nothing of the pass was added.");
                 _fault = $"pass {Passes}, row {i}";
-                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted{(added ? " (its sums hold part of the pass)" : "")}.");
+                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted (its sums hold part of the pass).");
             }
         for (int i = 0; i < entropy.Length; i++) _entropySum[i] += entropy[i];
         _predicted.Add(predicted);

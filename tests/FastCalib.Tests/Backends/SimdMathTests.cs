@@ -135,43 +135,24 @@ public class SimdMathTests
         }
     }
 
-    private static IEnumerable<(string Form, float[] Result)> AllLog(float[] x16)
-    {
+    private static IEnumerable<(string Form, float[] Result)> AllLog(float[] x16) =>
         // the bit-split form processors without AVX-512 use, at every width (on AVX-512 machines Log takes the other)
-        var portable = new float[16];
-        SimdMath512.LogPortable(Vector512.Create(x16)).CopyTo(portable);
-        yield return ("512 bit split", portable);
-        var portable256 = new float[16];
-        SimdMath256.LogPortable(Vector256.Create(x16, 0)).CopyTo(portable256, 0);
-        SimdMath256.LogPortable(Vector256.Create(x16, 8)).CopyTo(portable256, 8);
-        yield return ("256 bit split", portable256);
-        var portable128 = new float[16];
-        for (int k = 0; k < 16; k += 4) SimdMath128.LogPortable(Vector128.Create(x16, k)).CopyTo(portable128, k);
-        yield return ("128 bit split", portable128);
+        AtEveryWidth(x16, " bit split", SimdMath512.LogPortable, SimdMath256.LogPortable, SimdMath128.LogPortable)
+            .Concat(AtEveryWidth(x16, "", SimdMath512.Log, SimdMath256.Log, SimdMath128.Log));
 
-        var r512 = new float[16];
-        SimdMath512.Log(Vector512.Create(x16)).CopyTo(r512);
-        yield return ("512", r512);
-        var r256 = new float[16];
-        SimdMath256.Log(Vector256.Create(x16, 0)).CopyTo(r256, 0);
-        SimdMath256.Log(Vector256.Create(x16, 8)).CopyTo(r256, 8);
-        yield return ("256", r256);
-        var r128 = new float[16];
-        for (int k = 0; k < 16; k += 4) SimdMath128.Log(Vector128.Create(x16, k)).CopyTo(r128, k);
-        yield return ("128", r128);
-    }
+    private static IEnumerable<(string Form, float[] Result)> All(float[] x16) =>
+        AtEveryWidth(x16, "", SimdMath512.Exp, SimdMath256.Exp, SimdMath128.Exp);
 
-    private static IEnumerable<(int Width, float[] Result)> All(float[] x16)
+    /// <summary>A lane function applied to 16 values at 512, 256 and 128 bits (one, two and four vectors).</summary>
+    private static IEnumerable<(string Form, float[] Result)> AtEveryWidth(float[] x16, string form,
+        Func<Vector512<float>, Vector512<float>> f512, Func<Vector256<float>, Vector256<float>> f256, Func<Vector128<float>, Vector128<float>> f128)
     {
         var r512 = new float[16];
-        SimdMath512.Exp(Vector512.Create(x16)).CopyTo(r512);
-        yield return (512, r512);
+        f512(Vector512.Create(x16)).CopyTo(r512);
         var r256 = new float[16];
-        SimdMath256.Exp(Vector256.Create(x16, 0)).CopyTo(r256, 0);
-        SimdMath256.Exp(Vector256.Create(x16, 8)).CopyTo(r256, 8);
-        yield return (256, r256);
+        for (int k = 0; k < 16; k += 8) f256(Vector256.Create(x16, k)).CopyTo(r256, k);
         var r128 = new float[16];
-        for (int k = 0; k < 16; k += 4) SimdMath128.Exp(Vector128.Create(x16, k)).CopyTo(r128, k);
-        yield return (128, r128);
+        for (int k = 0; k < 16; k += 4) f128(Vector128.Create(x16, k)).CopyTo(r128, k);
+        return [("512" + form, r512), ("256" + form, r256), ("128" + form, r128)];
     }
 }
