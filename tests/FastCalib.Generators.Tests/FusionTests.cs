@@ -59,4 +59,39 @@ public class FusionTests
         string warp = Method(source, "public static void GpuWarpRows(");
         Assert.Equal(32, Regex.Matches(warp, @"GpuMath\.Exp\(").Count);      // one per register value
     }
+
+    [Fact]
+    public void Tile_paths_take_the_first_maximum_and_the_label_column_from_the_traversal_not_a_gather()
+    {
+        const string source = """
+            using System;
+            using FastCalib.Kernels;
+
+            static partial class K
+            {
+                [RowKernel]
+                static void Picks(ReadOnlyRow p, in int label, out float top, out float atLabel, out float scaled)
+                {
+                    int arg = Rows.ArgMax(p, v => v);
+                    float best = Rows.At(p, arg);
+                    float picked = Rows.At(p, label);
+                    int low = Rows.ArgMax(p, v => -v);
+                    float least = Rows.At(p, low);
+                    top = best;
+                    atLabel = picked;
+                    scaled = least;
+                }
+            }
+            """;
+        string generated = GeneratorHarness.Generate(source).Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("K.PicksKernel.g.cs")).ToString();
+        foreach (int width in new[] { 128, 256, 512 })
+        {
+            string tile = Method(generated, $"private static double Tile{width}(");
+            // the ArgMax of v itself keeps its value; the label column is selected in the loop (even, odd, last column);
+            // the ArgMax of -v has no value of p to keep, so its At stays a gather
+            Assert.Single(Regex.Matches(tile, @"GatherTile\("));
+            Assert.Contains("var best = __best_arg;", tile);
+            Assert.Equal(3, Regex.Matches(tile, @"picked = global::System\.Runtime\.Intrinsics\.Vector" + width + @"\.ConditionalSelect\(").Count);
+        }
+    }
 }

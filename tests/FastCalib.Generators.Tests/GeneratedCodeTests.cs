@@ -103,6 +103,42 @@ public class GeneratedCodeTests
         }
     }
 
+    /// <summary>
+    /// The values at the first maximum, the label and the first minimum, bit for bit as the definition reads them:
+    /// rows with ties, signed zeros, infinities and NaN (the first NaN is the maximum), every label position.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Picked_values_are_the_definitions_bit_for_bit_on_every_path(int rows, int cols)
+    {
+        var random = new Random(rows * 5 + cols);
+        float[] pool = [0f, -0f, 0.5f, -0.5f, 1f, float.NegativeInfinity, float.PositiveInfinity, float.NaN, -float.NaN];
+        var p = Enumerable.Range(0, rows * cols).Select(i => random.Next(4) == 0 ? pool[random.Next(pool.Length)] : random.Next(-2, 3) * 0.25f).ToArray();
+        for (int j = 0; j < cols && rows > 1; j++) p[cols + j] = float.NegativeInfinity;   // a row of -inf only: the first column
+        var label = Enumerable.Range(0, rows).Select(r => r % 2 == 0 ? random.Next(cols) : cols - 1).ToArray();
+        var method = Samples.Value.GetMethod("RunPicks")!;
+        (float[] Top, float[] AtLabel, float[] Least, int[] Arg) Run(int width, object? accelerator)
+        {
+            var result = (new float[rows], new float[rows], new float[rows], new int[rows]);
+            Array.Fill(result.Item1, 123f);
+            Array.Fill(result.Item2, 123f);
+            method.Invoke(null, new[] { width, accelerator, p, label, result.Item1, result.Item2, result.Item3, result.Item4, rows, cols });
+            return result;
+        }
+        var expected = Run(-1, null);
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        int[] Bits(float[] v) => v.Select(BitConverter.SingleToInt32Bits).ToArray();
+        foreach (var (width, acc) in new (int, object?)[] { (0, null), (128, null), (256, null), (512, null), (0, accelerator) })
+        {
+            var actual = Run(width, acc);
+            Assert.Equal(expected.Arg, actual.Arg);
+            Assert.Equal(Bits(expected.Top), Bits(actual.Top));
+            Assert.Equal(Bits(expected.AtLabel), Bits(actual.AtLabel));
+            Assert.Equal(Bits(expected.Least), Bits(actual.Least));
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void Gathered_rows_agree_on_every_path(int rows, int cols)

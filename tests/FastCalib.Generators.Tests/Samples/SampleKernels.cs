@@ -99,6 +99,53 @@ public static unsafe partial class SampleKernels
         return dt.GetAsArray1D()[0];
     }
 
+    /// <summary>
+    /// The value at the first maximum and at the label (the tile paths take them from the traversal), and at the first
+    /// minimum (a gather on the tile paths).
+    /// </summary>
+    [RowKernel]
+    public static void Picks(ReadOnlyRow p, in int label, out float top, out float atLabel, out float least, out int arg)
+    {
+        int first = Rows.ArgMax(p, v => v);
+        float best = Rows.At(p, first);
+        float picked = Rows.At(p, label);
+        int low = Rows.ArgMax(p, v => -v);
+        float smallest = Rows.At(p, low);
+        top = best;
+        atLabel = picked;
+        least = smallest;
+        arg = first;
+    }
+
+    public static void RunPicks(int width, Accelerator? accelerator, float[] p, int[] label, float[] top, float[] atLabel, float[] least, int[] arg, int rows, int cols)
+    {
+        if (width < 0)
+        {
+            for (int r = 0; r < rows; r++)
+                Picks(new ReadOnlyRow(p.AsSpan(r * cols, cols)), label[r], out top[r], out atLabel[r], out least[r], out arg[r]);
+            return;
+        }
+        if (accelerator is null)
+        {
+            fixed (float* pp = p, pt = top, pa = atLabel, pl = least)
+            fixed (int* py = label, pg = arg)
+                PicksKernel.Cpu(width != 0, width, 1, rows, cols, pp, py, pt, pa, pl, pg);
+            return;
+        }
+        using var dp = accelerator.Allocate1D(p);
+        using var dy = accelerator.Allocate1D(label);
+        using var dt = accelerator.Allocate1D<float>(rows);
+        using var da = accelerator.Allocate1D<float>(rows);
+        using var dl = accelerator.Allocate1D<float>(rows);
+        using var dg = accelerator.Allocate1D<int>(rows);
+        PicksKernel.Gpu(accelerator.DefaultStream, dp.View, dy.View, dt.View, da.View, dl.View, dg.View, rows, cols);
+        accelerator.Synchronize();
+        dt.View.CopyToCPU(top);
+        da.View.CopyToCPU(atLabel);
+        dl.View.CopyToCPU(least);
+        dg.View.CopyToCPU(arg);
+    }
+
     /// <summary>A gathered input row: row r of <c>b</c> is row index[r] of its matrix.</summary>
     [RowKernel]
     public static void Gathered(ReadOnlyRow a, [RowFrom("index")] ReadOnlyRow b, in int index, Row y, out float dot)

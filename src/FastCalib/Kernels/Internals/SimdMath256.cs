@@ -166,11 +166,15 @@ public static unsafe partial class SimdMath256
     /// greatest), or if equal with a smaller index.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> ArgMaxMerge(Vector256<float> best0, Vector256<int> index0, Vector256<float> best1, Vector256<int> index1)
+    public static Vector256<int> ArgMaxMerge(Vector256<float> best0, Vector256<int> index0, Vector256<float> best1, Vector256<int> index1) =>
+        Vector256.ConditionalSelect(ArgMaxSecond(best0, index0, best1, index1).AsInt32(), index1, index0);
+
+    /// <summary>The lanes where the second of two partial (best value, index) pairs is the first maximum (see <see cref="ArgMaxMerge"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ArgMaxSecond(Vector256<float> best0, Vector256<int> index0, Vector256<float> best1, Vector256<int> index1)
     {
         var equal = Vector256.Equals(best0, best1) | (Vector256.IsNaN(best0) & Vector256.IsNaN(best1));
-        var second = Beats(best1, best0) | (equal & Vector256.LessThan(index1, index0).AsSingle());
-        return Vector256.ConditionalSelect(second.AsInt32(), index1, index0);
+        return Beats(best1, best0) | (equal & Vector256.LessThan(index1, index0).AsSingle());
     }
 
     /// <summary>Per lane r, the tile value at column index[r] (element by element, where no gather instruction serves).</summary>
