@@ -16,6 +16,7 @@ public static class CommandLine
     {
         ["--probs"] = ("FILE", "Probabilities [N, C] (.npy, file.npz:name, file.parquet:column, file.arrow:column or .csv); each row must sum to 1."),
         ["--logits"] = ("FILE", "Logits [N, C]; probabilities are softmax(logits / T)."),
+        ["--votes"] = ("FILE", "Sampled answers [N, S] instead of probabilities: S class ids per row (an LLM asked the same question S times), -1 for an answer outside the classes; the majority class (the smallest id on ties) is the prediction and its share of the S answers the confidence. NLL and Brier are not defined."),
         ["--temperature"] = ("T", "Temperature dividing the logits, finite and > 0 (default 1)."),
         ["--labels"] = ("FILE", "Integer labels [N], one per row, in [0, C)."),
         ["--bins"] = ("COUNT", "Equal-width confidence bins, 1 to 1,000,000 (default 15)."),
@@ -58,7 +59,7 @@ public static class CommandLine
         ["uncertainty"] = ["--probs", "--logits"],
     };
 
-    private static readonly string[] Metrics = ["--probs", "--logits", "--temperature", "--labels", "--bins", "--edges", "--binning", "--device"];
+    private static readonly string[] Metrics = ["--probs", "--logits", "--votes", "--temperature", "--labels", "--bins", "--edges", "--binning", "--device"];
 
     /// <summary>The commands: name, description, options, and what runs.</summary>
     private static readonly (string Name, string Description, string[] Options, Func<Arguments, TextWriter, TextWriter, int> Run)[] Table =

@@ -132,7 +132,7 @@ public static class Commands
         bool riskCoverage = a.Has("--risk-coverage");
         var (calibration, pairs, _) = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, riskCoverage, bootstrap);
         var selective = pairs is { } v ? SelectivePrediction.WithCurve(v.Confidence, v.Correct, 500) : ((SelectiveReport, IReadOnlyList<RiskCoveragePoint>)?)null;
-        ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits")) ?? "",
+        ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits") ?? a.Get("--votes")) ?? "",
             bootstrap is null ? null : calibration.BootstrapIntervals(level), selective);
         output.WriteLine($"wrote {path} ({width} x {height})");
         return 0;
@@ -252,10 +252,13 @@ public static class Commands
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
         Arguments a, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences, BootstrapOptions? bootstrap = null)
     {
-        string? probs = a.Get("--probs"), logits = a.Get("--logits");
-        if ((probs is null) == (logits is null)) throw new UsageException("give exactly one of --probs and --logits.");
-        if (probs is not null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
-        if (logits is not null && a.Has("--unnormalized")) throw new UsageException("--unnormalized applies to --probs.");
+        string? probs = a.Get("--probs"), logits = a.Get("--logits"), votes = a.Get("--votes");
+        if ((probs is null ? 0 : 1) + (logits is null ? 0 : 1) + (votes is null ? 0 : 1) != 1)
+            throw new UsageException("give exactly one of --probs, --logits and --votes.");
+        if (logits is null && a.Has("--temperature")) throw new UsageException("--temperature applies to --logits.");
+        if (probs is null && a.Has("--unnormalized")) throw new UsageException("--unnormalized applies to --probs.");
+        if (votes is not null)
+            return AccumulateVotes(votes, a.Required("--labels"), bins, rule, options, error, collectConfidences, bootstrap, a.Edges());
         return Accumulate((probs ?? logits!, a.Required("--labels"), logits is not null), bins, rule, temperature, options, error, collectConfidences, a.Has("--unnormalized"), bootstrap, a.Edges());
     }
 
@@ -312,6 +315,58 @@ public static class Commands
             progress.Report(start);
         }
         return (calibration, confidences is null ? null : (confidences.ToArray(), correct!.ToArray()), values.Rows);
+    }
+
+    /// <summary>
+    /// Reads sampled answers [N, S] (class ids, -1 outside the classes) with --labels chunk by chunk: the majority
+    /// class is the prediction and its share of the S answers the confidence (<see cref="SampledAnswers"/>).
+    /// </summary>
+    private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) AccumulateVotes(
+        string votesFile, string labelsFile, int bins, BinningRule rule, ComputeOptions options, TextWriter error, bool collectConfidences,
+        BootstrapOptions? bootstrap, float[]? edges)
+    {
+        using var votes = ArraySource.Open(votesFile);
+        using var labels = ArraySource.Open(labelsFile);
+        if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");
+        if (labels.Rows != votes.Rows) throw new InputException($"{labels.Name}: {labels.Rows} labels for {votes.Rows} rows in {votes.Name}.");
+        if (votes.Rows == 0) throw new InputException($"{votes.Name}: has no rows; there is nothing to report on.");
+        int samples = votes.Cols;
+        var calibration = edges is null
+            ? new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap }
+            : new CalibrationAccumulator(edges, rule) { Bootstrap = bootstrap };
+        var confidences = collectConfidences ? new List<float>() : null;
+        var correctness = collectConfidences ? new List<bool>() : null;
+        var progress = new Progress(error, "reading", votes.Rows);
+        for (long start = 0; start < votes.Rows;)
+        {
+            int n = (int)Math.Min(ChunkRows(samples), votes.Rows - start);
+            var answers = new int[n * samples];
+            var y = new int[n];
+            votes.ReadInts(answers);
+            labels.ReadInts(y);
+            var majority = new int[n];
+            var confidence = new float[n];
+            try
+            {
+                SampledAnswers.Summarize(answers, samples, majority, confidence, [], options);
+                var correct = new bool[n];
+                for (int r = 0; r < n; r++)
+                {
+                    if (y[r] < 0) throw new InputException($"{labels.Name}: labels[{start + r}] is {y[r]}; labels must be class ids (0 or more).");
+                    correct[r] = majority[r] == y[r];
+                }
+                calibration.AddConfidences(confidence, correct);
+                confidences?.AddRange(confidence);
+                correctness?.AddRange(correct);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InputException($"{votes.Name}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+            }
+            start += n;
+            progress.Report(start);
+        }
+        return (calibration, confidences is null ? null : (confidences.ToArray(), correctness!.ToArray()), votes.Rows);
     }
 
     internal static string Strip(string message)
@@ -438,8 +493,13 @@ public static class Commands
         o.WriteLine($"ECE              {r.Ece:F4}{In(ci?.Ece)}");
         o.WriteLine($"MCE              {r.Mce:F4}{In(ci?.Mce)}");
         o.WriteLine($"RMS CE           {r.Rmsce:F4}{In(ci?.Rmsce)}   (debiased {r.RmsceDebiased:F4}{In(ci?.RmsceDebiased)})");
-        o.WriteLine($"NLL              {r.NegativeLogLikelihood:F4}{In(ci?.NegativeLogLikelihood)}");
-        o.WriteLine($"Brier            {r.Brier:F4}{In(ci?.Brier)}");
+        if (double.IsNaN(r.NegativeLogLikelihood) && double.IsNaN(r.Brier))
+            o.WriteLine("NLL, Brier       - (confidences without probabilities)");
+        else
+        {
+            o.WriteLine($"NLL              {r.NegativeLogLikelihood:F4}{In(ci?.NegativeLogLikelihood)}");
+            o.WriteLine($"Brier            {r.Brier:F4}{In(ci?.Brier)}");
+        }
         if (adaptive is not null) o.WriteLine($"adaptive ECE     {adaptive.Ece:F4} (equal-mass bins), adaptive MCE {adaptive.Mce:F4}");
         if (selective is not null)
             o.WriteLine($"AURC             {selective.Aurc:F4}   (E-AURC {selective.ExcessAurc:F4}, AUROC of confidence {selective.Auroc:F4})");

@@ -190,6 +190,33 @@ public sealed unsafe partial class CalibrationAccumulator
         }
     }
 
+    /// <summary>
+    /// Adds rows of <paramref name="samples"/> sampled answers, row-major [rows, samples] (class ids, or −1 for an
+    /// answer outside the classes), with one label per row: the prediction is the majority class and the confidence
+    /// its share of the answers, as <see cref="SampledAnswers.Summarize"/> defines them; correct = (majority = label).
+    /// NLL and Brier are not fed (there are no probabilities). Nothing is added if an answer or a label is invalid.
+    /// </summary>
+    public void AddVotes(ReadOnlySpan<int> answers, ReadOnlySpan<int> labels, int samples, ComputeOptions options = default)
+    {
+        const string op = "CalibrationAccumulator.AddVotes";
+        long rows = SampledAnswers.Validate(op, answers, samples);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        int bad = labels.IndexOfAnyInRange(int.MinValue, -1);
+        if (bad >= 0)
+            throw new ArgumentOutOfRangeException(nameof(labels), labels[bad], $"{op}: labels[{bad}] is {labels[bad]}; labels must be class ids (0 or more).");
+        const int Block = 1 << 16;
+        var majority = new int[(int)Math.Min(rows, Block)];
+        var confidence = new float[majority.Length];
+        var correct = new bool[majority.Length];
+        for (long start = 0; start < rows; start += Block)
+        {
+            int n = (int)Math.Min(Block, rows - start);
+            SampledAnswers.Run(answers.Slice((int)(start * samples), n * samples), samples, majority, confidence, default, options);
+            for (int r = 0; r < n; r++) correct[r] = majority[r] == labels[(int)start + r];
+            AddConfidences(confidence.AsSpan(0, n), correct.AsSpan(0, n));
+        }
+    }
+
     /// <summary>Adds precomputed (confidence, correct) pairs; confidences must be in [0, 1]. NLL and Brier are not fed.</summary>
     public void AddConfidences(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct)
     {

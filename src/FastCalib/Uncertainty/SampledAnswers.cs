@@ -1,0 +1,100 @@
+using FastCalib.Kernels.Internals;
+
+namespace FastCalib;
+
+/// <summary>
+/// Confidence from the agreement of sampled answers, for a classifier that gives no probabilities (an LLM asked the
+/// same question S times): per row of S answers, the majority class, its share of the S answers as the confidence, and
+/// the vote entropy of the answers.
+/// </summary>
+/// <remarks>
+/// Answers are class ids (any int ≥ 0) or −1 for an answer outside the classes (unparseable, "none of these"). The
+/// majority class is the most frequent id ≥ 0, the smallest id among equally frequent ones; its share counts every
+/// answer, −1 included, so answers outside the classes lower the confidence. A row with no answer inside the classes
+/// has majority −1 and confidence 0 (and is never correct). The vote entropy is that of the answers' empirical
+/// distribution, −Σ_k (n_k / S) ln(n_k / S) over the distinct answers, −1 counted as one outcome: 0 when all agree, ln S
+/// when all differ. Rows run on all cores; each row's answers are sorted in a scratch copy (S log S per row, any class
+/// count). The work runs on the host whatever the backend of the options (their thread count applies).
+/// </remarks>
+public static class SampledAnswers
+{
+    /// <summary>
+    /// Summarises rows of <paramref name="samples"/> answers, row-major [rows, samples]: majority class, confidence and
+    /// vote entropy (nats) per row. <paramref name="voteEntropy"/> may be empty (not wanted).
+    /// </summary>
+    public static void Summarize(ReadOnlySpan<int> answers, int samples, Span<int> majority, Span<float> confidence, Span<float> voteEntropy, ComputeOptions options = default)
+    {
+        const string op = "SampledAnswers.Summarize";
+        long rows = Validate(op, answers, samples);
+        Check.PerRow(op, nameof(majority), majority.Length, rows);
+        Check.PerRow(op, nameof(confidence), confidence.Length, rows);
+        if (!voteEntropy.IsEmpty) Check.PerRow(op, nameof(voteEntropy), voteEntropy.Length, rows);
+        Run(answers, samples, majority, confidence, voteEntropy, options);
+    }
+
+    /// <summary>Checks the shape and that every answer is −1 or a class id; returns the rows.</summary>
+    internal static long Validate(string op, ReadOnlySpan<int> answers, int samples)
+    {
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), samples, $"{op}: samples must be at least 1, got {samples}.");
+        long rows = Check.Rows(op, nameof(answers), answers.Length, samples, nameof(samples));
+        int bad = answers.IndexOfAnyInRange(int.MinValue, -2);
+        if (bad >= 0)
+            throw new ArgumentOutOfRangeException(nameof(answers), answers[bad],
+                $"{op}: answers[{bad / samples}, {bad % samples}] is {answers[bad]}; answers must be class ids (0 or more) or -1 for an answer outside the classes.");
+        return rows;
+    }
+
+    /// <summary>The per-row work on validated input.</summary>
+    internal static unsafe void Run(ReadOnlySpan<int> answers, int samples, Span<int> majority, Span<float> confidence, Span<float> voteEntropy, ComputeOptions options)
+    {
+        long rows = answers.Length / samples;
+        if (rows == 0) return;
+        int threads = options.ResolveThreads();   // host work whatever the backend
+        bool entropy = !voteEntropy.IsEmpty;
+        fixed (int* a = answers, m = majority)
+        fixed (float* c = confidence, h = voteEntropy)
+        {
+            int* pa = a, pm = m;
+            float* pc = c, ph = h;
+            CpuRows.ForEachChunk(rows, samples, threads, (_, range) =>
+            {
+                var scratch = new int[samples];
+                for (long r = range.Start; r < range.End; r++)
+                {
+                    new ReadOnlySpan<int>(pa + r * samples, samples).CopyTo(scratch);
+                    var (top, count, sumNLogN) = Tally(scratch);
+                    pm[r] = top;
+                    pc[r] = (float)((double)count / samples);
+                    // H = -Σ (n/S) ln(n/S) = ln S - (1/S) Σ n ln n
+                    if (entropy) ph[r] = (float)Math.Max(0, Math.Log(samples) - sumNLogN / samples);
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// Sorts one row's answers and walks their runs: the most frequent id ≥ 0 (the smallest on ties; −1 if none), its
+    /// count, and Σ n ln n over the runs (every distinct answer, −1 included).
+    /// </summary>
+    private static (int Majority, int Count, double SumNLogN) Tally(Span<int> answers)
+    {
+        answers.Sort();
+        int majority = -1, best = 0;
+        double sumNLogN = 0;
+        for (int i = 0; i < answers.Length;)
+        {
+            int j = i + 1;
+            while (j < answers.Length && answers[j] == answers[i]) j++;
+            int n = j - i;
+            sumNLogN += n * Math.Log(n);
+            // runs come in increasing id order, so a strictly larger count keeps the smallest id on ties
+            if (answers[i] >= 0 && n > best)
+            {
+                best = n;
+                majority = answers[i];
+            }
+            i = j;
+        }
+        return (majority, best, sumNLogN);
+    }
+}
