@@ -16,8 +16,9 @@ internal struct BlockSums
 /// <see cref="CalibrationTotals"/>: one binner per thread, its tables on the heap (so any bin count fits), reused
 /// block after block. Validity, bin indices and the block sums are vector code at the chosen width; the histogram is
 /// a scalar scatter into four interleaved copies of the table for small tables (so rows landing in the same bin do not
-/// wait on each other), and the NLL and Brier terms are gathered by exponent for their exact sums
-/// (<see cref="ExactSum"/>); both are flushed into the totals every 2^22 rows and at the end.
+/// wait on each other); the NLL and Brier terms of a block are summed exactly as integers in a window of binades below
+/// the block's largest term, the rare terms outside it gathered by exponent (<see cref="ExactSum"/>); both are flushed
+/// into the totals every 2^22 rows and at the end.
 /// </summary>
 internal sealed unsafe class BlockBinner
 {
@@ -28,9 +29,6 @@ internal sealed unsafe class BlockBinner
     /// bucket's mantissas (below 2^24 a row) below 2^46.</summary>
     private const int FlushRows = 1 << 22;
 
-    /// <summary>Copies of the score buckets, rows taking turns (terms of neighbouring rows often share an exponent).</summary>
-    private const int ScoreCopies = 4;
-
     private readonly int _bins;
     private readonly BinningRule _rule;
     private readonly float[] _thresholds;
@@ -40,7 +38,6 @@ internal sealed unsafe class BlockBinner
     private readonly int[] _slot = new int[Block];
     private readonly long[] _increment = new long[Block];
     private readonly long[] _rowUnits = new long[Block];
-    private readonly int[] _nllBucket = new int[Block], _nllMantissa = new int[Block], _brierBucket = new int[Block], _brierMantissa = new int[Block];
     /// <summary>Per slot and copy: the count in the low 32 bits and the correct count above them (one add a row;
     /// a flush comes before 2^32 rows). One more slot at the end takes rows in no bin and is never read.</summary>
     private readonly long[] _countAndCorrect;
@@ -50,8 +47,8 @@ internal sealed unsafe class BlockBinner
     private readonly Vector512<int>[] _above512;
     private readonly long[] _aboveCount;
     private readonly long[] _aboveCorrect;
-    private readonly long[] _nll = new long[ScoreCopies * ExactSum.Buckets];
-    private readonly long[] _brier = new long[ScoreCopies * ExactSum.Buckets];
+    private readonly long[] _nll = new long[ExactSum.Buckets];
+    private readonly long[] _brier = new long[ExactSum.Buckets];
     private readonly ReplicaBinner? _replicas;
     private readonly float[]? _edges;
     private int _pending;
@@ -97,30 +94,20 @@ internal sealed unsafe class BlockBinner
 
         // vector passes turn rows into slots and increments, so that the scatter below is loads and adds only
         HistogramTerms(confidence, correct, n);
-        bool scored = nll is not null;
-        if (scored)
+        if (nll is not null)
         {
-            ScoreTerms(nll, _nllBucket, _nllMantissa, n);
-            ScoreTerms(brier, _brierBucket, _brierMantissa, n);
+            AddScores(nll, _nll, n);
+            AddScores(brier, _brier, n);
             into.Scored += n;
         }
-        fixed (int* slot = _slot, nllBucket = _nllBucket, nllMantissa = _nllMantissa, brierBucket = _brierBucket, brierMantissa = _brierMantissa)
-        fixed (long* increment = _increment, rowUnits = _rowUnits, countAndCorrect = _countAndCorrect, units = _units, l = _nll, b = _brier)
+        fixed (int* slot = _slot)
+        fixed (long* increment = _increment, rowUnits = _rowUnits, countAndCorrect = _countAndCorrect, units = _units)
         {
-            if (scored)
-                for (int i = 0; i < n; i++)
-                {
-                    countAndCorrect[slot[i]] += increment[i];
-                    units[slot[i]] += rowUnits[i];
-                    l[nllBucket[i]] += nllMantissa[i];
-                    b[brierBucket[i]] += brierMantissa[i];
-                }
-            else
-                for (int i = 0; i < n; i++)
-                {
-                    countAndCorrect[slot[i]] += increment[i];
-                    units[slot[i]] += rowUnits[i];
-                }
+            for (int i = 0; i < n; i++)
+            {
+                countAndCorrect[slot[i]] += increment[i];
+                units[slot[i]] += rowUnits[i];
+            }
         }
 
         Array.Clear(_aboveCount);
@@ -182,23 +169,51 @@ internal sealed unsafe class BlockBinner
         }
     }
 
-    /// <summary>Each term's bucket in its row's copy of the score buckets, and its integer mantissa (<see cref="ExactSum.Gather"/>).</summary>
-    private void ScoreTerms(float* terms, int[] buckets, int[] mantissas, int n)
+    /// <summary>
+    /// Adds a block's NLL or Brier terms to <paramref name="buckets"/> exactly: the terms within
+    /// <see cref="ExactSum.Window"/> binades of the block's largest summed as one integer (vector code), the others
+    /// (infinities, terms far smaller than the block's largest) gathered one by one by exponent.
+    /// </summary>
+    private void AddScores(float* terms, long[] buckets, int n)
     {
-        fixed (int* bucket = buckets, mantissa = mantissas)
+        int largest = 0;
+        int i = _width switch
         {
-            int i = _width switch
+            512 => BlockSums512.LargestExponent(terms, n, ref largest),
+            256 => BlockSums256.LargestExponent(terms, n, ref largest),
+            _ => BlockSums128.LargestExponent(terms, n, ref largest),
+        };
+        for (; i < n; i++)
+        {
+            int exponent = (BitConverter.SingleToInt32Bits(terms[i]) >> 23) & 0xFF;
+            if (exponent != 0xFF) largest = Math.Max(largest, exponent);
+        }
+        int windowBase = ExactSum.WindowBase(largest);
+        fixed (long* b = buckets)
+        {
+            if (windowBase < 0)
             {
-                512 => BlockSums512.ScoreTerms(terms, bucket, mantissa, n, ScoreCopies),
-                256 => BlockSums256.ScoreTerms(terms, bucket, mantissa, n, ScoreCopies),
-                _ => BlockSums128.ScoreTerms(terms, bucket, mantissa, n, ScoreCopies),
-            };
-            for (; i < n; i++)
-            {
-                int bits = BitConverter.SingleToInt32Bits(terms[i]);
-                bucket[i] = (int)((uint)bits >> 23) + (i & (ScoreCopies - 1)) * ExactSum.Buckets;
-                mantissa[i] = ExactSum.Mantissa(bits);
+                for (int k = 0; k < n; k++) ExactSum.Gather(b, terms[k]);
+                return;
             }
+            long sum = 0;
+            bool outside = false;
+            int done = _width switch
+            {
+                512 => BlockSums512.WindowSum(terms, n, windowBase, ref sum, ref outside),
+                256 => BlockSums256.WindowSum(terms, n, windowBase, ref sum, ref outside),
+                _ => BlockSums128.WindowSum(terms, n, windowBase, ref sum, ref outside),
+            };
+            double scale = Math.ScaleB(1.0, 149 - windowBase);
+            for (int k = done; k < n; k++)
+            {
+                if (ExactSum.InWindow(BitConverter.SingleToInt32Bits(terms[k]), windowBase)) sum += (long)(terms[k] * scale);
+                else ExactSum.Gather(b, terms[k]);
+            }
+            if (outside)
+                for (int k = 0; k < done; k++)
+                    if (!ExactSum.InWindow(BitConverter.SingleToInt32Bits(terms[k]), windowBase)) ExactSum.Gather(b, terms[k]);
+            ExactSum.GatherScaled(b, sum, windowBase);
         }
     }
 

@@ -64,25 +64,52 @@ internal static unsafe class BlockSums256
         return i;
     }
 
-    /// <summary>
-    /// For rows [0, returned): the bucket of each float32 term in its row's copy of the buckets (sign and exponent,
-    /// <see cref="ExactSum"/>; rows take turns on <paramref name="copies"/> copies, a power of two dividing the lane
-    /// count) and its integer mantissa, so that gathering is a load and an add a term.
-    /// </summary>
-    public static int ScoreTerms(float* terms, int* bucket, int* mantissa, int n, int copies)
+    /// <summary>Raises <paramref name="largest"/> to the largest biased exponent among the finite terms of rows [0, returned).</summary>
+    public static int LargestExponent(float* terms, int n, ref int largest)
     {
         int w = Vector256<float>.Count, i = 0;
-        var copyBase = (Vector256<int>.Indices & Vector256.Create(copies - 1)) * Vector256.Create(ExactSum.Buckets);
-        var fraction = Vector256.Create(0x7FFFFF);
-        var exponent = Vector256.Create(0x7F800000);
-        var implicitBit = Vector256.Create(0x800000);
+        var max = Vector256<int>.Zero;
+        var all = Vector256.Create(0xFF);
+        for (; i + w <= n; i += w)
+        {
+            var exponent = Vector256.ShiftRightLogical(Vector256.Load(terms + i).AsInt32(), 23) & all;
+            max = Vector256.Max(max, Vector256.ConditionalSelect(Vector256.Equals(exponent, all), Vector256<int>.Zero, exponent));
+        }
+        for (int k = 0; k < w; k++) largest = Math.Max(largest, max.GetElement(k));
+        return i;
+    }
+
+    /// <summary>
+    /// For rows [0, returned): adds the terms in the integer window that starts at scale <paramref name="windowBase"/>
+    /// (<see cref="ExactSum.InWindow"/>) to <paramref name="sum"/> as m · 2^(s − base), exactly, and sets
+    /// <paramref name="outside"/> if any term is not in it (the caller gathers those apart).
+    /// </summary>
+    public static int WindowSum(float* terms, int n, int windowBase, ref long sum, ref bool outside)
+    {
+        int w = Vector256<float>.Count, i = 0;
+        // t · 2^(149 − base) is the integer m · 2^(s − base), |x| < 2^51; x + 1.5 · 2^52 then holds x in its low bits
+        var scale = Vector256.Create(Math.ScaleB(1.0, 149 - windowBase));
+        var magic = Vector256.Create(6755399441055744.0);
+        var magicBits = magic.AsInt64();
+        var lowest = Vector256.Create(windowBase == 0 ? 0 : windowBase + 1);   // s >= base as a biased exponent
+        var all = Vector256.Create(0xFF);
+        var magnitude = Vector256.Create(0x7FFFFFFF);
+        var low = Vector256<long>.Zero;
+        var high = Vector256<long>.Zero;
+        var missed = Vector256<int>.Zero;
         for (; i + w <= n; i += w)
         {
             var bits = Vector256.Load(terms + i).AsInt32();
-            (Vector256.ShiftRightLogical(bits, 23) + copyBase).Store(bucket + i);
-            // the implicit bit unless subnormal (ExactSum.Mantissa)
-            ((bits & fraction) | (~Vector256.Equals(bits & exponent, Vector256<int>.Zero) & implicitBit)).Store(mantissa + i);
+            var exponent = Vector256.ShiftRightLogical(bits, 23) & all;
+            var take = (Vector256.GreaterThanOrEqual(exponent, lowest) & ~Vector256.Equals(exponent, all))
+                | Vector256.Equals(bits & magnitude, Vector256<int>.Zero);
+            missed |= ~take;
+            var (lo, hi) = Vector256.Widen((bits & take).AsSingle());   // terms outside count as +0 here
+            low += (lo * scale + magic).AsInt64() - magicBits;
+            high += (hi * scale + magic).AsInt64() - magicBits;
         }
+        sum += Vector256.Sum(low + high);
+        outside |= !missed.Equals(Vector256<int>.Zero);
         return i;
     }
 

@@ -48,6 +48,45 @@ internal sealed class ExactSum
     public static int Mantissa(int bits) => (bits & 0x7FFFFF) | ((bits & 0x7F800000) != 0 ? 0x800000 : 0);
 
     /// <summary>
+    /// Binades below a block's largest term that <see cref="GatherScaled"/>'s integer window spans: a term m · 2^(s − 149)
+    /// with s at most this far below the block's largest scale is the integer m · 2^(s − base) below 2^51 (m below 2^24),
+    /// so a block of up to 2^10 terms sums below 2^61, and each term converts from float64 exactly.
+    /// </summary>
+    public const int Window = 27;
+
+    /// <summary>
+    /// The lowest scale of a block's integer window, from the largest biased exponent among its finite terms; −1 when
+    /// the terms are so large (beyond 2^78) that the window's sum would need buckets past the finite exponents.
+    /// </summary>
+    public static int WindowBase(int largestExponent)
+    {
+        int windowBase = Math.Max(Math.Max(largestExponent - 1, 0) - Window, 0);
+        return windowBase + 48 + 1 < 0xFF ? windowBase : -1;
+    }
+
+    /// <summary>Whether a term (its bits) is summed in the window that starts at scale <paramref name="windowBase"/>: zeros
+    /// always, infinities never, others when their scale max(e − 1, 0) is at least the base.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool InWindow(int bits, int windowBase)
+    {
+        int exponent = (bits >> 23) & 0xFF;
+        return (bits & 0x7FFFFFFF) == 0 || (exponent != 0xFF && Math.Max(exponent - 1, 0) >= windowBase);
+    }
+
+    /// <summary>
+    /// Adds sum · 2^(base − 149), the integer sum of a block's window, to <paramref name="buckets"/> exactly: three
+    /// pieces of at most 24 bits (the last signed) at the keys of scales base, base + 24 and base + 48, so a bucket's
+    /// capacity argument (below 2^24 an addition) holds as it does for single terms.
+    /// </summary>
+    public static unsafe void GatherScaled(long* buckets, long sum, int windowBase)
+    {
+        int key = windowBase + 1;   // a positive float of biased exponent e has scale max(e − 1, 0)
+        buckets[key] += sum & 0xFFFFFF;
+        buckets[key + 24] += (sum >> 24) & 0xFFFFFF;
+        buckets[key + 48] += sum >> 48;
+    }
+
+    /// <summary>
     /// Folds gathered buckets into the sum (exactly) and clears them: one set of <see cref="Buckets"/>, or several
     /// copies side by side (gatherers keep copies so that neighbouring terms of one exponent do not wait on each other).
     /// </summary>
@@ -57,7 +96,7 @@ internal sealed class ExactSum
             for (int key = 0; key < Buckets; key++) buckets[key] += buckets[copy + key];
         for (int key = 0; key < Buckets; key++)
         {
-            long mantissas = buckets[key];
+            long mantissas = buckets[key];   // negative in the keys GatherScaled's top piece may use
             if (mantissas == 0) continue;
             int exponent = key & 0xFF;
             bool negative = key >= 256;

@@ -87,15 +87,20 @@ public class AccumulatorPartsTests
     [InlineData(512)]
     public unsafe void The_block_binner_sums_scores_exactly_at_every_width(int width)
     {
-        // zeros (a label with probability 1), subnormals, the largest subnormal, normals of every size, and +infinity
+        // zeros (a label with probability 1), subnormals, the largest subnormal, normals of every size, and +infinity;
+        // blocks with a term near float's largest (summed term by term), with terms of every size below 100 (an integer
+        // window under the largest, many terms outside it), with terms in a few binades only (all in the window), and
+        // with negative terms (a Brier score rounded below 0)
         float[] special = [0f, -0f, float.Epsilon, 1e-40f, BitConverter.Int32BitsToSingle(0x007FFFFF), 1.17549435e-38f, 6e-8f, 0.5f, 1f, 2f, 103.27893f, 3e38f];
         var random = new Random(width);
-        foreach (bool withInfinity in new[] { false, true })
+        foreach (var (withInfinity, largest, lowest, negative) in new[] { (false, 100, -140, false), (true, 100, -140, false), (false, 7, -140, false), (true, 7, -140, true), (false, 3, -20, true), (false, 3, -20, false) })
         {
             // whole blocks, so every term passes through the vector path
             int n = BlockBinner.Block;
-            var nll = Enumerable.Range(0, n).Select(i => i % 3 == 0 ? special[i % special.Length] : (float)Math.ScaleB(random.NextDouble(), random.Next(-140, 100))).ToArray();
-            var brier = Enumerable.Range(0, n).Select(i => special[(i * 5 + 1) % special.Length] * (i % 2 == 0 ? 1 : (float)random.NextDouble())).ToArray();
+            var pool = special.Where(v => largest > 50 || v < 100).ToArray();
+            var nll = Enumerable.Range(0, n).Select(i => i % 3 == 0 && lowest < -100 ? pool[i % pool.Length] : (float)Math.ScaleB(random.NextDouble(), random.Next(lowest, largest))).ToArray();
+            var brier = Enumerable.Range(0, n).Select(i => pool[(i * 5 + 1) % pool.Length] * (i % 2 == 0 ? 1 : (float)random.NextDouble()) * (negative && i % 7 == 0 ? -1 : 1)).ToArray();
+            if (negative) for (int i = 0; i < n; i += 11) nll[i] = -nll[i];
             if (withInfinity) nll[517] = float.PositiveInfinity;
             var c = Enumerable.Range(0, n).Select(i => (float)random.NextDouble()).ToArray();
             var correct = c.Select((_, i) => (float)(i % 2)).ToArray();
