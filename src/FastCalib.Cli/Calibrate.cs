@@ -87,7 +87,7 @@ public static class Calibrate
     }
 
     /// <summary>Scores (one per row) and 0/1 labels, read whole (calibrators fit in memory).</summary>
-    private static (float[] Scores, int[] Labels) ReadPairs(string scoresSpec, string labelsSpec)
+    internal static (float[] Scores, int[] Labels) ReadPairs(string scoresSpec, string labelsSpec)
     {
         using var s = ArraySource.Open(scoresSpec);
         using var y = ArraySource.Open(labelsSpec);

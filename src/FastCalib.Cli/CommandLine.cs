@@ -32,6 +32,9 @@ public static class CommandLine
         ["--out"] = ("FILE", "Output file; written whole or not at all."),
         ["--method"] = ("METHOD", "Binary calibrator: platt (logistic on the score), beta (Kull et al. 2017; scores in [0, 1]), isotonic, histogram (--bins equal-width bins)."),
         ["--scores"] = ("FILE", "Scores [N] of a binary classifier (probabilities of the positive class for beta and histogram)."),
+        ["--binary"] = (null, "Binary predictions instead: --scores holds the probability of the positive class and --labels 0 or 1 (torchmetrics' binary calibration: the confidence is the score, 'correct' the label)."),
+        ["--target-precision"] = ("P", "Also give the lowest threshold whose precision reaches P (the most recall at that precision)."),
+        ["--target-recall"] = ("R", "Also give the highest threshold whose recall reaches R."),
         ["--calibrator"] = ("FILE", "A calibrator saved by 'fastcalib fit' (JSON)."),
         ["--save-state"] = ("FILE", "Also write the accumulator's state: a one-dimensional int64 .npy array whose elementwise sum over parts of a data set is their merge (see 'fastcalib merge')."),
         ["--width"] = ("PIXELS", "Picture width, 100 to 10,000 (default 900)."),
@@ -67,7 +70,7 @@ public static class CommandLine
         ("demo", "The main job on an embedded synthetic, overconfident 10-class classifier: calibration report, temperature fit, report again, reliability diagrams before and after, and which backend ran for how long.",
             ["--rows", "--classes", "--seed", "--out-dir", "--train", "--epochs"], (a, o, _) => Demo(a, o)),
         ("report", "Calibration report (ECE, MCE, RMS calibration error, accuracy, NLL, Brier, reliability table) of predictions and labels.",
-            [.. Metrics, "--unnormalized", "--adaptive", "--risk-coverage", "--bootstrap", "--ci", "--seed", "--json", "--save-state"], FastCalib.Cli.Commands.Report),
+            [.. Metrics, "--binary", "--scores", "--unnormalized", "--adaptive", "--risk-coverage", "--bootstrap", "--ci", "--seed", "--json", "--save-state"], FastCalib.Cli.Commands.Report),
         ("merge", "Merge accumulator states written by 'report --save-state' (or their elementwise sum, made by any engine) and report on all of them: the same numbers, bit for bit, as one report over all the data.",
             ["--json", "--save-state"], FastCalib.Cli.Commands.Merge),
         ("fit-temperature", "Fit the temperature that minimises the NLL (streaming Newton passes over the files), and report before and after.",
@@ -76,6 +79,8 @@ public static class CommandLine
             [.. Metrics, "--unnormalized", "--out", "--width", "--height", "--bootstrap", "--ci", "--seed", "--risk-coverage"], FastCalib.Cli.Commands.Plot),
         ("fit", "Fit a binary calibrator (platt, beta, isotonic or histogram) on scores and 0/1 labels, into a JSON file that 'apply' reads.",
             ["--method", "--scores", "--labels", "--bins", "--out", "--json"], FastCalib.Cli.Calibrate.Fit),
+        ("thresholds", "Ranking quality and decision thresholds of a binary classifier's scores: AUROC, average precision (scikit-learn's definitions, ties together), and the thresholds of largest Youden's J and F1, and those reaching a target precision or recall.",
+            ["--scores", "--labels", "--target-precision", "--target-recall", "--json"], FastCalib.Cli.Thresholds.Run),
         ("apply", "Apply a calibrator saved by 'fit' to scores: the calibrated probabilities of the positive class, into a .npy file.",
             ["--calibrator", "--scores", "--out", "--float64"], FastCalib.Cli.Calibrate.Apply),
         ("uncertainty", "Uncertainty of S stochastic passes over the same rows (ensemble members, MC-dropout samples), one file per pass or one [S, N, C] stack: "
@@ -240,6 +245,16 @@ public sealed class Arguments
         if (text is null) return fallback;
         if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) || !float.IsFinite(v))
             throw new UsageException($"{name} needs a number, got '{text}'.");
+        return v;
+    }
+
+    /// <summary>An optional share in [0, 1] (a target precision or recall).</summary>
+    public double? Share(string name)
+    {
+        string? text = Get(name);
+        if (text is null) return null;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !(v >= 0 && v <= 1))
+            throw new UsageException($"{name} needs a number from 0 to 1, got '{text}'.");
         return v;
     }
 

@@ -132,7 +132,7 @@ public static class Commands
         bool riskCoverage = a.Has("--risk-coverage");
         var (calibration, pairs, _) = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, riskCoverage, bootstrap);
         var selective = pairs is { } v ? SelectivePrediction.WithCurve(v.Confidence, v.Correct, 500) : ((SelectiveReport, IReadOnlyList<RiskCoveragePoint>)?)null;
-        ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits") ?? a.Get("--votes")) ?? "",
+        ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits") ?? a.Get("--votes") ?? a.Get("--scores")) ?? "",
             bootstrap is null ? null : calibration.BootstrapIntervals(level), selective);
         output.WriteLine($"wrote {path} ({width} x {height})");
         return 0;
@@ -252,6 +252,8 @@ public static class Commands
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) Accumulate(
         Arguments a, int bins, BinningRule rule, float temperature, ComputeOptions options, TextWriter error, bool collectConfidences, BootstrapOptions? bootstrap = null)
     {
+        if (a.Has("--binary")) return AccumulateBinary(a, bins, rule, error, collectConfidences, bootstrap);
+        if (a.Get("--scores") is not null) throw new UsageException("--scores goes with --binary (or use --probs, --logits or --votes).");
         string? probs = a.Get("--probs"), logits = a.Get("--logits"), votes = a.Get("--votes");
         if ((probs is null ? 0 : 1) + (logits is null ? 0 : 1) + (votes is null ? 0 : 1) != 1)
             throw new UsageException("give exactly one of --probs, --logits and --votes.");
@@ -273,9 +275,7 @@ public static class Commands
         CheckPair(values, labels);
         if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
         int cols = values.Cols;
-        var calibration = edges is null
-            ? new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap }
-            : new CalibrationAccumulator(edges, rule) { Bootstrap = bootstrap };
+        var calibration = NewAccumulator(bins, rule, bootstrap, edges);
         var confidences = collectConfidences ? new List<float>() : null;
         var correct = collectConfidences ? new List<bool>() : null;
         var progress = new Progress(error, "reading", values.Rows);
@@ -317,6 +317,47 @@ public static class Commands
         return (calibration, confidences is null ? null : (confidences.ToArray(), correct!.ToArray()), values.Rows);
     }
 
+    /// <summary>Reads binary --scores (probability of the positive class) and 0/1 --labels chunk by chunk (<see cref="CalibrationAccumulator.AddBinary(ReadOnlySpan{float}, ReadOnlySpan{int})"/>).</summary>
+    private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) AccumulateBinary(
+        Arguments a, int bins, BinningRule rule, TextWriter error, bool collectConfidences, BootstrapOptions? bootstrap)
+    {
+        foreach (string other in new[] { "--probs", "--logits", "--votes", "--temperature", "--unnormalized", "--risk-coverage" })
+            if (a.Has(other)) throw new UsageException($"{other} does not go with --binary.");
+        using var scores = ArraySource.Open(a.Required("--scores"));
+        using var labels = ArraySource.Open(a.Required("--labels"));
+        if (scores.Cols != 1) throw new InputException($"{scores.Name}: scores must be one value per row, got rows of {scores.Cols}.");
+        if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");
+        if (labels.Rows != scores.Rows) throw new InputException($"{labels.Name}: {labels.Rows} labels for {scores.Rows} scores in {scores.Name}.");
+        if (scores.Rows == 0) throw new InputException($"{scores.Name}: has no rows; there is nothing to report on.");
+        var edges = a.Edges();
+        var calibration = NewAccumulator(bins, rule, bootstrap, edges);
+        var confidences = collectConfidences ? new List<float>() : null;
+        var positives = collectConfidences ? new List<bool>() : null;
+        var progress = new Progress(error, "reading", scores.Rows);
+        for (long start = 0; start < scores.Rows;)
+        {
+            int n = (int)Math.Min(ChunkRows(1), scores.Rows - start);
+            var p = new float[n];
+            var y = new int[n];
+            scores.ReadFloats(p);
+            labels.ReadInts(y);
+            try
+            {
+                calibration.AddBinary(p, y);
+            }
+            catch (ArgumentException e)
+            {
+                string file = e.ParamName == "target" ? labels.Name : scores.Name;
+                throw new InputException($"{file}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+            }
+            confidences?.AddRange(p);
+            positives?.AddRange(y.Select(v => v == 1));
+            start += n;
+            progress.Report(start);
+        }
+        return (calibration, confidences is null ? null : (confidences.ToArray(), positives!.ToArray()), scores.Rows);
+    }
+
     /// <summary>
     /// Reads sampled answers [N, S] (class ids, -1 outside the classes) with --labels chunk by chunk: the majority
     /// class is the prediction and its share of the S answers the confidence (<see cref="SampledAnswers"/>).
@@ -331,9 +372,7 @@ public static class Commands
         if (labels.Rows != votes.Rows) throw new InputException($"{labels.Name}: {labels.Rows} labels for {votes.Rows} rows in {votes.Name}.");
         if (votes.Rows == 0) throw new InputException($"{votes.Name}: has no rows; there is nothing to report on.");
         int samples = votes.Cols;
-        var calibration = edges is null
-            ? new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap }
-            : new CalibrationAccumulator(edges, rule) { Bootstrap = bootstrap };
+        var calibration = NewAccumulator(bins, rule, bootstrap, edges);
         var confidences = collectConfidences ? new List<float>() : null;
         var correctness = collectConfidences ? new List<bool>() : null;
         var progress = new Progress(error, "reading", votes.Rows);
@@ -368,6 +407,12 @@ public static class Commands
         }
         return (calibration, confidences is null ? null : (confidences.ToArray(), correctness!.ToArray()), votes.Rows);
     }
+
+    /// <summary>The accumulator a metric command fills: equal-width bins, or the custom edges when given.</summary>
+    private static CalibrationAccumulator NewAccumulator(int bins, BinningRule rule, BootstrapOptions? bootstrap, float[]? edges) =>
+        edges is null
+            ? new CalibrationAccumulator(bins, rule) { Bootstrap = bootstrap }
+            : new CalibrationAccumulator(edges, rule) { Bootstrap = bootstrap };
 
     internal static string Strip(string message)
     {

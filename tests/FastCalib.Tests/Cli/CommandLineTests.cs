@@ -108,7 +108,7 @@ public sealed class CommandLineTests : ToolTest
     public void Tab_completion_answers_the_suggest_directive()
     {
         Assert.Equal(["report"], Run("[suggest]", "fastcalib rep").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(["--binning", "--bins"], Run("[suggest]", "fastcalib report --bi").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["--binary", "--binning", "--bins"], Run("[suggest]", "fastcalib report --bi").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(["closed-last", "guo", "sklearn", "torchmetrics"], Run("[suggest]", "fastcalib report --binning ").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("gpu", Run("[suggest:27]", "fastcalib softmax --device ").Out);
         Assert.Equal(["--device"], Run("[suggest:25]", "fastcalib softmax --device ").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
