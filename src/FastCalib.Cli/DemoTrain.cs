@@ -17,7 +17,7 @@ public sealed record TrainOptions(int Epochs = 6, int Seed = 7)
 /// temperature T = e^τ) trained by minibatch SGD on a deterministic synthetic dataset, using FastCalib the way a
 /// training loop would: mixup with label-smoothed soft targets (Mixup.Blend, Mixup.MixedCrossEntropy, which fuses the
 /// softmax and returns dL/du for u = z / T), the confidence penalty on the same softmax (Entropy.ConfidencePenalty),
-/// the chain rule through u = z / T for the gradients of W, b and τ, and after each epoch a calibration monitor on
+/// the chain rule through u = z / T for the gradients of W, b and τ, and after each epoch a calibration monitor (CalibrationMonitor) on
 /// held-out data (CalibrationAccumulator.AddLogits at the current T).
 /// </summary>
 public static class DemoTrain
@@ -46,7 +46,8 @@ public static class DemoTrain
         var order = Enumerable.Range(0, TrainRows).ToArray();
 
         output.WriteLine($"training multinomial logistic regression ({Features} features, {Classes} classes, {TrainRows} samples) with mixup (alpha {Alpha}), label smoothing {Smoothing}, confidence penalty {PenaltyWeight} and a learnable temperature");
-        output.WriteLine("epoch   loss  temperature  accuracy  mean conf     ECE  share >= 0.95");
+        output.WriteLine("epoch   loss  temperature  accuracy  mean conf     ECE     NLL");
+        var monitor = new CalibrationMonitor(bins: 15, tolerance: 0.05, levels: [0.8f, 0.9f]);
         int step = 0;
         for (int epoch = 1; epoch <= o.Epochs; epoch++)
         {
@@ -86,11 +87,9 @@ public static class DemoTrain
             // calibration monitor on held-out data at the current temperature
             var zValidation = new float[ValidationRows * Classes];
             Logits(xValidation, weights, bias, zValidation, ValidationRows);
-            var monitor = new CalibrationAccumulator(15, thresholds: [0.95f]);
-            monitor.AddLogits(zValidation, yValidation, Classes, MathF.Exp(tau));
-            var r = monitor.Report();
-            output.WriteLine($"{epoch,5}  {lossSum / batches,5:F3}  {MathF.Exp(tau),11:F3}  {r.Accuracy,8:F4}  {r.MeanConfidence,9:F4}  {r.Ece,6:F4}  {r.Thresholds[0].Coverage,13:P1}"
-                + (r.MeanConfidence - r.Accuracy > 0.05 ? "  warning: overconfident (mean confidence exceeds accuracy by more than 0.05)" : ""));
+            var r = monitor.Observe(zValidation, yValidation, Classes, MathF.Exp(tau));
+            output.WriteLine($"{epoch,5}  {lossSum / batches,5:F3}  {MathF.Exp(tau),11:F3}  {r.Accuracy,8:F4}  {r.MeanConfidence,9:F4}  {r.Ece,6:F4}  {r.NegativeLogLikelihood,6:F4}"
+                + (r.Overconfident ? $"  warning: overconfident (mean confidence exceeds accuracy by {r.Gap:F4}, more than {monitor.Tolerance}{(r.Level > 0 ? $"; at or above {monitor.Levels[r.Level - 1]}" : "")})" : ""));
         }
         // mixup and label smoothing train towards soft targets, which leaves the model underconfident on clean data
         // (Thulasidasan et al. 2019; Müller et al. 2019): a temperature fitted after training on held-out data fixes it
