@@ -1,0 +1,164 @@
+using System.Runtime.Intrinsics;
+using FastCalib.Kernels.Internals;
+
+namespace FastCalib;
+
+/// <summary>An AUROC estimated from histograms, and how far from the exact value it can be.</summary>
+/// <param name="Auroc">The estimate: pairs in different bins ordered by their bins, pairs in one bin counted one half (NaN with one class only).</param>
+/// <param name="ErrorBound">
+/// The largest possible distance to the exact AUROC of the same scores (ties one half): (1/2) Σ_b pos_b · neg_b / (P · N),
+/// half the share of (positive, negative) pairs that share a bin, since only those can be misordered. 0 when no bin
+/// holds both classes.
+/// </param>
+/// <param name="Positives">Positives added.</param>
+/// <param name="Negatives">Negatives added.</param>
+public sealed record AurocEstimate(double Auroc, double ErrorBound, long Positives, long Negatives);
+
+/// <summary>
+/// The AUROC of scores in [0, 1] (probabilities of the positive class, or confidences for telling correct from wrong
+/// predictions) over data too large to hold: a fine histogram of each class's scores, filled batch by batch in any
+/// order and merged across threads, processes or machines (exact integer counts, so any split gives the same result),
+/// with an error bound computed from the histograms themselves (<see cref="AurocEstimate.ErrorBound"/>). Bins are
+/// [k/B, (k + 1)/B), the last closed at 1.
+/// </summary>
+public sealed class StreamingAuroc
+{
+    private readonly long[] _positive;
+    private readonly long[] _negative;
+
+    /// <param name="bins">Histogram bins over [0, 1], 2 to 2^24 (default 2^16: 1 MB of counts).</param>
+    public StreamingAuroc(int bins = 1 << 16)
+    {
+        if (bins < 2 || bins > 1 << 24)
+            throw new ArgumentOutOfRangeException(nameof(bins), bins, $"StreamingAuroc: bins must be from 2 to {1 << 24}, got {bins}.");
+        Bins = bins;
+        _positive = new long[bins];
+        _negative = new long[bins];
+    }
+
+    /// <summary>Histogram bins over [0, 1].</summary>
+    public int Bins { get; }
+
+    /// <summary>
+    /// Adds scores with 0/1 labels (1 positive). Nothing is added if a score is outside [0, 1] (or NaN) or a label is
+    /// not 0 or 1.
+    /// </summary>
+    public void Add(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels, ComputeOptions options = default)
+    {
+        const string op = "StreamingAuroc.Add";
+        Check.SameLength(op, nameof(labels), labels.Length, nameof(scores), scores.Length);
+        if (scores.IsEmpty) return;
+        // vector minimum and maximum first (NaN propagates through both); the element scan only to name a bad one
+        float low = System.Numerics.Tensors.TensorPrimitives.Min(scores), high = System.Numerics.Tensors.TensorPrimitives.Max(scores);
+        if (!(low >= 0 && high <= 1))
+        {
+            int bad = scores.IndexOfAnyExceptInRange(0f, 1f);
+            throw new ArgumentException($"{op}: scores[{bad}] is {scores[bad]}; scores must be in [0, 1].", nameof(scores));
+        }
+        if (System.Numerics.Tensors.TensorPrimitives.Min(labels) < 0 || System.Numerics.Tensors.TensorPrimitives.Max(labels) > 1)
+        {
+            int bad = labels.IndexOfAnyExcept(0, 1);
+            throw new ArgumentException($"{op}: labels[{bad}] is {labels[bad]}; binary labels must be 0 or 1.", nameof(labels));
+        }
+        Fill(scores, labels, options);
+    }
+
+    /// <summary>Adds confidences with whether each prediction was correct (correct = positive): the AUROC of confidence for telling correct from wrong.</summary>
+    public void Add(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct, ComputeOptions options = default)
+    {
+        var labels = new int[correct.Length];
+        for (int i = 0; i < labels.Length; i++) labels[i] = correct[i] ? 1 : 0;
+        Add(confidence, labels, options);
+    }
+
+    /// <summary>Adds the counts of <paramref name="other"/> (same bins).</summary>
+    public void Merge(StreamingAuroc other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Bins != Bins)
+            throw new ArgumentException($"StreamingAuroc.Merge: the other histogram has {other.Bins} bins, this one {Bins}.", nameof(other));
+        for (int b = 0; b < Bins; b++)
+        {
+            _positive[b] += other._positive[b];
+            _negative[b] += other._negative[b];
+        }
+    }
+
+    /// <summary>The estimate and its bound from everything added so far.</summary>
+    public AurocEstimate Result()
+    {
+        // walking up the bins: a positive in bin b outranks every negative below b and ties those in b
+        double ordered = 0, tied = 0;
+        long positives = 0, negativesBelow = 0;
+        for (int b = 0; b < Bins; b++)
+        {
+            ordered += (double)_positive[b] * negativesBelow;
+            tied += (double)_positive[b] * _negative[b];
+            negativesBelow += _negative[b];
+            positives += _positive[b];
+        }
+        long negatives = negativesBelow;
+        double pairs = (double)positives * negatives;
+        return pairs == 0
+            ? new AurocEstimate(double.NaN, double.NaN, positives, negatives)
+            : new AurocEstimate((ordered + tied / 2) / pairs, tied / 2 / pairs, positives, negatives);
+    }
+
+    /// <summary>Counts scores [range) into a table of both classes: slots computed 8 at a time in vector code, then incremented.</summary>
+    private static unsafe void Count(float* scores, int* labels, RowRange range, int bins, int[] counts)
+    {
+        int* slots = stackalloc int[8];
+        var scale = Vector256.Create((float)bins);
+        var last = Vector256.Create(bins - 1);
+        var width = Vector256.Create(bins);
+        long i = range.Start;
+        fixed (int* c = counts)
+        {
+            for (; i + 8 <= range.End; i += 8)
+            {
+                var bin = Vector256.Min(Vector256.ConvertToInt32(Vector256.Load(scores + i) * scale), last);
+                (bin + Vector256.Load(labels + i) * width).Store(slots);
+                c[slots[0]]++; c[slots[1]]++; c[slots[2]]++; c[slots[3]]++;
+                c[slots[4]]++; c[slots[5]]++; c[slots[6]]++; c[slots[7]]++;
+            }
+            for (; i < range.End; i++) c[labels[i] * bins + Math.Min((int)(scores[i] * bins), bins - 1)]++;
+        }
+    }
+
+    private unsafe void Fill(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels, ComputeOptions options)
+    {
+        int bins = Bins;
+        int threads = options.ResolveThreads();
+        if (scores.Length < 4L * bins)
+        {
+            // a small batch (a training step's): straight into the totals, no per-thread tables to clear and merge
+            for (int i = 0; i < scores.Length; i++)
+            {
+                int bin = Math.Min((int)(scores[i] * bins), bins - 1);
+                if (labels[i] == 1) _positive[bin]++;
+                else _negative[bin]++;
+            }
+            return;
+        }
+        fixed (float* s = scores)
+        fixed (int* y = labels)
+        {
+            float* ps = s;
+            int* py = y;
+            // per thread one table of both classes side by side (label · bins + bin), merged in any order (integer
+            // counts); int32 counts, half the cache of long ones, cannot overflow within one call (a span holds fewer
+            // than 2^31 scores)
+            CpuRows.ForEachChunk(scores.Length, 1, threads, () => new int[2 * bins],
+                (_, range, counts) => Count(ps, py, range, bins, counts),
+                counts =>
+                {
+                    lock (_positive)
+                        for (int b = 0; b < bins; b++)
+                        {
+                            _negative[b] += counts[b];
+                            _positive[b] += counts[bins + b];
+                        }
+                });
+        }
+    }
+}
