@@ -130,6 +130,24 @@ public static class Commands
         var bootstrap = a.Bootstrap();
         double level = a.Level();
         bool riskCoverage = a.Has("--risk-coverage");
+        if (a.Has("--roc") || a.Has("--pr"))
+        {
+            foreach (string other in new[] { "--probs", "--logits", "--votes", "--temperature", "--unnormalized", "--bootstrap", "--risk-coverage", "--edges", "--bins" })
+                if (a.Has(other)) throw new UsageException($"{other} does not go with --roc or --pr (they draw binary --scores and --labels).");
+            string scoresFile = a.Required("--scores"), labelsFile = a.Required("--labels");
+            var (scores, labels) = Calibrate.ReadPairs(scoresFile, labelsFile);
+            if (scores.Length == 0) throw new InputException($"{scoresFile}: has no rows; there is nothing to draw.");
+            try
+            {
+                CurvePlots.Save(path, width, height, Path.GetFileName(scoresFile), scores, labels, a.Has("--roc"), a.Has("--pr"));
+            }
+            catch (ArgumentException e)
+            {
+                throw new InputException($"{(e.ParamName == "labels" ? labelsFile : scoresFile)}: {Strip(e.Message)}");
+            }
+            output.WriteLine($"wrote {path} ({width} x {height})");
+            return 0;
+        }
         var (calibration, pairs, _) = Accumulate(a, a.Bins(), a.Binning(), a.Temperature(), a.Device(), error, riskCoverage, bootstrap);
         var selective = pairs is { } v ? SelectivePrediction.WithCurve(v.Confidence, v.Correct, 500) : ((SelectiveReport, IReadOnlyList<RiskCoveragePoint>)?)null;
         ReliabilityDiagram.Save(calibration.Report(), path, width, height, Path.GetFileName(a.Get("--probs") ?? a.Get("--logits") ?? a.Get("--votes") ?? a.Get("--scores")) ?? "",

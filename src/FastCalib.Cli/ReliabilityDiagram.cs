@@ -48,11 +48,7 @@ public static class ReliabilityDiagram
     public static void Save(CalibrationReport report, string path, int width, int height, string title, BootstrapReport? intervals = null,
         (SelectiveReport Report, IReadOnlyList<RiskCoveragePoint> Curve)? selective = null)
     {
-        string extension = Path.GetExtension(path).ToLowerInvariant();
-        if (extension is not (".png" or ".svg"))
-            throw new UsageException($"--out must end in .png or .svg, got '{path}'.");
-        if (Unavailable is { } why)
-            throw new InputException($"--out {path}: {why}; the numbers behind the diagram come from 'fastcalib report'.");
+        Pictures.CheckCanDraw(path);
         var diagram = new Plot();
         var histogram = new Plot();
         bool hasOne = false;
@@ -144,19 +140,36 @@ public static class ReliabilityDiagram
             curve.YLabel("risk (error rate)");
             panels.Add((curve, 0.25f));
         }
+        Pictures.Save(path, width, height, panels);
+    }
+}
+
+/// <summary>Pictures of the tool: plots stacked in bands of a picture, written whole to a PNG or SVG file.</summary>
+internal static class Pictures
+{
+    /// <summary>Checks the output path's extension and that drawing is available here (before any data is read).</summary>
+    public static void CheckCanDraw(string path)
+    {
+        string extension = Path.GetExtension(path).ToLowerInvariant();
+        if (extension is not (".png" or ".svg"))
+            throw new UsageException($"--out must end in .png or .svg, got '{path}'.");
+        if (ReliabilityDiagram.Unavailable is { } why)
+            throw new InputException($"--out {path}: {why}; the numbers behind the picture come from the tool's text and JSON output.");
+    }
+
+    /// <summary>Draws <paramref name="panels"/> from the top, each over its share of the height, into <paramref name="path"/>.</summary>
+    public static void Save(string path, int width, int height, IReadOnlyList<(Plot Plot, float Share)> panels)
+    {
+        CheckCanDraw(path);
         void Draw(SKCanvas canvas)
         {
             canvas.Clear(SKColors.White);
             // each plot clears its background before drawing: clip it to its own part of the picture
             float top = 0;
-            var placed = new List<(Plot, SKRect)>();
             foreach (var (plot, share) in panels)
             {
-                placed.Add((plot, SKRect.Create(0, top, width, height * share)));
+                var rect = SKRect.Create(0, top, width, height * share);
                 top += height * share;
-            }
-            foreach (var (plot, rect) in placed)
-            {
                 canvas.Save();
                 canvas.ClipRect(rect);
                 plot.Render(canvas, new PixelRect(rect.Left, rect.Right, rect.Bottom, rect.Top));
@@ -164,7 +177,7 @@ public static class ReliabilityDiagram
             }
         }
         using var file = new OutputFile(path, "--out");
-        if (extension == ".png")
+        if (Path.GetExtension(path).Equals(".png", StringComparison.OrdinalIgnoreCase))
         {
             using var surface = SKSurface.Create(new SKImageInfo(width, height))
                 ?? throw new InputException($"--out {path}: could not create a {width} x {height} drawing surface (not enough memory).");

@@ -70,6 +70,29 @@ public sealed class ThresholdsCliTests : ToolTest
         Assert.Equal(report.Accuracy, json.GetProperty("accuracy").GetDouble(), 12);
     }
 
+    [Theory]
+    [InlineData("--roc", "roc.png")]
+    [InlineData("--pr", "pr.svg")]
+    [InlineData("--roc --pr", "both.png")]
+    public void Plot_draws_the_roc_and_precision_recall_curves(string flags, string name)
+    {
+        Data();
+        var (code, output, error) = Run(["plot", .. flags.Split(' '), "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--out", PathOf(name), "--width", "640", "--height", "500"]);
+        Assert.True(code == 0, error);
+        Assert.Contains($"wrote {PathOf(name)} (640 x 500)", output);
+        var bytes = File.ReadAllBytes(PathOf(name));
+        if (name.EndsWith(".png"))
+        {
+            Assert.Equal((byte)'P', bytes[1]);
+            Assert.Equal(640, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+            Assert.Equal(500, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+        }
+        else Assert.Contains("<svg", System.Text.Encoding.UTF8.GetString(bytes));
+        var (bad, _, badError) = Run(["plot", "--roc", "--probs", PathOf("s.npy"), "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("x.png")]);
+        Assert.Equal(2, bad);
+        Assert.Contains("--probs does not go with --roc or --pr", badError);
+    }
+
     [Fact]
     public void Bad_labels_and_mixed_options_get_one_line_errors()
     {
