@@ -21,33 +21,33 @@ internal static class CurvePlots
         if (roc)
         {
             var curve = BinaryCurves.Roc(scores, labels);
-            var plot = Curve(curve.FalsePositiveRate, curve.TruePositiveRate, Colors.SteelBlue);
-            var chance = plot.Add.Line(0, 0, 1, 1);
-            chance.LineColor = Colors.Gray.WithAlpha(0.7);
-            chance.LineWidth = 1;
-            Mark(plot, t.Youden, p => (p.FalsePositiveRate, p.Recall), "largest Youden's J");
-            plot.Title($"ROC {title}  AUROC {t.Auroc:F4}  n {t.Count}");
-            plot.XLabel("false positive rate");
-            plot.YLabel("true positive rate (recall)");
-            plot.Axes.SetLimits(0, 1, 0, 1.02);
-            panels.Add((plot, share));
+            panels.Add((Panel(curve.FalsePositiveRate, curve.TruePositiveRate, Colors.SteelBlue, (0, 0, 1, 1), t.Youden, p => (p.FalsePositiveRate, p.Recall),
+                "largest Youden's J", $"ROC {title}  AUROC {t.Auroc:F4}  n {t.Count}", "false positive rate", "true positive rate (recall)"), share));
         }
         if (pr)
         {
             var curve = BinaryCurves.PrecisionRecall(scores, labels);
-            var plot = Curve(curve.Recall, curve.Precision, Colors.DarkOrange);
             double positives = t.Count == 0 ? 0 : (double)t.Positives / t.Count;
-            var chance = plot.Add.Line(0, positives, 1, positives);
-            chance.LineColor = Colors.Gray.WithAlpha(0.7);
-            chance.LineWidth = 1;
-            Mark(plot, t.MaxF1, p => (p.Recall, p.Precision), "largest F1");
-            plot.Title($"Precision–recall {title}  AP {t.AveragePrecision:F4}  positives {t.Positives} of {t.Count}");
-            plot.XLabel("recall");
-            plot.YLabel("precision");
-            plot.Axes.SetLimits(0, 1, 0, 1.02);
-            panels.Add((plot, share));
+            panels.Add((Panel(curve.Recall, curve.Precision, Colors.DarkOrange, (0, positives, 1, positives), t.MaxF1, p => (p.Recall, p.Precision),
+                "largest F1", $"Precision–recall {title}  AP {t.AveragePrecision:F4}  positives {t.Positives} of {t.Count}", "recall", "precision"), share));
         }
         Pictures.Save(path, width, height, panels);
+    }
+
+    /// <summary>One curve on the unit square with the line of no skill (from, to) and one operating point marked.</summary>
+    private static Plot Panel(double[] x, double[] y, Color color, (double X1, double Y1, double X2, double Y2) chance, OperatingPoint? point,
+        Func<OperatingPoint, (double X, double Y)> at, string what, string title, string xLabel, string yLabel)
+    {
+        var plot = Curve(x, y, color);
+        var line = plot.Add.Line(chance.X1, chance.Y1, chance.X2, chance.Y2);
+        line.LineColor = Colors.Gray.WithAlpha(0.7);
+        line.LineWidth = 1;
+        Mark(plot, point, at, what);
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.Axes.SetLimits(0, 1, 0, 1.02);
+        return plot;
     }
 
     private static Plot Curve(double[] x, double[] y, Color color)
