@@ -31,20 +31,20 @@ public class BinaryBenchmarks : IMovesBytes
         }
     }
 
-    [Benchmark(Description = "StreamingAuroc, 10 batches of 1e7, all cores")]
+    [Benchmark(Description = "ScoreHistogram, 10 batches of 1e7, all cores")]
     public double Streaming()
     {
-        var auroc = new StreamingAuroc();
+        var auroc = new ScoreHistogram();
         for (int b = 0; b < Batches; b++) auroc.Add(_scores, _labels);
-        return auroc.Result().Auroc;
+        return auroc.Auroc().Auroc;
     }
 
-    [Benchmark(Description = "StreamingAuroc, 10 batches of 1e7, 1 thread")]
+    [Benchmark(Description = "ScoreHistogram, 10 batches of 1e7, 1 thread")]
     public double StreamingOneThread()
     {
-        var auroc = new StreamingAuroc();
+        var auroc = new ScoreHistogram();
         for (int b = 0; b < Batches; b++) auroc.Add(_scores, _labels, new ComputeOptions { MaxThreads = 1 });
-        return auroc.Result().Auroc;
+        return auroc.Auroc().Auroc;
     }
 
     [Benchmark(Description = "exact AUROC of one batch of 1e7 (sort), 1 thread")]

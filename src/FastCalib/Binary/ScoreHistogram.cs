@@ -14,23 +14,35 @@ namespace FastCalib;
 /// <param name="Negatives">Negatives added.</param>
 public sealed record AurocEstimate(double Auroc, double ErrorBound, long Positives, long Negatives);
 
+/// <summary>AURC and E-AURC estimated from histograms of confidence, and how far from the exact values they can be.</summary>
+/// <param name="Count">Predictions.</param>
+/// <param name="Errors">Wrong predictions among them.</param>
+/// <param name="Aurc">The AURC with the predictions of one bin taken as ties (their order's expectation, as <see cref="SelectivePrediction"/> treats equal confidences).</param>
+/// <param name="ExcessAurc">E-AURC: <paramref name="Aurc"/> minus the AURC of the oracle ranking (every correct prediction first) for the same counts.</param>
+/// <param name="ErrorBound">
+/// The largest possible distance of <paramref name="Aurc"/> (and of <paramref name="ExcessAurc"/>) to the exact values of the
+/// same confidences: per bin, the farther of the orders that put its errors first or last (the exact order inside a bin
+/// is one of those between them).
+/// </param>
+public sealed record SelectiveEstimate(long Count, long Errors, double Aurc, double ExcessAurc, double ErrorBound);
+
 /// <summary>
-/// The AUROC of scores in [0, 1] (probabilities of the positive class, or confidences for telling correct from wrong
-/// predictions) over data too large to hold: a fine histogram of each class's scores, filled batch by batch in any
-/// order and merged across threads, processes or machines (exact integer counts, so any split gives the same result),
-/// with an error bound computed from the histograms themselves (<see cref="AurocEstimate.ErrorBound"/>). Bins are
-/// [k/B, (k + 1)/B), the last closed at 1.
+/// A fine histogram of each class's scores in [0, 1] (probabilities of the positive class, or confidences with
+/// correct as the positive class) for data too large to hold: filled batch by batch in any order and merged across
+/// threads, processes or machines (exact integer counts, so any split gives the same result). From it, the AUROC
+/// (<see cref="Auroc"/>) and, for confidences, the selective-prediction AURC and E-AURC (<see cref="Selective"/>), each
+/// with an error bound computed from the histograms themselves. Bins are [k/B, (k + 1)/B), the last closed at 1.
 /// </summary>
-public sealed class StreamingAuroc
+public sealed class ScoreHistogram
 {
     private readonly long[] _positive;
     private readonly long[] _negative;
 
     /// <param name="bins">Histogram bins over [0, 1], 2 to 2^24 (default 2^16: 1 MB of counts).</param>
-    public StreamingAuroc(int bins = 1 << 16)
+    public ScoreHistogram(int bins = 1 << 16)
     {
         if (bins < 2 || bins > 1 << 24)
-            throw new ArgumentOutOfRangeException(nameof(bins), bins, $"StreamingAuroc: bins must be from 2 to {1 << 24}, got {bins}.");
+            throw new ArgumentOutOfRangeException(nameof(bins), bins, $"ScoreHistogram: bins must be from 2 to {1 << 24}, got {bins}.");
         Bins = bins;
         _positive = new long[bins];
         _negative = new long[bins];
@@ -45,7 +57,7 @@ public sealed class StreamingAuroc
     /// </summary>
     public void Add(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels, ComputeOptions options = default)
     {
-        const string op = "StreamingAuroc.Add";
+        const string op = "ScoreHistogram.Add";
         Check.SameLength(op, nameof(labels), labels.Length, nameof(scores), scores.Length);
         if (scores.IsEmpty) return;
         // vector minimum and maximum first (NaN propagates through both); the element scan only to name a bad one
@@ -72,11 +84,11 @@ public sealed class StreamingAuroc
     }
 
     /// <summary>Adds the counts of <paramref name="other"/> (same bins).</summary>
-    public void Merge(StreamingAuroc other)
+    public void Merge(ScoreHistogram other)
     {
         ArgumentNullException.ThrowIfNull(other);
         if (other.Bins != Bins)
-            throw new ArgumentException($"StreamingAuroc.Merge: the other histogram has {other.Bins} bins, this one {Bins}.", nameof(other));
+            throw new ArgumentException($"ScoreHistogram.Merge: the other histogram has {other.Bins} bins, this one {Bins}.", nameof(other));
         for (int b = 0; b < Bins; b++)
         {
             _positive[b] += other._positive[b];
@@ -84,8 +96,8 @@ public sealed class StreamingAuroc
         }
     }
 
-    /// <summary>The estimate and its bound from everything added so far.</summary>
-    public AurocEstimate Result()
+    /// <summary>The AUROC estimate and its bound from everything added so far.</summary>
+    public AurocEstimate Auroc()
     {
         // walking up the bins: a positive in bin b outranks every negative below b and ties those in b
         double ordered = 0, tied = 0;
@@ -102,6 +114,62 @@ public sealed class StreamingAuroc
         return pairs == 0
             ? new AurocEstimate(double.NaN, double.NaN, positives, negatives)
             : new AurocEstimate((ordered + tied / 2) / pairs, tied / 2 / pairs, positives, negatives);
+    }
+
+    /// <summary>
+    /// The AURC and E-AURC of confidences added with <see cref="Add(ReadOnlySpan{float}, ReadOnlySpan{bool}, ComputeOptions)"/>
+    /// (positives are the correct predictions), most confident bin first, and their bound. All NaN for no predictions.
+    /// </summary>
+    public SelectiveEstimate Selective()
+    {
+        long right = 0, errors = 0;
+        for (int b = 0; b < Bins; b++)
+        {
+            right += _positive[b];
+            errors += _negative[b];
+        }
+        long n = right + errors;
+        if (n == 0) return new SelectiveEstimate(0, 0, double.NaN, double.NaN, double.NaN);
+        // Σ_k risk(k): the bin's t-th prediction (t = 1..m) has risk (E + errors among the bin's first t) / (K + t), with K
+        // kept and E errors above the bin; the estimate takes t·e/m errors, the bounds min(t, e) and max(0, t − c)
+        double estimate = 0, bound = 0;
+        long kept = 0, wrongAbove = 0;
+        for (int b = Bins - 1; b >= 0; b--)
+        {
+            long c = _positive[b], e = _negative[b], m = c + e;
+            if (m == 0) continue;
+            double all = Reciprocals(kept, 1, m);
+            double expected = wrongAbove * all + (double)e / m * Weighted(kept, 1, m);
+            double errorsFirst = wrongAbove * all + Weighted(kept, 1, e) + e * Reciprocals(kept, e + 1, m);
+            double errorsLast = wrongAbove * all + Weighted(kept, c + 1, m) - c * Reciprocals(kept, c + 1, m);
+            estimate += expected;
+            bound += Math.Max(errorsFirst - expected, expected - errorsLast);
+            kept += m;
+            wrongAbove += e;
+        }
+        // the oracle ranks every correct prediction first: Σ_{k > right} (k − right) / k
+        double oracle = (n - right) - right * Reciprocals(0, right + 1, n);
+        double aurc = estimate / n;
+        return new SelectiveEstimate(n, errors, aurc, aurc - oracle / n, Math.Max(0, bound) / n);
+    }
+
+    /// <summary>Σ_{t=a..b} 1/(K + t) (0 when a > b), from harmonic numbers.</summary>
+    private static double Reciprocals(long k, long a, long b) => a > b ? 0 : Harmonic(k + b) - Harmonic(k + a - 1);
+
+    /// <summary>Σ_{t=a..b} t/(K + t) = (b − a + 1) − K Σ 1/(K + t).</summary>
+    private static double Weighted(long k, long a, long b) => a > b ? 0 : (b - a + 1) - k * Reciprocals(k, a, b);
+
+    /// <summary>H(n) = Σ_{i=1..n} 1/i: summed below 64, else ln n + γ + 1/(2n) − 1/(12n²) + 1/(120n⁴) (error below 1/(252 n⁶)).</summary>
+    private static double Harmonic(long n)
+    {
+        if (n < 64)
+        {
+            double h = 0;
+            for (long i = n; i >= 1; i--) h += 1.0 / i;
+            return h;
+        }
+        double x = n, inverse = 1 / (x * x);
+        return Math.Log(x) + 0.57721566490153286 + 1 / (2 * x) - inverse * (1.0 / 12 - inverse / 120);
     }
 
     /// <summary>Counts scores [range) into a table of both classes: slots computed 8 at a time in vector code, then incremented.</summary>
