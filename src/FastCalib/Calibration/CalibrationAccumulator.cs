@@ -345,16 +345,10 @@ public sealed unsafe partial class CalibrationAccumulator
     {
         long rows = Check.Rows(op, argument, length, classes);
         Check.PerRow(op, nameof(labels), labels.Length, rows);
-        if (labels.Length > 0)
-        {
-            int min = System.Numerics.Tensors.TensorPrimitives.Min(labels);
-            int max = System.Numerics.Tensors.TensorPrimitives.Max(labels);
-            if (min < 0 || max >= classes)
-            {
-                int bad = labels.IndexOfAnyExceptInRange(0, classes - 1);
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[bad], $"{op}: labels[{bad}] is {labels[bad]}; labels must be in [0, {classes}).");
-            }
-        }
+        // one vectorised pass (half the time of a minimum and a maximum)
+        int bad = labels.IndexOfAnyExceptInRange(0, classes - 1);
+        if (bad >= 0)
+            throw new ArgumentOutOfRangeException(nameof(labels), labels[bad], $"{op}: labels[{bad}] is {labels[bad]}; labels must be in [0, {classes}).");
         return rows;
     }
 
