@@ -95,15 +95,25 @@ public sealed class FuzzTests : ToolTest
         var z = p.Select(v => MathF.Log(v) * 2).ToArray();
         var images = Enumerable.Range(0, 128).Select(i => MathF.Sin(i * 0.37f)).ToArray();
         File.WriteAllBytes(PathOf("y.npy"), Npy("<i8", "(64,)", Int64s(y)));
+        // sampled answers (-1 outside the classes), binary scores and their 0/1 labels
+        var answers = Enumerable.Range(0, 64 * 5).Select(i => (float)((i * 7 + i / 5) % 5 - 1)).ToArray();
+        var scores = Enumerable.Range(0, 64).Select(r => p[r * 4]).ToArray();
+        File.WriteAllBytes(PathOf("yb.npy"), Npy("<i8", "(64,)", Int64s(y.Select(v => v % 2).ToArray())));
         var watch = System.Diagnostics.Stopwatch.StartNew();
         int runs = 0, succeeded = 0;
         for (int round = 0; round < 400 && watch.Elapsed < TimeSpan.FromSeconds(20); round++)
         {
-            int command = round % 6;
-            var (values, shape) = command switch { 1 => (z, "(64, 4)"), 5 => (images, "(2, 8, 8)"), 3 => (z, "(64, 4)"), _ => (p, "(64, 4)") };
+            int command = round % 10;
+            var (values, shape) = command switch
+            {
+                1 or 3 => (z, "(64, 4)"), 5 => (images, "(2, 8, 8)"), 6 => (answers, "(64, 5)"), 7 or 8 or 9 => (scores, "(64,)"), _ => (p, "(64, 4)"),
+            };
             string input = Store(random, Mutate(random, values, shape), $"in{round}");
-            string labels = random.Next(5) == 0 ? Store(random, Mutate(random, y.Select(v => (float)v).ToArray(), "(64,)"), $"labels{round}") : PathOf("y.npy");
-            string output = PathOf(command == 2 ? $"out{round}.svg" : $"out{round}.npy");
+            bool binary = command is 7 or 8 or 9;
+            string labels = random.Next(5) == 0
+                ? Store(random, Mutate(random, y.Select(v => (float)(binary ? v % 2 : v)).ToArray(), "(64,)"), $"labels{round}")
+                : PathOf(binary ? "yb.npy" : "y.npy");
+            string output = PathOf(command is 2 or 9 ? $"out{round}.svg" : $"out{round}.npy");
             string[] args = command switch
             {
                 0 => ["report", "--probs", input, "--labels", labels, "--json"],
@@ -111,7 +121,11 @@ public sealed class FuzzTests : ToolTest
                 2 => ["plot", "--probs", input, "--labels", labels, "--out", output, "--width", "300", "--height", "300"],
                 3 => ["softmax", "--logits", input, "--out", output],
                 4 => ["entropy", "--probs", input, "--out", output],
-                _ => ["fft-magnitude", "--images", input, "--out", output],
+                5 => ["fft-magnitude", "--images", input, "--out", output],
+                6 => ["report", "--votes", input, "--labels", labels, "--json"],
+                7 => ["thresholds", "--scores", input, "--labels", labels, "--target-precision", "0.7", "--json"],
+                8 => ["report", "--binary", "--scores", input, "--labels", labels, "--json"],
+                _ => ["plot", "--roc", "--pr", "--scores", input, "--labels", labels, "--out", output, "--width", "300", "--height", "300"],
             };
             var stdout = new StringWriter();
             var stderr = new StringWriter();
@@ -150,11 +164,11 @@ public sealed class FuzzTests : ToolTest
     /// <summary>A successful run's output: strict JSON (no NaN or Infinity), an SVG, or a .npy of finite values.</summary>
     private static void AssertValidOutput(int command, string stdout, string output, string what)
     {
-        if (command is 0 or 1)
+        if (command is 0 or 1 or 6 or 7 or 8)
         {
             using var json = JsonDocument.Parse(stdout);
         }
-        else if (command == 2)
+        else if (command is 2 or 9)
         {
             Assert.StartsWith("<?xml", File.ReadAllText(output, Encoding.UTF8));
         }
