@@ -20,6 +20,8 @@ public sealed class EnsembleUncertainty
     private readonly float[] _sum;
     private readonly float[] _squares;
     private readonly double[] _entropySum;
+    /// <summary>The pass's per-row entropies, reused from pass to pass (only the running sum is kept).</summary>
+    private readonly float[] _entropy;
     private readonly List<int[]> _predicted = [];
     private string? _fault;
 
@@ -36,6 +38,7 @@ public sealed class EnsembleUncertainty
         _sum = new float[(long)rows * classes];
         _squares = new float[_sum.Length];
         _entropySum = new double[rows];
+        _entropy = GC.AllocateUninitializedArray<float>(rows);
     }
 
     /// <summary>Rows of every pass.</summary>
@@ -65,10 +68,10 @@ public sealed class EnsembleUncertainty
         float invT = Check.InverseTemperature(op, temperature);
         CheckPass(op, nameof(logits), logits.Length);
         // one fused kernel (measured faster than a softmax into a buffer followed by the probabilities' path)
-        var predicted = new int[Rows];
-        var entropy = new float[Rows];
-        UncertaintyKernels.AddLogitsKernel.Host(options, op, Rows, Classes, logits, _sum, _squares, _sum, _squares, invT, predicted, entropy);
-        Record(op, predicted, entropy, "has a NaN or infinite logit", sumsUpdated: true);
+        // every element of both is written by the kernel: no zeroing
+        var predicted = GC.AllocateUninitializedArray<int>(Rows);
+        UncertaintyKernels.AddLogitsKernel.Host(options, op, Rows, Classes, logits, _sum, _squares, _sum, _squares, invT, predicted, _entropy);
+        Record(op, predicted, _entropy, "has a NaN or infinite logit", sumsUpdated: true);
     }
 
     /// <summary>
@@ -78,10 +81,9 @@ public sealed class EnsembleUncertainty
     /// </summary>
     private void AddPass(string op, ReadOnlySpan<float> probabilities, ComputeOptions options, string invalid)
     {
-        var predicted = new int[Rows];
-        var entropy = new float[Rows];
-        EntropyKernels.SummarizeKernel.Host(options, op, Rows, Classes, probabilities, Entropy.Tolerance(Classes), predicted, entropy);
-        Record(op, predicted, entropy, invalid, sumsUpdated: false);
+        var predicted = GC.AllocateUninitializedArray<int>(Rows);
+        EntropyKernels.SummarizeKernel.Host(options, op, Rows, Classes, probabilities, Entropy.Tolerance(Classes), predicted, _entropy);
+        Record(op, predicted, _entropy, invalid, sumsUpdated: false);
         AddSums(probabilities, options);
     }
 
@@ -91,14 +93,15 @@ public sealed class EnsembleUncertainty
     /// </summary>
     private void Record(string op, int[] predicted, float[] entropy, string invalid, bool sumsUpdated)
     {
-        for (int i = 0; i < entropy.Length; i++)
-            if (float.IsNaN(entropy[i]))
-            {
-                if (!sumsUpdated)
-                    throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; nothing of the pass was added.");
-                _fault = $"pass {Passes}, row {i}";
-                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted (its sums hold part of the pass).");
-            }
+        // a vector maximum finds whether any entropy is NaN (NaN propagates through it); the scan only names the row
+        if (entropy.Length > 0 && float.IsNaN(System.Numerics.Tensors.TensorPrimitives.Max(entropy)))
+        {
+            int i = Array.FindIndex(entropy, float.IsNaN);
+            if (!sumsUpdated)
+                throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; nothing of the pass was added.");
+            _fault = $"pass {Passes}, row {i}";
+            throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; the accumulator is faulted (its sums hold part of the pass).");
+        }
         for (int i = 0; i < entropy.Length; i++) _entropySum[i] += entropy[i];
         _predicted.Add(predicted);
     }
