@@ -4,9 +4,9 @@ using System.Text.Json;
 namespace FastCalib.Cli;
 
 /// <summary>
-/// 'fit' and 'apply' for binary calibrators: fit Platt scaling, beta calibration, isotonic regression or histogram
-/// binning on scores and 0/1 labels into a JSON file (the library's format, with a "kind" field), and apply a saved
-/// calibrator to new scores.
+/// 'fit' and 'apply': fit a temperature on a multiclass model's logits, or Platt scaling, beta calibration, isotonic
+/// regression or histogram binning on binary scores and 0/1 labels, into a JSON file (the library's format, with a
+/// "kind" field), and apply a saved calibrator to new logits or scores.
 /// </summary>
 public static class Calibrate
 {
@@ -15,6 +15,8 @@ public static class Calibrate
     public static int Fit(Arguments a, TextWriter output, TextWriter error)
     {
         string method = a.Required("--method");
+        if (method == "temperature") return FitTemperature(a, output);
+        if (a.Get("--logits") is not null) throw new UsageException("--logits goes with --method temperature; binary calibrators take --scores.");
         if (method != "histogram" && a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
         int bins = a.Int("--bins", 15, 1, 100_000);
         var (scores, labels) = ReadPairs(a.Required("--scores"), a.Required("--labels"));
@@ -27,7 +29,7 @@ public static class Calibrate
                 "beta" => BetaCalibrator.Fit(scores, labels),
                 "isotonic" => IsotonicCalibrator.Fit(scores, labels),
                 "histogram" => HistogramCalibrator.Fit(scores, labels, bins),
-                _ => throw new UsageException($"--method must be platt, beta, isotonic or histogram, got '{method}'."),
+                _ => throw new UsageException($"--method must be temperature, platt, beta, isotonic or histogram, got '{method}'."),
             };
         }
         catch (ArgumentException e)
@@ -35,11 +37,7 @@ public static class Calibrate
             throw new InputException($"{(e.ParamName == "targets" ? a.Required("--labels") : a.Required("--scores"))}: {Program.WithoutParameter(e)}");
         }
         string outPath = a.Required("--out");
-        using (var file = new OutputFile(outPath, "--out"))
-        {
-            file.Guard(() => file.Stream.Write(Encoding.UTF8.GetBytes(calibrator.ToJson())));
-            file.Commit();
-        }
+        Save(calibrator.ToJson(), outPath);
         var calibrated = calibrator.Apply(scores);
         double before = Nll(scores, labels), after = Nll(calibrated, labels);
         if (a.Has("--json"))
@@ -60,14 +58,79 @@ public static class Calibrate
         return 0;
     }
 
+    /// <summary>
+    /// fit --method temperature: T* by streaming Newton passes over --logits and --labels (the files are read again
+    /// each pass, as fit-temperature reads them), saved as a <see cref="TemperatureCalibrator"/>.
+    /// </summary>
+    private static int FitTemperature(Arguments a, TextWriter output)
+    {
+        if (a.Get("--scores") is not null) throw new UsageException("--method temperature takes --logits (a multiclass model's), not --scores.");
+        if (a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
+        string logits = a.Required("--logits"), labels = a.Required("--labels"), outPath = a.Required("--out");
+        using (var z = ArraySource.Open(logits))
+        using (var y = ArraySource.Open(labels))
+        {
+            Commands.CheckPair(z, y);
+            if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a temperature on.");
+            if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a temperature needs at least 2 classes.");
+        }
+        var options = a.Device();
+        var fit = TemperatureScaling.Fit(beta => Commands.StreamingPass(logits, labels, beta, options), Commands.RowsOf(logits));
+        var calibrator = new TemperatureCalibrator(fit.Temperature);
+        Save(calibrator.ToJson(), outPath);
+        if (a.Has("--json"))
+            output.WriteLine(JsonSerializer.Serialize(new
+            {
+                method = "temperature",
+                n = Commands.RowsOf(logits),
+                nll_before = Commands.Finite(fit.NllBefore),
+                nll_after = Commands.Finite(fit.NllAfter),
+                passes = fit.Passes,
+                calibrator = JsonDocument.Parse(calibrator.ToJson()).RootElement,
+                @out = outPath,
+            }, Json));
+        else
+        {
+            output.WriteLine($"temperature calibrator fitted: T* = {fit.Temperature.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} ({fit.Passes} passes), mean NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}");
+            output.WriteLine($"wrote {outPath}");
+        }
+        return 0;
+    }
+
+    private static void Save(string json, string outPath)
+    {
+        using var file = new OutputFile(outPath, "--out");
+        file.Guard(() => file.Stream.Write(Encoding.UTF8.GetBytes(json)));
+        file.Commit();
+    }
+
+    /// <summary>The saved calibrator's "kind" field, or null when the file is not a JSON object with one.</summary>
+    private static string? KindOf(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("kind", out var kind) && kind.ValueKind == JsonValueKind.String
+                ? kind.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     public static int Apply(Arguments a, TextWriter output, TextWriter error)
     {
         string path = a.Required("--calibrator");
         if (!File.Exists(path)) throw new InputException($"{path}: no such file.");
+        string text = File.ReadAllText(path);
+        if (KindOf(text) == "temperature") return ApplyMulticlass(a, output, path, text);
+        if (a.Get("--logits") is not null) throw new InputException($"{path}: a binary calibrator; it applies to --scores, not --logits.");
         BinaryCalibrator calibrator;
         try
         {
-            calibrator = BinaryCalibrator.FromJson(File.ReadAllText(path));
+            calibrator = BinaryCalibrator.FromJson(text);
         }
         catch (ArgumentException e)
         {
@@ -83,6 +146,43 @@ public static class Calibrate
         writer.Write(probabilities);
         writer.Commit();
         output.WriteLine($"wrote {outPath} ([{probabilities.Length}] calibrated probabilities of the positive class)");
+        return 0;
+    }
+
+    /// <summary>apply with a multiclass calibrator: --logits [N, C] to calibrated probabilities [N, C], row block by row block.</summary>
+    private static int ApplyMulticlass(Arguments a, TextWriter output, string path, string text)
+    {
+        MulticlassCalibrator calibrator;
+        try
+        {
+            calibrator = MulticlassCalibrator.FromJson(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InputException($"{path}: {Program.WithoutParameter(e)}");
+        }
+        if (a.Get("--scores") is not null) throw new InputException($"{path}: a multiclass calibrator; it applies to --logits, not --scores.");
+        string logits = a.Required("--logits"), outPath = a.Required("--out");
+        var options = a.Device();
+        using var source = ArraySource.Open(logits);
+        if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; logits must be floating point.");
+        if (source.Rows == 0) throw new InputException($"{source.Name}: has no rows; there is nothing to calibrate.");
+        int cols = source.Cols;
+        using var writer = new NpyWriter(outPath, source.Rows, cols, a.Has("--float64"));
+        int chunk = Math.Max(1, (1 << 22) / cols);
+        for (long start = 0; start < source.Rows;)
+        {
+            int n = (int)Math.Min(chunk, source.Rows - start);
+            var values = new float[n * cols];
+            source.ReadFloats(values);
+            int bad = values.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+            if (bad >= 0) throw new InputException($"{source.Name}: row {start + bad / cols} has a NaN or infinite logit, which has no calibrated probability.");
+            calibrator.Apply(values, values, cols, options);
+            writer.Write(values);
+            start += n;
+        }
+        writer.Commit();
+        output.WriteLine($"wrote {outPath} ([{source.Rows} x {cols}] calibrated probabilities)");
         return 0;
     }
 

@@ -448,14 +448,14 @@ public static class Commands
             throw new InputException($"{labels.Name}: {labels.Rows} labels for {values.Rows} rows in {values.Name}.");
     }
 
-    private static long RowsOf(string logits)
+    internal static long RowsOf(string logits)
     {
         using var z = ArraySource.Open(logits);
         return z.Rows;
     }
 
     /// <summary>One Newton pass over the files: sums of the per-row NLL and its derivatives in 1/T.</summary>
-    private static (double, double, double) StreamingPass(string logits, string labels, double beta, ComputeOptions options)
+    internal static (double, double, double) StreamingPass(string logits, string labels, double beta, ComputeOptions options)
     {
         using var z = ArraySource.Open(logits);
         using var y = ArraySource.Open(labels);

@@ -47,4 +47,52 @@ public sealed class CalibrateTests : ToolTest
         Assert.Contains("bad-y.npy", bad.Error);
         Assert.False(File.Exists(PathOf("b.json")));
     }
+
+    [Fact]
+    public void A_temperature_fitted_on_logits_saves_as_json_and_applies_as_the_librarys_softmax()
+    {
+        var random = new Random(6);
+        const int rows = 2_000, classes = 5;
+        var labels = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
+        var logits = Enumerable.Range(0, rows * classes).Select(i => (float)(3 * ((i % classes == labels[i / classes] ? 1.5 : 0) + TestData.Normal(random)))).ToArray();
+        File.WriteAllBytes(PathOf("z.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(logits)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(labels)));
+        var expected = TemperatureScaling.Fit(logits, labels, classes);
+
+        var fit = Run("fit", "--method", "temperature", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("t.json"), "--json");
+        Assert.True(fit.Code == 0, fit.Error);
+        var saved = MulticlassCalibrator.FromJson(File.ReadAllText(PathOf("t.json")));
+        var temperature = Assert.IsType<TemperatureCalibrator>(saved).Temperature;
+        Assert.Equal(expected.Temperature, temperature, 1e-5f);
+        using (var json = JsonDocument.Parse(fit.Out))
+        {
+            Assert.Equal("temperature", json.RootElement.GetProperty("method").GetString());
+            Assert.Equal(expected.NllAfter, json.RootElement.GetProperty("nll_after").GetDouble(), 5);
+            Assert.True(json.RootElement.GetProperty("passes").GetInt32() > 0);
+            Assert.Equal("temperature", json.RootElement.GetProperty("calibrator").GetProperty("kind").GetString());
+        }
+
+        var apply = Run("apply", "--calibrator", PathOf("t.json"), "--logits", PathOf("z.npy"), "--out", PathOf("p.npy"));
+        Assert.True(apply.Code == 0, apply.Error);
+        using (var written = ArraySource.Open(PathOf("p.npy")))
+        {
+            Assert.Equal(classes, written.Cols);
+            var probabilities = new float[written.Rows * written.Cols];
+            written.ReadFloats(probabilities);
+            var reference = new float[logits.Length];
+            FastCalib.Softmax.Forward(logits, reference, classes, temperature);
+            Assert.Equal(reference, probabilities);
+        }
+
+        // the wrong input for the calibrator's kind, and a hand-edited temperature, are one-line errors
+        var wrong = Run("apply", "--calibrator", PathOf("t.json"), "--scores", PathOf("y.npy"), "--out", PathOf("x.npy"));
+        Assert.Equal(1, wrong.Code);
+        Assert.Contains("applies to --logits", wrong.Error);
+        File.WriteAllText(PathOf("bad.json"), "{\"kind\": \"temperature\", \"Temperature\": -2}");
+        var bad = Run("apply", "--calibrator", PathOf("bad.json"), "--logits", PathOf("z.npy"), "--out", PathOf("x.npy"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("greater than 0", bad.Error);
+        Assert.False(File.Exists(PathOf("x.npy")));
+        Assert.Equal(2, Run("fit", "--method", "platt", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("m.json")).Code);
+    }
 }
