@@ -103,17 +103,17 @@ public sealed class FuzzTests : ToolTest
         int runs = 0, succeeded = 0;
         for (int round = 0; round < 400 && watch.Elapsed < TimeSpan.FromSeconds(20); round++)
         {
-            int command = round % 10;
+            int command = round % 11;
             var (values, shape) = command switch
             {
-                1 or 3 => (z, "(64, 4)"), 5 => (images, "(2, 8, 8)"), 6 => (answers, "(64, 5)"), 7 or 8 or 9 => (scores, "(64,)"), _ => (p, "(64, 4)"),
+                1 or 3 or 10 => (z, "(64, 4)"), 5 => (images, "(2, 8, 8)"), 6 => (answers, "(64, 5)"), 7 or 8 or 9 => (scores, "(64,)"), _ => (p, "(64, 4)"),
             };
             string input = Store(random, Mutate(random, values, shape), $"in{round}");
             bool binary = command is 7 or 8 or 9;
             string labels = random.Next(5) == 0
                 ? Store(random, Mutate(random, y.Select(v => (float)(binary ? v % 2 : v)).ToArray(), "(64,)"), $"labels{round}")
                 : PathOf(binary ? "yb.npy" : "y.npy");
-            string output = PathOf(command is 2 or 9 ? $"out{round}.svg" : $"out{round}.npy");
+            string output = PathOf(command is 2 or 9 ? $"out{round}.svg" : command == 10 ? $"out{round}.json" : $"out{round}.npy");
             string[] args = command switch
             {
                 0 => ["report", "--probs", input, "--labels", labels, "--json"],
@@ -125,7 +125,8 @@ public sealed class FuzzTests : ToolTest
                 6 => ["report", "--votes", input, "--labels", labels, "--json"],
                 7 => ["thresholds", "--scores", input, "--labels", labels, "--target-precision", "0.7", "--json"],
                 8 => ["report", "--binary", "--scores", input, "--labels", labels, "--json"],
-                _ => ["plot", "--roc", "--pr", "--scores", input, "--labels", labels, "--out", output, "--width", "300", "--height", "300"],
+                9 => ["plot", "--roc", "--pr", "--scores", input, "--labels", labels, "--out", output, "--width", "300", "--height", "300"],
+                _ => ["fit", "--method", "temperature", "--logits", input, "--labels", labels, "--out", output, "--json"],
             };
             var stdout = new StringWriter();
             var stderr = new StringWriter();
@@ -164,9 +165,10 @@ public sealed class FuzzTests : ToolTest
     /// <summary>A successful run's output: strict JSON (no NaN or Infinity), an SVG, or a .npy of finite values.</summary>
     private static void AssertValidOutput(int command, string stdout, string output, string what)
     {
-        if (command is 0 or 1 or 6 or 7 or 8)
+        if (command is 0 or 1 or 6 or 7 or 8 or 10)
         {
             using var json = JsonDocument.Parse(stdout);
+            if (command == 10) Assert.IsType<TemperatureCalibrator>(MulticlassCalibrator.FromJson(File.ReadAllText(output)));
         }
         else if (command is 2 or 9)
         {
