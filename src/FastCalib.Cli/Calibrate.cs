@@ -175,7 +175,7 @@ public static class Calibrate
             int n = (int)Math.Min(chunk, source.Rows - start);
             var values = new float[n * cols];
             source.ReadFloats(values);
-            int bad = values.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+            int bad = Check.FirstNonFinite(values);
             if (bad >= 0) throw new InputException($"{source.Name}: row {start + bad / cols} has a NaN or infinite logit, which has no calibrated probability.");
             calibrator.Apply(values, values, cols, options);
             writer.Write(values);
@@ -191,9 +191,7 @@ public static class Calibrate
     {
         using var s = ArraySource.Open(scoresSpec);
         using var y = ArraySource.Open(labelsSpec);
-        if (s.Cols != 1) throw new InputException($"{s.Name}: scores must be one value per row, got rows of {s.Cols}.");
-        if (y.Cols != 1) throw new InputException($"{y.Name}: labels must be one value per row, got rows of {y.Cols}.");
-        if (y.Rows != s.Rows) throw new InputException($"{y.Name}: {y.Rows} labels for {s.Rows} scores in {s.Name}.");
+        Commands.CheckScores(s, y);
         if (s.Rows > Array.MaxLength) throw new InputException($"{s.Name}: {s.Rows:N0} scores are more than one array holds.");
         var scores = new float[s.Rows];
         var labels = new int[y.Rows];

@@ -218,7 +218,7 @@ public static class Commands
             var y = new float[n * outputs];
             source.ReadFloats(x);
             FourierFeatures.Magnitude(x, y, height, width, options, compute);
-            int bad = y.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+            int bad = Check.FirstNonFinite(y);
             if (bad >= 0) throw new InputException($"{source.Name}: image {done + bad / outputs} has NaN or infinite pixels (or a spectrum beyond float range).");
             writer.Write(y);
             done += n;
@@ -255,7 +255,7 @@ public static class Commands
             {
                 throw new InputException($"{source.Name}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
             }
-            int bad = result.AsSpan().IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+            int bad = Check.FirstNonFinite(result);
             if (bad >= 0) throw new InputException($"{source.Name}: row {start + bad / resultCols} {nonFinite}.");
             writer.Write(result);
             start += n;
@@ -291,48 +291,28 @@ public static class Commands
         using var values = ArraySource.Open(files.Values);
         using var labels = ArraySource.Open(files.Labels);
         CheckPair(values, labels);
-        if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
         int cols = values.Cols;
         var calibration = NewAccumulator(bins, rule, bootstrap, edges);
-        var confidences = collectConfidences ? new List<float>() : null;
-        var correct = collectConfidences ? new List<bool>() : null;
-        var progress = new Progress(error, "reading", values.Rows);
-        for (long start = 0; start < values.Rows;)
+        return ReadInChunks(values, labels, calibration, error, n =>
         {
-            int n = (int)Math.Min(ChunkRows(cols), values.Rows - start);
             var x = new float[n * cols];
             var y = new int[n];
             values.ReadFloats(x);
             labels.ReadInts(y);
-            try
-            {
-                if (files.Logits) calibration.AddLogits(x, y, cols, temperature, options);
-                else calibration.AddProbabilities(x, y, cols, options, unnormalized);
-            }
-            catch (ArgumentException e)
-            {
-                // a label's problem is the labels file's; the rest is the values file's
-                string file = e.ParamName == "labels" ? labels.Name : values.Name;
-                throw new InputException($"{file}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
-            }
-            if (confidences is not null)
-            {
-                var confidence = new float[n];
-                var predicted = new int[n];
-                if (files.Logits) FastCalib.Softmax.Top1(x, confidence, predicted, cols, temperature, options);
-                else
-                    for (int r = 0; r < n; r++)
-                    {
-                        predicted[r] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(x.AsSpan(r * cols, cols));
-                        confidence[r] = x[r * cols + predicted[r]];
-                    }
-                confidences.AddRange(confidence);
-                for (int r = 0; r < n; r++) correct!.Add(predicted[r] == y[r]);
-            }
-            start += n;
-            progress.Report(start);
-        }
-        return (calibration, confidences is null ? null : (confidences.ToArray(), correct!.ToArray()), values.Rows);
+            if (files.Logits) calibration.AddLogits(x, y, cols, temperature, options);
+            else calibration.AddProbabilities(x, y, cols, options, unnormalized);
+            if (!collectConfidences) return null;
+            var confidence = new float[n];
+            var predicted = new int[n];
+            if (files.Logits) FastCalib.Softmax.Top1(x, confidence, predicted, cols, temperature, options);
+            else
+                for (int r = 0; r < n; r++)
+                {
+                    predicted[r] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(x.AsSpan(r * cols, cols));
+                    confidence[r] = x[r * cols + predicted[r]];
+                }
+            return (confidence, predicted.Select((k, r) => k == y[r]).ToArray());
+        });
     }
 
     /// <summary>Reads binary --scores (probability of the positive class) and 0/1 --labels chunk by chunk (<see cref="CalibrationAccumulator.AddBinary(ReadOnlySpan{float}, ReadOnlySpan{int})"/>).</summary>
@@ -343,42 +323,22 @@ public static class Commands
             if (a.Has(other)) throw new UsageException($"{other} does not go with --binary.");
         using var scores = ArraySource.Open(a.Required("--scores"));
         using var labels = ArraySource.Open(a.Required("--labels"));
-        if (scores.Cols != 1) throw new InputException($"{scores.Name}: scores must be one value per row, got rows of {scores.Cols}.");
-        if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");
-        if (labels.Rows != scores.Rows) throw new InputException($"{labels.Name}: {labels.Rows} labels for {scores.Rows} scores in {scores.Name}.");
-        if (scores.Rows == 0) throw new InputException($"{scores.Name}: has no rows; there is nothing to report on.");
-        var edges = a.Edges();
-        var calibration = NewAccumulator(bins, rule, bootstrap, edges);
-        var confidences = collectConfidences ? new List<float>() : null;
-        var positives = collectConfidences ? new List<bool>() : null;
-        var progress = new Progress(error, "reading", scores.Rows);
-        for (long start = 0; start < scores.Rows;)
+        CheckScores(scores, labels);
+        var calibration = NewAccumulator(bins, rule, bootstrap, a.Edges());
+        return ReadInChunks(scores, labels, calibration, error, n =>
         {
-            int n = (int)Math.Min(ChunkRows(1), scores.Rows - start);
             var p = new float[n];
             var y = new int[n];
             scores.ReadFloats(p);
             labels.ReadInts(y);
-            try
-            {
-                calibration.AddBinary(p, y);
-            }
-            catch (ArgumentException e)
-            {
-                string file = e.ParamName == "target" ? labels.Name : scores.Name;
-                throw new InputException($"{file}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
-            }
-            confidences?.AddRange(p);
-            positives?.AddRange(y.Select(v => v == 1));
-            start += n;
-            progress.Report(start);
-        }
-        return (calibration, confidences is null ? null : (confidences.ToArray(), positives!.ToArray()), scores.Rows);
+            calibration.AddBinary(p, y);
+            return collectConfidences ? (p, y.Select(v => v == 1).ToArray()) : null;
+        });
     }
 
     /// <summary>
     /// Reads sampled answers [N, S] (class ids, -1 outside the classes) with --labels chunk by chunk: the majority
-    /// class is the prediction and its share of the S answers the confidence (<see cref="SampledAnswers"/>).
+    /// class is the prediction and its share of the S answers the confidence (<see cref="CalibrationAccumulator.AddVotes"/>).
     /// </summary>
     private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) AccumulateVotes(
         string votesFile, string labelsFile, int bins, BinningRule rule, ComputeOptions options, TextWriter error, bool collectConfidences,
@@ -386,44 +346,66 @@ public static class Commands
     {
         using var votes = ArraySource.Open(votesFile);
         using var labels = ArraySource.Open(labelsFile);
-        if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");
-        if (labels.Rows != votes.Rows) throw new InputException($"{labels.Name}: {labels.Rows} labels for {votes.Rows} rows in {votes.Name}.");
-        if (votes.Rows == 0) throw new InputException($"{votes.Name}: has no rows; there is nothing to report on.");
+        CheckLabels(votes, labels);
         int samples = votes.Cols;
         var calibration = NewAccumulator(bins, rule, bootstrap, edges);
-        var confidences = collectConfidences ? new List<float>() : null;
-        var correctness = collectConfidences ? new List<bool>() : null;
-        var progress = new Progress(error, "reading", votes.Rows);
-        for (long start = 0; start < votes.Rows;)
+        return ReadInChunks(votes, labels, calibration, error, n =>
         {
-            int n = (int)Math.Min(ChunkRows(samples), votes.Rows - start);
             var answers = new int[n * samples];
             var y = new int[n];
             votes.ReadInts(answers);
             labels.ReadInts(y);
-            var majority = new int[n];
-            var confidence = new float[n];
+            if (!collectConfidences)
+            {
+                calibration.AddVotes(answers, y, samples, options);
+                return null;
+            }
+            var confidence = new List<float>(n);
+            var correct = new List<bool>(n);
+            calibration.AddVotes(answers, y, samples, options, (c, ok) =>
+            {
+                foreach (float v in c) confidence.Add(v);
+                foreach (bool v in ok) correct.Add(v);
+            });
+            return (confidence.ToArray(), correct.ToArray());
+        });
+    }
+
+    /// <summary>
+    /// The chunk loop of the metric commands: <paramref name="addChunk"/> reads and adds the next n rows of both files
+    /// and returns their (confidence, correct) pairs when they are collected (null otherwise); a library error becomes
+    /// one line naming the labels file (for a label) or the values file, with row numbers of the chunk.
+    /// </summary>
+    private static (CalibrationAccumulator Calibration, (float[] Confidence, bool[] Correct)? Adaptive, long Rows) ReadInChunks(
+        ArraySource values, ArraySource labels, CalibrationAccumulator calibration, TextWriter error, Func<int, (float[] Confidence, bool[] Correct)?> addChunk)
+    {
+        if (values.Rows == 0) throw new InputException($"{values.Name}: has no rows; there is nothing to report on.");
+        List<float>? confidences = null;
+        List<bool>? correct = null;
+        var progress = new Progress(error, "reading", values.Rows);
+        for (long start = 0; start < values.Rows;)
+        {
+            int n = (int)Math.Min(ChunkRows(values.Cols), values.Rows - start);
+            (float[] Confidence, bool[] Correct)? pairs;
             try
             {
-                SampledAnswers.Summarize(answers, samples, majority, confidence, [], options);
-                var correct = new bool[n];
-                for (int r = 0; r < n; r++)
-                {
-                    if (y[r] < 0) throw new InputException($"{labels.Name}: labels[{start + r}] is {y[r]}; labels must be class ids (0 or more).");
-                    correct[r] = majority[r] == y[r];
-                }
-                calibration.AddConfidences(confidence, correct);
-                confidences?.AddRange(confidence);
-                correctness?.AddRange(correct);
+                pairs = addChunk(n);
             }
             catch (ArgumentException e)
             {
-                throw new InputException($"{votes.Name}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+                // a label's problem is the labels file's; the rest is the values file's
+                string file = e.ParamName is "labels" or "target" ? labels.Name : values.Name;
+                throw new InputException($"{file}: {Strip(e.Message)}{(start > 0 ? $" (row numbers counted from row {start})" : "")}");
+            }
+            if (pairs is { } p)
+            {
+                (confidences ??= []).AddRange(p.Confidence);
+                (correct ??= []).AddRange(p.Correct);
             }
             start += n;
             progress.Report(start);
         }
-        return (calibration, confidences is null ? null : (confidences.ToArray(), correctness!.ToArray()), votes.Rows);
+        return (calibration, confidences is null ? null : (confidences.ToArray(), correct!.ToArray()), values.Rows);
     }
 
     /// <summary>The accumulator a metric command fills: equal-width bins, or the custom edges when given.</summary>
@@ -443,9 +425,22 @@ public static class Commands
     internal static void CheckPair(ArraySource values, ArraySource labels)
     {
         if (values.IsInteger) throw new InputException($"{values.Name}: holds integers; probabilities and logits must be floating point.");
+        CheckLabels(values, labels);
+    }
+
+    /// <summary>Labels one value per row, as many as the values' rows.</summary>
+    internal static void CheckLabels(ArraySource values, ArraySource labels, string rows = "rows")
+    {
         if (labels.Cols != 1) throw new InputException($"{labels.Name}: labels must be one value per row, got rows of {labels.Cols}.");
         if (labels.Rows != values.Rows)
-            throw new InputException($"{labels.Name}: {labels.Rows} labels for {values.Rows} rows in {values.Name}.");
+            throw new InputException($"{labels.Name}: {labels.Rows} labels for {values.Rows} {rows} in {values.Name}.");
+    }
+
+    /// <summary>Binary scores one value per row, with their labels.</summary>
+    internal static void CheckScores(ArraySource scores, ArraySource labels)
+    {
+        if (scores.Cols != 1) throw new InputException($"{scores.Name}: scores must be one value per row, got rows of {scores.Cols}.");
+        CheckLabels(scores, labels, "scores");
     }
 
     internal static long RowsOf(string logits)

@@ -189,8 +189,8 @@ internal static class SimdTileWriter
 internal sealed class TileReads
 {
     private readonly Dictionary<Stage, Stage> _bestOf = new();
-    private readonly HashSet<Stage> _keepsBest = new();
     private readonly Dictionary<Traversal, List<Stage>> _picked = new();
+    private readonly HashSet<Stage> _pickedAll = new();
 
     public static string Best(string argMax) => "__best_" + argMax;
 
@@ -214,7 +214,6 @@ internal sealed class TileReads
             if (argMax is not null)
             {
                 reads._bestOf[at] = argMax.Stage;
-                reads._keepsBest.Add(argMax.Stage);
                 continue;
             }
             var loading = before.FirstOrDefault(b => b.LoadedRows.Contains(at.Inputs[0]));
@@ -222,16 +221,17 @@ internal sealed class TileReads
             {
                 if (!reads._picked.TryGetValue(loading, out var list)) reads._picked[loading] = list = new List<Stage>();
                 list.Add(at);
+                reads._pickedAll.Add(at);
             }
         }
         return reads;
     }
 
-    public bool KeepsBest(Stage argMax) => _keepsBest.Contains(argMax);
+    public bool KeepsBest(Stage argMax) => _bestOf.ContainsValue(argMax);
 
     public bool IsBestOf(Stage at, out Stage argMax) => _bestOf.TryGetValue(at, out argMax!);
 
-    public bool IsPicked(Stage at) => _picked.Values.Any(l => l.Contains(at));
+    public bool IsPicked(Stage at) => _pickedAll.Contains(at);
 
     public List<Stage> PickedIn(Traversal t) => _picked.TryGetValue(t, out var list) ? list : new List<Stage>();
 }

@@ -19,6 +19,20 @@ internal static class Check
         return length / count;
     }
 
+    /// <summary>
+    /// The first value outside [<paramref name="low"/>, <paramref name="high"/>] (NaN is outside), or −1: a vector minimum
+    /// and maximum first (NaN propagates through both), the element scan (scalar for float) only to name a bad value.
+    /// </summary>
+    public static int FirstOutside(ReadOnlySpan<float> values, float low, float high)
+    {
+        if (values.IsEmpty) return -1;
+        float min = System.Numerics.Tensors.TensorPrimitives.Min(values), max = System.Numerics.Tensors.TensorPrimitives.Max(values);
+        return min >= low && max <= high ? -1 : values.IndexOfAnyExceptInRange(low, high);
+    }
+
+    /// <summary>The first value that is not finite, or −1 (see <see cref="FirstOutside"/>).</summary>
+    public static int FirstNonFinite(ReadOnlySpan<float> values) => FirstOutside(values, float.MinValue, float.MaxValue);
+
     /// <summary>The reciprocal of a temperature that must be finite and greater than 0.</summary>
     public static float InverseTemperature(string operation, float temperature)
     {

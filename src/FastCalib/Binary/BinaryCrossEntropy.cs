@@ -29,9 +29,9 @@ public static class BinaryCrossEntropy
         Check.NoOverlap(op, nameof(gradLogits), gradLogits, nameof(targets), targets, inPlaceAllowed: false);
         if (!(labelSmoothing >= 0 && labelSmoothing <= 1))
             throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, $"{op}: labelSmoothing must be in [0, 1], got {labelSmoothing}.");
-        int bad = logits.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+        int bad = Check.FirstNonFinite(logits);
         if (bad >= 0) throw new ArgumentException($"{op}: logits[{bad}] is {logits[bad]}; logits must be finite.", nameof(logits));
-        bad = targets.IndexOfAnyExceptInRange(0f, 1f);
+        bad = Check.FirstOutside(targets, 0f, 1f);
         if (bad >= 0) throw new ArgumentException($"{op}: targets[{bad}] is {targets[bad]}; targets must be in [0, 1].", nameof(targets));
         int n = logits.Length;
         if (n == 0) return 0;

@@ -55,7 +55,7 @@ public static class BinaryCurves
     {
         if (labels.Length != scores.Length)
             throw new ArgumentException($"{op}: {scores.Length} scores but {labels.Length} labels.", nameof(labels));
-        int bad = scores.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+        int bad = Check.FirstNonFinite(scores);
         if (bad >= 0) throw new ArgumentException($"{op}: scores[{bad}] is {scores[bad]}; scores must be finite.", nameof(scores));
         int label = labels.IndexOfAnyExcept(0, 1);
         if (label >= 0) throw new ArgumentException($"{op}: labels[{label}] is {labels[label]}; binary labels must be 0 or 1.", nameof(labels));
@@ -154,31 +154,26 @@ public static class BinaryCurves
         long positives = c.Positives, negatives = c.Negatives;
         int n = c.Thresholds.Length;
 
-        // trapezoids between consecutive points from (0, 0), in counts: exact up to the final division
-        double area = 0;
+        // one walk from the highest threshold down: trapezoids between consecutive ROC points from (0, 0), in counts;
+        // average precision as each threshold's precision times the recall it adds (ΔTP / P; 0 without positives, as
+        // scikit-learn's formula gives); the choices, with strict comparisons keeping the highest threshold on ties
+        double area = 0, ap = 0;
         long previousTp = 0, previousFp = 0;
+        int? youden = null, maxF1 = null, atPrecision = null, atRecall = null;
+        double bestJ = double.NegativeInfinity, bestF1 = double.NegativeInfinity;
         for (int k = 0; k < n; k++)
         {
             area += (double)(c.FalsePositives[k] - previousFp) * (c.TruePositives[k] + previousTp) / 2;
-            (previousTp, previousFp) = (c.TruePositives[k], c.FalsePositives[k]);
-        }
-        double auroc = positives == 0 || negatives == 0 ? double.NaN : area / ((double)positives * negatives);
-
-        var curve = PrecisionRecall(c);
-        double ap = 0;
-        for (int i = 0; i < n; i++) ap += (curve.Recall[i] - curve.Recall[i + 1]) * curve.Precision[i];
-
-        int? youden = null, maxF1 = null, atPrecision = null, atRecall = null;
-        double bestJ = double.NegativeInfinity, bestF1 = double.NegativeInfinity;
-        for (int k = 0; k < n; k++)   // highest threshold first, so strict comparisons keep the highest on ties
-        {
             var point = c.Point(k);
+            if (positives > 0) ap += (double)(c.TruePositives[k] - previousTp) / positives * point.Precision;
+            (previousTp, previousFp) = (c.TruePositives[k], c.FalsePositives[k]);
             if (positives > 0 && negatives > 0 && point.Recall - point.FalsePositiveRate > bestJ) (bestJ, youden) = (point.Recall - point.FalsePositiveRate, k);
             double f1 = point.Precision + point.Recall == 0 ? 0 : 2 * point.Precision * point.Recall / (point.Precision + point.Recall);
             if (positives > 0 && f1 > bestF1) (bestF1, maxF1) = (f1, k);
             if (targetPrecision is { } p && point.Precision >= p) atPrecision = k;                 // the lowest such threshold
             if (targetRecall is { } r && positives > 0 && atRecall is null && point.Recall >= r) atRecall = k;   // the highest
         }
+        double auroc = positives == 0 || negatives == 0 ? double.NaN : area / ((double)positives * negatives);
         OperatingPoint? At(int? k) => k is { } i ? c.Point(i) : null;
         return new BinaryThresholds(scores.Length, positives, auroc, ap, At(youden), At(maxF1), At(atPrecision), At(atRecall));
     }

@@ -59,19 +59,10 @@ public sealed class ScoreHistogram
     {
         const string op = "ScoreHistogram.Add";
         Check.SameLength(op, nameof(labels), labels.Length, nameof(scores), scores.Length);
-        if (scores.IsEmpty) return;
-        // vector minimum and maximum first (NaN propagates through both); the element scan only to name a bad one
-        float low = System.Numerics.Tensors.TensorPrimitives.Min(scores), high = System.Numerics.Tensors.TensorPrimitives.Max(scores);
-        if (!(low >= 0 && high <= 1))
-        {
-            int bad = scores.IndexOfAnyExceptInRange(0f, 1f);
-            throw new ArgumentException($"{op}: scores[{bad}] is {scores[bad]}; scores must be in [0, 1].", nameof(scores));
-        }
-        if (System.Numerics.Tensors.TensorPrimitives.Min(labels) < 0 || System.Numerics.Tensors.TensorPrimitives.Max(labels) > 1)
-        {
-            int bad = labels.IndexOfAnyExcept(0, 1);
-            throw new ArgumentException($"{op}: labels[{bad}] is {labels[bad]}; binary labels must be 0 or 1.", nameof(labels));
-        }
+        int bad = Check.FirstOutside(scores, 0f, 1f);
+        if (bad >= 0) throw new ArgumentException($"{op}: scores[{bad}] is {scores[bad]}; scores must be in [0, 1].", nameof(scores));
+        bad = labels.IndexOfAnyExceptInRange(0, 1);
+        if (bad >= 0) throw new ArgumentException($"{op}: labels[{bad}] is {labels[bad]}; binary labels must be 0 or 1.", nameof(labels));
         Fill(scores, labels, options);
     }
 
@@ -172,6 +163,13 @@ public sealed class ScoreHistogram
         return Math.Log(x) + 0.57721566490153286 + 1 / (2 * x) - inverse * (1.0 / 12 - inverse / 120);
     }
 
+    /// <summary>
+    /// The bin of a score in [0, 1]: floor(s · B) with 1 in the last bin. Monotone in s (a correctly rounded product
+    /// by a positive constant, then the floor), which is all the error bounds need; the vector form in
+    /// <see cref="Count"/> computes the same.
+    /// </summary>
+    private static int BinOf(float score, int bins) => Math.Min((int)(score * bins), bins - 1);
+
     /// <summary>Counts scores [range) into a table of both classes: slots computed 8 at a time in vector code, then incremented.</summary>
     private static unsafe void Count(float* scores, int* labels, RowRange range, int bins, int[] counts)
     {
@@ -189,7 +187,7 @@ public sealed class ScoreHistogram
                 c[slots[0]]++; c[slots[1]]++; c[slots[2]]++; c[slots[3]]++;
                 c[slots[4]]++; c[slots[5]]++; c[slots[6]]++; c[slots[7]]++;
             }
-            for (; i < range.End; i++) c[labels[i] * bins + Math.Min((int)(scores[i] * bins), bins - 1)]++;
+            for (; i < range.End; i++) c[labels[i] * bins + BinOf(scores[i], bins)]++;
         }
     }
 
@@ -202,7 +200,7 @@ public sealed class ScoreHistogram
             // a small batch (a training step's): straight into the totals, no per-thread tables to clear and merge
             for (int i = 0; i < scores.Length; i++)
             {
-                int bin = Math.Min((int)(scores[i] * bins), bins - 1);
+                int bin = BinOf(scores[i], bins);
                 if (labels[i] == 1) _positive[bin]++;
                 else _negative[bin]++;
             }

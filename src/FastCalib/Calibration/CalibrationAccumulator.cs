@@ -196,7 +196,11 @@ public sealed unsafe partial class CalibrationAccumulator
     /// its share of the answers, as <see cref="SampledAnswers.Summarize"/> defines them; correct = (majority = label).
     /// NLL and Brier are not fed (there are no probabilities). Nothing is added if an answer or a label is invalid.
     /// </summary>
-    public void AddVotes(ReadOnlySpan<int> answers, ReadOnlySpan<int> labels, int samples, ComputeOptions options = default)
+    public void AddVotes(ReadOnlySpan<int> answers, ReadOnlySpan<int> labels, int samples, ComputeOptions options = default) =>
+        AddVotes(answers, labels, samples, options, null);
+
+    /// <summary><see cref="AddVotes(ReadOnlySpan{int}, ReadOnlySpan{int}, int, ComputeOptions)"/>, handing each block's (confidence, correct) pairs to <paramref name="observe"/> (the tool keeps them for adaptive bins and selective prediction).</summary>
+    internal void AddVotes(ReadOnlySpan<int> answers, ReadOnlySpan<int> labels, int samples, ComputeOptions options, ConfidenceObserver? observe)
     {
         const string op = "CalibrationAccumulator.AddVotes";
         long rows = SampledAnswers.Validate(op, answers, samples);
@@ -214,8 +218,12 @@ public sealed unsafe partial class CalibrationAccumulator
             SampledAnswers.Run(answers.Slice((int)(start * samples), n * samples), samples, majority, confidence, default, options);
             for (int r = 0; r < n; r++) correct[r] = majority[r] == labels[(int)start + r];
             AddConfidences(confidence.AsSpan(0, n), correct.AsSpan(0, n));
+            observe?.Invoke(confidence.AsSpan(0, n), correct.AsSpan(0, n));
         }
     }
+
+    /// <summary>Receives a block's (confidence, correct) pairs.</summary>
+    internal delegate void ConfidenceObserver(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct);
 
     /// <summary>Adds precomputed (confidence, correct) pairs; confidences must be in [0, 1]. NLL and Brier are not fed.</summary>
     public void AddConfidences(ReadOnlySpan<float> confidence, ReadOnlySpan<bool> correct)

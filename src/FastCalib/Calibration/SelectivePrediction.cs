@@ -81,7 +81,7 @@ public static class SelectivePrediction
     {
         if (confidence.Length != correct.Length)
             throw new ArgumentException($"{op}: {confidence.Length} confidences but {correct.Length} correct flags.", nameof(correct));
-        int nan = confidence.IndexOfAnyExceptInRange(float.NegativeInfinity, float.PositiveInfinity);
+        int nan = Check.FirstOutside(confidence, float.NegativeInfinity, float.PositiveInfinity);
         if (nan >= 0) throw new ArgumentException($"{op}: confidence {nan} is NaN.", nameof(confidence));
         var keys = confidence.ToArray();
         var wrong = new int[keys.Length];

@@ -95,6 +95,17 @@ public class SampledAnswersTests
         split.AddVotes(answers.AsSpan(0, 1000 * samples), labels.AsSpan(0, 1000), samples);
         split.AddVotes(answers.AsSpan(1000 * samples), labels.AsSpan(1000), samples, new ComputeOptions { MaxThreads = 1 });
         CalibrationPropertyTests.AssertIdentical(votes.Report(), split.Report());
+
+        // the tool's observer sees every block's pairs, in order (here three blocks)
+        var seenConfidence = new List<float>();
+        var seenCorrect = new List<bool>();
+        new CalibrationAccumulator(15).AddVotes(answers, labels, samples, default, (c, ok) =>
+        {
+            foreach (float v in c) seenConfidence.Add(v);
+            foreach (bool v in ok) seenCorrect.Add(v);
+        });
+        Assert.Equal(confidence, seenConfidence);
+        Assert.Equal(correct, seenCorrect);
     }
 
     [Fact]
