@@ -32,6 +32,35 @@ public static class CalibrationEvaluation
         return Temperature(logits, y.Span, classes, temperature, bins, options);
     }
 
+    /// <summary>
+    /// Top-label metrics of softmax(logits) and of a multiclass calibrator's probabilities, the calibrated
+    /// probabilities made and binned block by block (no [rows, classes] copy).
+    /// </summary>
+    public static CalibrationComparison Multiclass(MulticlassCalibrator calibrator, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, int bins = 15, ComputeOptions options = default)
+    {
+        ArgumentNullException.ThrowIfNull(calibrator);
+        var before = new CalibrationAccumulator(bins);
+        before.AddLogits(logits, labels, classes, 1f, options);
+        var after = new CalibrationAccumulator(bins);
+        int blockRows = Math.Max(1, (1 << 18) / classes);
+        float[] buffer = System.Buffers.ArrayPool<float>.Shared.Rent(blockRows * classes);
+        try
+        {
+            for (int start = 0; start < labels.Length; start += blockRows)
+            {
+                int n = Math.Min(blockRows, labels.Length - start);
+                var probabilities = buffer.AsSpan(0, n * classes);
+                calibrator.Apply(logits.Slice(start * classes, n * classes), probabilities, classes, options);
+                after.AddProbabilities(probabilities, labels.Slice(start, n), classes, options);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+        }
+        return new CalibrationComparison(before.Report(), after.Report());
+    }
+
     /// <summary>Binary metrics of the scores and of the calibrator's output, with int64 targets (0 or 1).</summary>
     /// <inheritdoc cref="Binary(BinaryCalibrator, ReadOnlySpan{float}, ReadOnlySpan{int}, int)"/>
     public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, int bins = 15)

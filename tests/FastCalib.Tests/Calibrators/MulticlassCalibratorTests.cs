@@ -31,7 +31,7 @@ public class MulticlassCalibratorTests
     [Theory]
     [InlineData("{\"kind\": \"temperature\", \"Temperature\": 0}", "greater than 0")]
     [InlineData("{\"kind\": \"temperature\", \"Temperature\": \"NaN\"}", "not a saved calibrator")]
-    [InlineData("{\"kind\": \"vector\"}", "not a saved calibrator")]
+    [InlineData("{\"kind\": \"spline\"}", "not a saved calibrator")]
     [InlineData("[1, 2]", "not a saved calibrator")]
     public void Files_that_are_not_valid_calibrators_are_refused(string json, string message)
     {

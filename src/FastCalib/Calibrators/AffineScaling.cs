@@ -1,0 +1,497 @@
+using FastCalib.Kernels.Internals;
+
+namespace FastCalib;
+
+/// <summary>
+/// What one pass of <see cref="AffineScaling"/> computes, and where its lane sums live. Parameters θ are the weights
+/// (C scales for vector scaling, the row-major C x C matrix A otherwise) followed by the C biases. Slots: 0 the NLL,
+/// then the gradient in θ's order, then (vector scaling) Σ p x², Σ p x and Σ p per class and the upper triangle of
+/// Σ q qᵀ with q = [p ⊙ x, p], from which the exact Hessian is assembled.
+/// </summary>
+internal readonly record struct AffineLayout(int Classes, bool Full, bool LogSoftmaxInput, bool Hessian)
+{
+    /// <summary>Tiles whose float32 lane sums are added before they go to float64 (at most this many terms per lane).</summary>
+    public const int TilesPerFlush = 64;
+
+    public int Weights => Full ? Classes * Classes : Classes;
+
+    public int Parameters => Weights + Classes;
+
+    public int DiagonalSlot => 1 + Parameters;
+
+    public int OuterSlot => DiagonalSlot + 3 * Classes;
+
+    public int Slots => Hessian ? OuterSlot + 2 * Classes * (2 * Classes + 1) / 2 : 1 + Parameters;
+
+    public int ScratchFloats(int lanes) => 4 * Classes * lanes;
+}
+
+/// <summary>The ODIR penalty of matrix scaling and Dirichlet calibration (Kull et al. 2019).</summary>
+/// <param name="OffDiagonal">λ: the objective adds λ / (C (C − 1)) · Σ_{i≠j} A_ij²; at least 0.</param>
+/// <param name="Intercept">μ: the objective adds μ / C · Σ b_i²; at least 0.</param>
+public readonly record struct OdirPenalty(double OffDiagonal, double Intercept);
+
+/// <summary>
+/// Fits s = A x + b followed by softmax (vector scaling: A diagonal; matrix scaling: A full; Dirichlet calibration: A
+/// full on x = log-softmax(z)) by minimising the mean NLL plus the ODIR penalty with Newton's method: each pass over
+/// the data is one fused SIMD traversal computing the NLL and the gradient (and, for vector scaling, the exact
+/// Hessian) with no probability matrix kept. For a full matrix the Hessian ((C(C+1))² entries a row, too many for a
+/// pass) is computed on an evenly spaced sample of rows: with the exact gradient this is subsampled Newton (Byrd et
+/// al. 2011), converging linearly at a rate set by the sample. Directions without curvature are held fixed and steps
+/// are backtracked (Armijo), so the objective falls every iteration and the parameters stay finite; softmax's
+/// invariance (adding a constant to every bias, or a vector to every row of A) is removed by centring what no
+/// penalty pins down. The scalar backend evaluates each pass in float64, the SIMD backends in float32 lanes summed
+/// in float64.
+/// </summary>
+internal static unsafe class AffineScaling
+{
+    /// <summary>Newton iterations at most.</summary>
+    public const int MaxIterations = 50;
+
+    /// <summary>Stop when half the Newton decrement (≈ objective − optimum) is below this, relative to 1 + objective.</summary>
+    public const double Tolerance = 1e-10;
+
+    /// <summary>Classes up to which a full matrix is fitted (its Hessian has (C(C+1))² entries).</summary>
+    public const int MaxFullClasses = 32;
+
+    private const int SampleRows = 4096;
+
+    /// <summary>Relative size below which changes of the float32-evaluated objective are not trusted.</summary>
+    private const double NoiseLevel = 1e-6;
+
+    internal readonly record struct Result(double[] Theta, double NllBefore, double NllAfter, int Passes, int Iterations, bool Converged);
+
+    /// <summary>Fits θ on host logits [rows, classes] (already checked); the starting point is the identity map.</summary>
+    internal static Result Fit(float* z, int* y, long rows, in AffineLayout layout, OdirPenalty penalty, ComputeOptions options)
+    {
+        var cpu = options.ResolveCpu();
+        var shape = layout;
+        int c = layout.Classes, count = layout.Parameters;
+        double[] theta = new double[count];
+        for (int i = 0; i < c; i++) theta[layout.Full ? i * c + i : i] = 1;
+        Objective At(double[] t) => Evaluate(z, y, rows, shape, penalty, t, cpu);
+
+        var current = At(theta);
+        int passes = 1, iterations = 0;
+        double before = current.Nll;
+        bool converged = false;
+        while (iterations < MaxIterations)
+        {
+            double[] h = current.H ?? SampleHessian(z, y, rows, shape, theta);
+            for (int k = 0; k < count; k++) h[k * count + k] += Penalty(shape, k, penalty);
+            double[] step = NewtonStep(h, current.G, count);
+            double decrement = 0;
+            for (int k = 0; k < count; k++) decrement -= current.G[k] * step[k];
+            if (!(decrement > 2 * Tolerance * (1 + Math.Abs(current.F))))
+            {
+                converged = !double.IsNaN(decrement);
+                break;
+            }
+            iterations++;
+            bool accepted = false;
+            for (double t = 1; t > 1e-10; t *= 0.5)
+            {
+                var trial = new double[count];
+                for (int k = 0; k < count; k++) trial[k] = theta[k] + t * step[k];
+                var next = At(trial);
+                passes++;
+                // Armijo's sufficient decrease; or, once the decrement is near the float32 resolution of the summed
+                // objective (per-row terms rounded at about 1e-7), the full Newton step if the objective did not rise
+                // beyond that resolution: there the step is reliable and the comparison is not
+                bool sufficient = next.F <= current.F - 1e-4 * t * decrement;
+                bool atResolution = t == 1 && decrement <= NoiseLevel * (1 + Math.Abs(current.F)) && next.F <= current.F + NoiseLevel * (1 + Math.Abs(current.F));
+                if (sufficient || atResolution)
+                {
+                    theta = trial;
+                    current = next;
+                    accepted = true;
+                    break;
+                }
+            }
+            if (!accepted)
+            {
+                // no step lowers the objective beyond float32 rounding of its terms: at the optimum if the decrement is small
+                converged = decrement <= NoiseLevel * (1 + Math.Abs(current.F));
+                break;
+            }
+        }
+        Canonical(shape, theta, penalty);
+        return new Result(theta, before, current.Nll, passes, iterations, converged);
+    }
+
+    /// <summary>Checks the arguments, fits, and wraps θ in a calibrator made by <paramref name="make"/>.</summary>
+    public static MulticlassFit<T> Fit<T>(string op, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, bool full, bool logSoftmax,
+        OdirPenalty penalty, ComputeOptions options, Func<double[], T> make) where T : MulticlassCalibrator
+    {
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        if (classes < 2)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: calibration needs at least 2 classes, got {classes}.");
+        if (full && classes > MaxFullClasses)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a full matrix is fitted for up to {MaxFullClasses} classes (its Hessian grows as C^4), got {classes}; use vector scaling or a temperature.");
+        if (!(penalty.OffDiagonal >= 0 && penalty.Intercept >= 0 && double.IsFinite(penalty.OffDiagonal) && double.IsFinite(penalty.Intercept)))
+            throw new ArgumentOutOfRangeException(nameof(penalty), penalty, $"{op}: the ODIR penalties must be finite and at least 0, got λ = {penalty.OffDiagonal}, μ = {penalty.Intercept}.");
+        if (options.Backend == Backend.Gpu)
+            throw new ArgumentException($"{op}: the GPU backend does not fit this calibrator yet; use the SIMD or scalar backend.", nameof(options));
+        if (rows == 0)
+            throw new ArgumentException($"{op}: there are no rows to fit on.", nameof(logits));
+        int bad = labels.IndexOfAnyExceptInRange(0, classes - 1);
+        if (bad >= 0)
+            throw new ArgumentOutOfRangeException(nameof(labels), labels[bad], $"{op}: labels[{bad}] is {labels[bad]}; labels must be in [0, {classes}).");
+        bad = Check.FirstNonFinite(logits);
+        if (bad >= 0)
+            throw new ArgumentException($"{op}: logits[{bad / classes}, {bad % classes}] is {logits[bad]}; fitting needs finite logits.", nameof(logits));
+        var layout = new AffineLayout(classes, full, logSoftmax, Hessian: !full);
+        Result r;
+        fixed (float* z = logits)
+        fixed (int* y = labels)
+            r = Fit(z, y, rows, layout, penalty, options);
+        return new MulticlassFit<T>(make(r.Theta), r.NllBefore, r.NllAfter, r.Passes, r.Iterations, r.Converged, Tolerance);
+    }
+
+    /// <summary>θ[offset, offset + count) as floats.</summary>
+    public static float[] Floats(double[] theta, int offset, int count)
+    {
+        var v = new float[count];
+        for (int k = 0; k < count; k++) v[k] = (float)theta[offset + k];
+        return v;
+    }
+
+    /// <summary>Why saved weights and biases are not valid, or null.</summary>
+    public static string? Invalid(float[]? weights, float[]? bias, bool full)
+    {
+        if (bias is null || bias.Length < 2) return $"there must be a bias per class, at least 2, got {bias?.Length ?? 0}";
+        int expected = full ? bias.Length * bias.Length : bias.Length;
+        if (weights is null || weights.Length != expected) return $"{bias.Length} classes need {expected} weights, got {weights?.Length ?? 0}";
+        if (Check.FirstNonFinite(weights) is var w and >= 0) return $"weight {w} is {weights[w]}; parameters must be finite";
+        if (Check.FirstNonFinite(bias) is var b and >= 0) return $"bias {b} is {bias[b]}; parameters must be finite";
+        return null;
+    }
+
+    /// <summary>
+    /// Writes softmax(A x + b) for each row of <paramref name="logits"/> (x the logits or their log-softmax) into
+    /// <paramref name="probabilities"/>, which may be the same span: the scaled logits go to the output row by row,
+    /// then one softmax pass runs in place.
+    /// </summary>
+    public static void Apply(string op, ReadOnlySpan<float> logits, Span<float> probabilities, int classes, float[] weights, float[] bias, bool full, bool logSoftmax, ComputeOptions options)
+    {
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
+        if (classes != bias.Length)
+            throw new ArgumentException($"{op}: the calibrator was fitted for {bias.Length} classes, got rows of {classes}.", nameof(classes));
+        var layout = new AffineLayout(classes, full, logSoftmax, Hessian: false);
+        var theta = new double[layout.Parameters];
+        for (int k = 0; k < weights.Length; k++) theta[k] = weights[k];
+        for (int k = 0; k < classes; k++) theta[layout.Weights + k] = bias[k];
+        var x = new double[classes];
+        var s = new double[classes];
+        fixed (float* z = logits)
+            for (long row = 0; row < rows; row++)
+            {
+                ScaledLogits(z + row * classes, layout, theta, x, s);
+                var output = probabilities.Slice((int)(row * classes), classes);
+                for (int i = 0; i < classes; i++) output[i] = (float)s[i];
+            }
+        Softmax.Forward(probabilities, probabilities, classes, 1f, options);
+    }
+
+    /// <summary>The objective (mean NLL + penalty), the mean NLL, the gradient and, for vector scaling, the exact Hessian (penalty excluded) at θ.</summary>
+    internal readonly record struct Objective(double F, double Nll, double[] G, double[]? H);
+
+    /// <summary>One pass: <see cref="Objective"/> at <paramref name="theta"/>.</summary>
+    internal static Objective Evaluate(float* z, int* y, long rows, in AffineLayout layout, OdirPenalty penalty, double[] theta, (bool Simd, int Width, int Threads) cpu)
+    {
+        int count = layout.Parameters;
+        double[] sums = Pass(z, y, rows, layout, theta, cpu.Simd, cpu.Width, cpu.Threads);
+        double nll = sums[0] / rows, f = nll;
+        var g = new double[count];
+        for (int k = 0; k < count; k++)
+        {
+            double weight = Penalty(layout, k, penalty);
+            g[k] = sums[1 + k] / rows + weight * theta[k];
+            f += 0.5 * weight * theta[k] * theta[k];
+        }
+        RemoveInvariant(layout, g, penalty);
+        return new Objective(f, nll, g, layout.Hessian ? AssembleHessian(layout, sums, rows) : null);
+    }
+
+    /// <summary>
+    /// The penalty's second derivative for parameter k: 2λ / (C(C − 1)) for off-diagonal weights, 2μ / C for biases
+    /// (the penalty is half its second derivative times θ_k², summed).
+    /// </summary>
+    private static double Penalty(in AffineLayout layout, int k, OdirPenalty penalty)
+    {
+        int c = layout.Classes;
+        if (k >= layout.Weights) return 2 * penalty.Intercept / c;
+        return layout.Full && k / c != k % c ? 2 * penalty.OffDiagonal / (c * (c - 1.0)) : 0;
+    }
+
+    /// <summary>
+    /// Centres the biases (and the columns of A) where the penalty leaves softmax's invariance free. Applied to the
+    /// gradient, whose exact value has no component along those directions, it removes the float32 rounding that
+    /// has one (probabilities that sum to 1 only within rounding), which a Newton step would otherwise
+    /// amplify along the Hessian's null space.
+    /// </summary>
+    private static void RemoveInvariant(in AffineLayout layout, double[] theta, OdirPenalty penalty) => Canonical(layout, theta, penalty);
+
+    /// <inheritdoc cref="RemoveInvariant"/>
+    private static void Canonical(in AffineLayout layout, double[] theta, OdirPenalty penalty)
+    {
+        int c = layout.Classes;
+        if (penalty.Intercept == 0)
+        {
+            double mean = 0;
+            for (int i = 0; i < c; i++) mean += theta[layout.Weights + i] / c;
+            for (int i = 0; i < c; i++) theta[layout.Weights + i] -= mean;
+        }
+        if (layout.Full && penalty.OffDiagonal == 0)
+            for (int j = 0; j < c; j++)
+            {
+                double mean = 0;
+                for (int i = 0; i < c; i++) mean += theta[i * c + j] / c;
+                for (int i = 0; i < c; i++) theta[i * c + j] -= mean;
+            }
+    }
+
+    /// <summary>
+    /// Solves H d = −g by Cholesky, holding fixed (d_k = 0) each parameter whose pivot falls below 1e-9 of its
+    /// diagonal entry: one the objective does not curve along beyond what earlier parameters explain (softmax's
+    /// invariances, constant or collinear inputs), where a step would follow only the rounding of the gradient.
+    /// </summary>
+    internal static double[] NewtonStep(double[] h, double[] g, int n)
+    {
+        var l = new double[n * n];
+        var held = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                if (held[j]) continue;
+                double v = h[i * n + j];
+                for (int k = 0; k < j; k++) v -= l[i * n + k] * l[j * n + k];
+                if (i != j) l[i * n + j] = v / l[j * n + j];
+                else if (v > 1e-9 * h[i * n + i] && v > 0) l[i * n + i] = Math.Sqrt(v);
+                else held[i] = true;
+            }
+        }
+        var d = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            if (held[i]) continue;
+            double v = -g[i];
+            for (int k = 0; k < i; k++) v -= l[i * n + k] * d[k];
+            d[i] = v / l[i * n + i];
+        }
+        for (int i = n - 1; i >= 0; i--)
+        {
+            if (held[i]) continue;
+            double v = d[i];
+            for (int k = i + 1; k < n; k++) v -= l[k * n + i] * d[k];
+            d[i] = v / l[i * n + i];
+        }
+        return d;
+    }
+
+    /// <summary>The exact mean Hessian of vector scaling from a pass's sums: diag(Σ p x², Σ p x, Σ p) blocks minus Σ q qᵀ.</summary>
+    private static double[] AssembleHessian(in AffineLayout layout, double[] sums, long rows)
+    {
+        int c = layout.Classes, n = 2 * c;
+        var h = new double[n * n];
+        int slot = layout.OuterSlot;
+        for (int a = 0; a < n; a++)
+            for (int b = a; b < n; b++, slot++)
+                h[a * n + b] = h[b * n + a] = -sums[slot] / rows;
+        for (int i = 0; i < c; i++)
+        {
+            h[i * n + i] += sums[layout.DiagonalSlot + i] / rows;
+            h[i * n + c + i] += sums[layout.DiagonalSlot + c + i] / rows;
+            h[(c + i) * n + i] += sums[layout.DiagonalSlot + c + i] / rows;
+            h[(c + i) * n + c + i] += sums[layout.DiagonalSlot + 2 * c + i] / rows;
+        }
+        return h;
+    }
+
+    /// <summary>
+    /// The mean Hessian of the full-matrix NLL over evenly spaced rows (all of them up to <see cref="SampleRows"/>):
+    /// per row (diag p − p pᵀ) ⊗ x̃ x̃ᵀ with x̃ = [x, 1], in θ's order.
+    /// </summary>
+    private static double[] SampleHessian(float* z, int* y, long rows, in AffineLayout layout, double[] theta)
+    {
+        int c = layout.Classes, n = layout.Parameters;
+        long sample = Math.Min(rows, SampleRows);
+        var h = new double[n * n];
+        var x = new double[c + 1];
+        var p = new double[c];
+        var v = new double[n];
+        for (long k = 0; k < sample; k++)
+        {
+            long row = k * rows / sample;
+            Probabilities(z + row * c, layout, theta, x, p);
+            x[c] = 1;
+            // v = p ⊗ x̃ in θ's order; H += diag(p ⊗ x̃x̃-diagonal blocks) − v vᵀ
+            for (int i = 0; i < c; i++)
+            {
+                for (int a = 0; a < c; a++) v[i * c + a] = p[i] * x[a];
+                v[c * c + i] = p[i];
+            }
+            for (int a = 0; a < n; a++)
+            {
+                double va = v[a];
+                for (int b = a; b < n; b++) h[a * n + b] -= va * v[b];
+            }
+            for (int i = 0; i < c; i++)
+                for (int a = 0; a <= c; a++)
+                    for (int b = a; b <= c; b++)
+                    {
+                        int ia = a < c ? i * c + a : c * c + i, ib = b < c ? i * c + b : c * c + i;
+                        h[Math.Min(ia, ib) * n + Math.Max(ia, ib)] += p[i] * x[a] * x[b];
+                    }
+        }
+        for (int a = 0; a < n; a++)
+            for (int b = a; b < n; b++)
+                h[b * n + a] = h[a * n + b] /= sample;
+        return h;
+    }
+
+    /// <summary>One row's inputs x (log-softmax applied if the layout says so) and scaled logits s = A x + b, in float64.</summary>
+    internal static void ScaledLogits(float* row, in AffineLayout layout, double[] theta, double[] x, double[] s)
+    {
+        int c = layout.Classes;
+        for (int j = 0; j < c; j++) x[j] = row[j];
+        if (layout.LogSoftmaxInput)
+        {
+            double shift = LogSumExp(x, c);
+            for (int j = 0; j < c; j++) x[j] -= shift;
+        }
+        for (int i = 0; i < c; i++)
+        {
+            double v = theta[layout.Weights + i];
+            if (layout.Full)
+                for (int j = 0; j < c; j++) v += theta[i * c + j] * x[j];
+            else
+                v += theta[i] * x[i];
+            s[i] = v;
+        }
+    }
+
+    /// <summary>ln Σ e^v over the first <paramref name="c"/> values.</summary>
+    internal static double LogSumExp(double[] v, int c)
+    {
+        double top = double.NegativeInfinity, total = 0;
+        for (int j = 0; j < c; j++) top = Math.Max(top, v[j]);
+        for (int j = 0; j < c; j++) total += Math.Exp(v[j] - top);
+        return top + Math.Log(total);
+    }
+
+    /// <summary>x and softmax(A x + b) of one row; returns ln Σ e^s (so that −ln p_y = that − s_y stays finite).</summary>
+    internal static double Probabilities(float* row, in AffineLayout layout, double[] theta, double[] x, double[] p)
+    {
+        ScaledLogits(row, layout, theta, x, p);
+        int c = layout.Classes;
+        double lse = LogSumExp(p, c);
+        for (int i = 0; i < c; i++) p[i] = Math.Exp(p[i] - lse);
+        return lse;
+    }
+
+    /// <summary>One fused pass: the float64 sums of <see cref="AffineLayout"/>'s slots over all rows, in chunk order.</summary>
+    internal static double[] Pass(float* z, int* y, long rows, AffineLayout layout, double[] theta, bool simd, int width, int threads)
+    {
+        int c = layout.Classes, slots = layout.Slots;
+        var parameters = new float[theta.Length];
+        for (int k = 0; k < theta.Length; k++) parameters[k] = (float)theta[k];
+        var partial = new double[CpuRows.Chunks(rows, c)][];
+        CpuRows.ForEachChunk(rows, c, threads, (chunk, range) =>
+        {
+            var sums = new double[slots];
+            if (simd) SimdChunk(z, y, rows, range, layout, parameters, width, sums);
+            else ScalarChunk(z, y, range, layout, theta, sums);
+            partial[chunk] = sums;
+        });
+        var total = new double[slots];
+        foreach (var sums in partial)
+            for (int k = 0; k < slots; k++) total[k] += sums[k];
+        return total;
+    }
+
+    private static void SimdChunk(float* z, int* y, long rows, RowRange range, in AffineLayout layout, float[] parameters, int width, double[] sums)
+    {
+        int c = layout.Classes, lanes = width / 32, slots = layout.Slots;
+        var acc = new float[slots * lanes];
+        var scratch = new float[layout.ScratchFloats(lanes)];
+        fixed (float* a = acc)
+        fixed (float* s = scratch)
+        fixed (float* w = parameters)
+        {
+            int tiles = 0;
+            for (long start = range.Start; start < range.End; start += lanes)
+            {
+                int n = (int)Math.Min(lanes, range.End - start);
+                float* row = z + start * c;
+                long available = (rows - start) * c;
+                switch (width)
+                {
+                    case 512: AffinePass512.Tile(row, y + start, n, available, layout, w, a, s); break;
+                    case 256: AffinePass256.Tile(row, y + start, n, available, layout, w, a, s); break;
+                    default: AffinePass128.Tile(row, y + start, n, available, layout, w, a, s); break;
+                }
+                if (++tiles == AffineLayout.TilesPerFlush)
+                {
+                    Flush(a, lanes, sums);
+                    tiles = 0;
+                }
+            }
+            Flush(a, lanes, sums);
+        }
+    }
+
+    private static void Flush(float* acc, int lanes, double[] sums)
+    {
+        for (int k = 0; k < sums.Length; k++)
+        {
+            float* slot = acc + k * lanes;
+            double v = 0;
+            for (int l = 0; l < lanes; l++) v += slot[l];
+            sums[k] += v;
+            new Span<float>(slot, lanes).Clear();
+        }
+    }
+
+    /// <summary>The same sums row by row in float64 (the scalar backend).</summary>
+    private static void ScalarChunk(float* z, int* y, RowRange range, in AffineLayout layout, double[] theta, double[] sums)
+    {
+        int c = layout.Classes;
+        var x = new double[c];
+        var p = new double[c];
+        for (long row = range.Start; row < range.End; row++)
+        {
+            int label = y[row];
+            ScaledLogits(z + row * c, layout, theta, x, p);
+            double atLabel = p[label], lse = LogSumExp(p, c);
+            for (int i = 0; i < c; i++) p[i] = Math.Exp(p[i] - lse);
+            sums[0] += lse - atLabel;
+            int gradient = 1, gradientBias = 1 + layout.Weights;
+            for (int i = 0; i < c; i++)
+            {
+                double r = p[i] - (i == label ? 1 : 0);
+                sums[gradientBias + i] += r;
+                if (layout.Full)
+                    for (int j = 0; j < c; j++) sums[gradient + i * c + j] += r * x[j];
+                else
+                    sums[gradient + i] += r * x[i];
+            }
+            if (!layout.Hessian) continue;
+            int n = 2 * c, slot = layout.OuterSlot;
+            for (int i = 0; i < c; i++)
+            {
+                sums[layout.DiagonalSlot + i] += p[i] * x[i] * x[i];
+                sums[layout.DiagonalSlot + c + i] += p[i] * x[i];
+                sums[layout.DiagonalSlot + 2 * c + i] += p[i];
+            }
+            for (int a = 0; a < n; a++)
+            {
+                double qa = a < c ? p[a] * x[a] : p[a - c];
+                for (int b = a; b < n; b++, slot++) sums[slot] += qa * (b < c ? p[b] * x[b] : p[b - c]);
+            }
+        }
+    }
+}
