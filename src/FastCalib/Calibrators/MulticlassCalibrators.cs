@@ -73,7 +73,8 @@ public sealed record TemperatureCalibrator(float Temperature) : MulticlassCalibr
 /// True when half the Newton decrement, an estimate of the objective's distance to its optimum, fell below
 /// <paramref name="Tolerance"/> · (1 + objective). False when the iteration limit came first, as for separable
 /// classes or a class absent from the labels without a penalty, whose NLL keeps falling as parameters grow: the
-/// parameters are then the last (finite) iterate.
+/// parameters are then the last (finite) iterate. For ensemble temperature scaling: true when the temperature's
+/// optimum lies inside its search range (the weights are solved exactly; no Newton iterations are counted).
 /// </param>
 /// <param name="Tolerance">The relative stopping tolerance.</param>
 public sealed record MulticlassFit<TCalibrator>(TCalibrator Calibrator, double NllBefore, double NllAfter, int Passes, int Iterations, bool Converged, double Tolerance)
