@@ -14,6 +14,12 @@ public class TemperatureBenchmarks : IMovesBytes
     private int[] _labels = [];
     private int _rows, _cols;
 
+    /// <summary>The logits after <see cref="Setup"/> (shared with <see cref="MulticlassCalibratorBenchmarks"/>).</summary>
+    internal float[] Logits => _logits;
+
+    /// <summary>The labels after <see cref="Setup"/>.</summary>
+    internal int[] Labels => _labels;
+
     [Params("1000000x10", "100000x1000")]
     public string Shape { get; set; } = "1000000x10";
 

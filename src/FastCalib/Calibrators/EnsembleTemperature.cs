@@ -8,8 +8,8 @@ namespace FastCalib;
 /// its label's probabilities a = softmax(z / T*)_y and b = softmax(z)_y (one fused pass each, the temperature
 /// kernel's per-row NLL), so the mean NLL of the mixture, F(w) = −mean ln(w₀ a + w₁ b + w₂ / C), is a convex function
 /// on the simplex evaluated from two floats a row. Its minimum lies inside the simplex, on an edge or at a vertex: the
-/// interior is searched by damped Newton steps kept inside, each edge by bisection on the derivative, and the best of
-/// the candidates wins.
+/// edges are searched by safeguarded Newton on the derivative, and when the best edge point is not optimal for the
+/// whole simplex, the interior by damped Newton steps kept inside.
 /// </summary>
 internal static unsafe class EnsembleTemperature
 {
@@ -29,17 +29,7 @@ internal static unsafe class EnsembleTemperature
             LabelProbabilities(z, y, rows, classes, 1, simd, width, threads, raw);
         }
         double uniform = 1.0 / classes;
-        double[] best = [0, 1, 0];
-        double bestF = Objective(tempered, raw, uniform, best);
-        foreach (var candidate in Candidates(tempered, raw, uniform))
-        {
-            double f = Objective(tempered, raw, uniform, candidate);
-            if (f < bestF)
-            {
-                bestF = f;
-                best = candidate;
-            }
-        }
+        double[] best = Minimum(tempered, raw, uniform);
         var weights = new[] { (float)best[0], (float)best[1], 0f };
         weights[2] = Math.Max(0, 1 - weights[0] - weights[1]);
         var calibrator = new EnsembleTemperatureCalibrator(temperature.Temperature, weights);
@@ -101,48 +91,97 @@ internal static unsafe class EnsembleTemperature
         return sum / a.Length;
     }
 
-    /// <summary>The minimisers of F on the interior of the simplex (if the search stays inside) and on each edge.</summary>
-    private static IEnumerable<double[]> Candidates(double[] a, double[] b, double u)
+    /// <summary>
+    /// The minimiser of F on the simplex: the best of the edges' minimisers if no direction towards a vertex could
+    /// lower F by more than 1e-10 relative (<see cref="Descent"/>), otherwise the interior one if it is better.
+    /// </summary>
+    private static double[] Minimum(double[] a, double[] b, double u)
     {
         double[][] vertices = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+        double[] best = [0, 1, 0];
+        double bestF = Objective(a, b, u, best);
         for (int i = 0; i < 3; i++)
             for (int j = i + 1; j < 3; j++)
             {
                 double t = EdgeMinimum(a, b, u, vertices[i], vertices[j]);
-                yield return [(1 - t) * vertices[i][0] + t * vertices[j][0], (1 - t) * vertices[i][1] + t * vertices[j][1], (1 - t) * vertices[i][2] + t * vertices[j][2]];
+                double[] w = [(1 - t) * vertices[i][0] + t * vertices[j][0], (1 - t) * vertices[i][1] + t * vertices[j][1], (1 - t) * vertices[i][2] + t * vertices[j][2]];
+                double f = Objective(a, b, u, w);
+                if (f < bestF)
+                {
+                    bestF = f;
+                    best = w;
+                }
             }
-        if (Interior(a, b, u) is { } inside) yield return inside;
+        if (Descent(a, b, u, best) <= 1e-10 * bestF) return best;
+        // some vertex direction descends: the minimum is inside, near the best edge point (F is convex)
+        double[] start = [0.99 * best[0] + 0.01 / 3, 0.99 * best[1] + 0.01 / 3, 0.99 * best[2] + 0.01 / 3];
+        return Interior(a, b, u, start) is { } inside && Objective(a, b, u, inside) < bestF ? inside : best;
     }
 
-    /// <summary>argmin over t in [0, 1] of F((1 − t) p + t q): F is convex along the edge, so bisection on F'.</summary>
+    /// <summary>
+    /// How much F could still fall from <paramref name="w"/> towards a vertex: for each direction e_k − w along which
+    /// F descends (slope D_k &lt; 0), the fall D_k² / (2 F''_k) of the quadratic model along it; the largest, or 0 when
+    /// w satisfies the simplex's optimality conditions (no descending direction).
+    /// </summary>
+    private static double Descent(double[] a, double[] b, double u, double[] w)
+    {
+        Span<double> slope = stackalloc double[3];
+        Span<double> curvature = stackalloc double[3];
+        for (int i = 0; i < a.Length; i++)
+        {
+            double m = w[0] * a[i] + w[1] * b[i] + w[2] * u;
+            for (int k = 0; k < 3; k++)
+            {
+                double ratio = ((k == 0 ? a[i] : k == 1 ? b[i] : u) - m) / m;
+                slope[k] -= ratio;
+                curvature[k] += ratio * ratio;
+            }
+        }
+        double fall = 0;
+        for (int k = 0; k < 3; k++)
+            if (slope[k] < 0) fall = Math.Max(fall, slope[k] * slope[k] / (2 * curvature[k] * a.Length));
+        return fall;
+    }
+
+    /// <summary>
+    /// argmin over t in [0, 1] of F((1 − t) p + t q): F is convex along the edge, so Newton on F' inside a bracket
+    /// that shrinks with F's sign, bisecting when a step would leave it.
+    /// </summary>
     private static double EdgeMinimum(double[] a, double[] b, double u, double[] p, double[] q)
     {
-        double Slope(double t)
+        (double First, double Second) Slope(double t)
         {
-            double sum = 0;
+            double first = 0, second = 0;
             for (int i = 0; i < a.Length; i++)
             {
                 double vp = p[0] * a[i] + p[1] * b[i] + p[2] * u, vq = q[0] * a[i] + q[1] * b[i] + q[2] * u;
                 double m = (1 - t) * vp + t * vq;
-                sum -= m > 0 ? (vq - vp) / m : (vq > vp ? double.NegativeInfinity : double.PositiveInfinity);
+                if (!(m > 0)) return (vq > vp ? double.NegativeInfinity : double.PositiveInfinity, double.PositiveInfinity);
+                double ratio = (vq - vp) / m;
+                first -= ratio;
+                second += ratio * ratio;
             }
-            return sum;
+            return (first, second);
         }
-        if (Slope(0) >= 0) return 0;
-        if (Slope(1) <= 0) return 1;
-        double lo = 0, hi = 1;
-        for (int k = 0; k < 60; k++)
+        if (Slope(0).First >= 0) return 0;
+        if (Slope(1).First <= 0) return 1;
+        double lo = 0, hi = 1, x = 0.5;
+        for (int k = 0; k < 100 && hi - lo > 1e-13; k++)
         {
-            double mid = 0.5 * (lo + hi);
-            if (Slope(mid) > 0) hi = mid; else lo = mid;
+            var (first, second) = Slope(x);
+            if (first > 0) hi = x; else lo = x;
+            double next = second > 0 ? x - first / second : double.NaN;
+            if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+            if (Math.Abs(next - x) <= 1e-13) return next;
+            x = next;
         }
-        return 0.5 * (lo + hi);
+        return x;
     }
 
-    /// <summary>Damped Newton on (w₀, w₁), w₂ = 1 − w₀ − w₁, from the centre, never leaving the simplex; null if it ends on the boundary.</summary>
-    private static double[]? Interior(double[] a, double[] b, double u)
+    /// <summary>Damped Newton on (w₀, w₁), w₂ = 1 − w₀ − w₁, from an inner point, never leaving the simplex; null if it stalls.</summary>
+    private static double[]? Interior(double[] a, double[] b, double u, double[] start)
     {
-        double w0 = 1.0 / 3, w1 = 1.0 / 3;
+        double w0 = start[0], w1 = start[1];
         double f = Objective(a, b, u, [w0, w1, 1 - w0 - w1]);
         for (int iteration = 0; iteration < 100; iteration++)
         {
