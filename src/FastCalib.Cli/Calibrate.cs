@@ -4,9 +4,10 @@ using System.Text.Json;
 namespace FastCalib.Cli;
 
 /// <summary>
-/// 'fit' and 'apply': fit a temperature on a multiclass model's logits, or Platt scaling, beta calibration, isotonic
-/// regression or histogram binning on binary scores and 0/1 labels, into a JSON file (the library's format, with a
-/// "kind" field), and apply a saved calibrator to new logits or scores.
+/// 'fit' and 'apply': fit a temperature, vector or matrix scaling, Dirichlet calibration or ensemble temperature
+/// scaling on a multiclass model's logits (or probabilities, as logits ln p), or Platt scaling, beta calibration,
+/// isotonic regression or histogram binning on binary scores and 0/1 labels, into a JSON file (the library's format,
+/// with a "kind" field), and apply a saved calibrator to new logits, probabilities or scores.
 /// </summary>
 public static class Calibrate
 {
@@ -15,8 +16,12 @@ public static class Calibrate
     public static int Fit(Arguments a, TextWriter output, TextWriter error)
     {
         string method = a.Required("--method");
-        if (method == "temperature") return FitTemperature(a, output);
-        if (a.Get("--logits") is not null) throw new UsageException("--logits goes with --method temperature; binary calibrators take --scores.");
+        if (method == "temperature" && a.Get("--probs") is null) return FitTemperature(a, output);
+        if (MulticlassKinds.Contains(method)) return FitMulticlass(a, output, method);
+        if (a.Get("--logits") is not null || a.Get("--probs") is not null)
+            throw new UsageException($"--logits and --probs go with the multiclass methods ({string.Join(", ", MulticlassKinds)}); binary calibrators take --scores.");
+        foreach (string option in new[] { "--lambda", "--mu" })
+            if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
         if (method != "histogram" && a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
         int bins = a.Int("--bins", 15, 1, 100_000);
         var (scores, labels) = ReadPairs(a.Required("--scores"), a.Required("--labels"));
@@ -29,7 +34,7 @@ public static class Calibrate
                 "beta" => BetaCalibrator.Fit(scores, labels),
                 "isotonic" => IsotonicCalibrator.Fit(scores, labels),
                 "histogram" => HistogramCalibrator.Fit(scores, labels, bins),
-                _ => throw new UsageException($"--method must be temperature, platt, beta, isotonic or histogram, got '{method}'."),
+                _ => throw new UsageException($"--method must be {string.Join(", ", MulticlassKinds)}, platt, beta, isotonic or histogram, got '{method}'."),
             };
         }
         catch (ArgumentException e)
@@ -66,6 +71,8 @@ public static class Calibrate
     {
         if (a.Get("--scores") is not null) throw new UsageException("--method temperature takes --logits (a multiclass model's), not --scores.");
         if (a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
+        foreach (string option in new[] { "--lambda", "--mu" })
+            if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
         string logits = a.Required("--logits"), labels = a.Required("--labels"), outPath = a.Required("--out");
         using (var z = ArraySource.Open(logits))
         using (var y = ArraySource.Open(labels))
@@ -97,6 +104,107 @@ public static class Calibrate
         return 0;
     }
 
+    /// <summary>The "kind" of each multiclass calibrator, as --method names it.</summary>
+    internal static readonly string[] MulticlassKinds = ["temperature", "vector", "matrix", "dirichlet", "ets"];
+
+    /// <summary>
+    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the logits (or ln p of --probs) and
+    /// labels read whole, the library's fit, the calibrator saved.
+    /// </summary>
+    private static int FitMulticlass(Arguments a, TextWriter output, string method)
+    {
+        if (a.Get("--scores") is not null) throw new UsageException($"--method {method} takes a multiclass model's --logits or --probs, not --scores.");
+        if (a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
+        if (method is not ("matrix" or "dirichlet"))
+            foreach (string option in new[] { "--lambda", "--mu" })
+                if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
+        if (method is "vector" or "matrix" or "dirichlet" && a.Get("--device") == "gpu")
+            throw new UsageException($"--method {method} fits on the CPU only; leave out --device gpu.");
+        var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
+        string outPath = a.Required("--out");
+        var (logits, labels, classes, name, labelsName) = ReadMulticlass(a);
+        var options = method is "temperature" or "ets" ? a.Device() : default;
+        MulticlassFit<MulticlassCalibrator> fit;
+        try
+        {
+            fit = method switch
+            {
+                "vector" => Widened(VectorScalingCalibrator.Fit(logits, labels, classes, options)),
+                "matrix" => Widened(MatrixScalingCalibrator.Fit(logits, labels, classes, penalty, options)),
+                "dirichlet" => Widened(DirichletCalibrator.Fit(logits, labels, classes, penalty, options)),
+                "ets" => Widened(EnsembleTemperatureCalibrator.Fit(logits, labels, classes, options)),
+                _ => Temperature(TemperatureScaling.Fit(logits, labels, classes, options)),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InputException($"{(e.ParamName == "labels" ? labelsName : name)}: {Program.WithoutParameter(e)}");
+        }
+        Save(fit.Calibrator.ToJson(), outPath);
+        if (a.Has("--json"))
+            output.WriteLine(JsonSerializer.Serialize(new
+            {
+                method,
+                n = labels.Length,
+                nll_before = Commands.Finite(fit.NllBefore),
+                nll_after = Commands.Finite(fit.NllAfter),
+                passes = fit.Passes,
+                iterations = fit.Iterations,
+                converged = fit.Converged,
+                calibrator = JsonDocument.Parse(fit.Calibrator.ToJson()).RootElement,
+                @out = outPath,
+            }, Json));
+        else
+        {
+            output.WriteLine($"{method} calibrator fitted on {labels.Length:N0} rows of {classes} classes ({fit.Passes} passes{(fit.Converged ? "" : ", stopped before converging: see the documentation of MulticlassFit.Converged")}): mean NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}");
+            output.WriteLine($"wrote {outPath}");
+        }
+        return 0;
+    }
+
+    private static MulticlassFit<MulticlassCalibrator> Widened<T>(MulticlassFit<T> f) where T : MulticlassCalibrator =>
+        new(f.Calibrator, f.NllBefore, f.NllAfter, f.Passes, f.Iterations, f.Converged, f.Tolerance);
+
+    private static MulticlassFit<MulticlassCalibrator> Temperature(TemperatureFit f) =>
+        new(new TemperatureCalibrator(f.Temperature), f.NllBefore, f.NllAfter, f.Passes, 0, !f.AtBoundary, 1e-8);
+
+    /// <summary>Smallest probability whose logarithm --probs gives a calibrator (ln 0 has none).</summary>
+    private const float SmallestProbability = 1e-30f;
+
+    /// <summary>--logits, or --probs as logits ln max(p, 1e-30), and --labels, read whole.</summary>
+    private static (float[] Logits, int[] Labels, int Classes, string Name, string LabelsName) ReadMulticlass(Arguments a)
+    {
+        string? logits = a.Get("--logits"), probs = a.Get("--probs");
+        if ((logits is null) == (probs is null)) throw new UsageException("give one of --logits and --probs.");
+        using var z = ArraySource.Open(logits ?? probs!);
+        using var y = ArraySource.Open(a.Required("--labels"));
+        Commands.CheckPair(z, y);
+        if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a calibrator on.");
+        if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a multiclass calibrator needs at least 2 classes.");
+        if (z.Rows * z.Cols > Array.MaxLength) throw new InputException($"{z.Name}: {z.Rows:N0} x {z.Cols} values are more than this method reads into memory; use --method temperature, which streams.");
+        var values = new float[z.Rows * z.Cols];
+        var labels = new int[y.Rows];
+        z.ReadFloats(values);
+        y.ReadInts(labels);
+        if (probs is not null) ToLogits(values, z.Cols, z.Name);
+        return (values, labels, z.Cols, z.Name, y.Name);
+    }
+
+    /// <summary>Checks probability rows (in [0, 1], summing to 1 within 1e-3) and replaces them by ln max(p, 1e-30).</summary>
+    private static void ToLogits(float[] values, int cols, string name, long firstRow = 0)
+    {
+        int bad = Check.FirstOutside(values, 0, 1);
+        if (bad >= 0) throw new InputException($"{name}: row {firstRow + bad / cols} holds {values[bad]}; probabilities must be in [0, 1].");
+        for (int row = 0; row < values.Length / cols; row++)
+        {
+            var p = values.AsSpan(row * cols, cols);
+            double sum = 0;
+            foreach (float v in p) sum += v;
+            if (Math.Abs(sum - 1) > 1e-3) throw new InputException($"{name}: row {firstRow + row} sums to {sum:G6}; probability rows must sum to 1.");
+            for (int j = 0; j < cols; j++) p[j] = MathF.Log(MathF.Max(p[j], SmallestProbability));
+        }
+    }
+
     private static void Save(string json, string outPath)
     {
         using var file = new OutputFile(outPath, "--out");
@@ -125,8 +233,8 @@ public static class Calibrate
         string path = a.Required("--calibrator");
         if (!File.Exists(path)) throw new InputException($"{path}: no such file.");
         string text = File.ReadAllText(path);
-        if (KindOf(text) == "temperature") return ApplyMulticlass(a, output, path, text);
-        if (a.Get("--logits") is not null) throw new InputException($"{path}: a binary calibrator; it applies to --scores, not --logits.");
+        if (KindOf(text) is { } kind && MulticlassKinds.Contains(kind)) return ApplyMulticlass(a, output, path, text);
+        if (a.Get("--logits") is not null || a.Get("--probs") is not null) throw new InputException($"{path}: a binary calibrator; it applies to --scores, not --logits or --probs.");
         BinaryCalibrator calibrator;
         try
         {
@@ -161,11 +269,14 @@ public static class Calibrate
         {
             throw new InputException($"{path}: {Program.WithoutParameter(e)}");
         }
-        if (a.Get("--scores") is not null) throw new InputException($"{path}: a multiclass calibrator; it applies to --logits, not --scores.");
-        string logits = a.Required("--logits"), outPath = a.Required("--out");
-        var options = a.Device();
-        using var source = ArraySource.Open(logits);
-        if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; logits must be floating point.");
+        if (a.Get("--scores") is not null) throw new InputException($"{path}: a multiclass calibrator; it applies to --logits or --probs, not --scores.");
+        string? logits = a.Get("--logits"), probs = a.Get("--probs");
+        if ((logits is null) == (probs is null)) throw new UsageException("give one of --logits and --probs.");
+        string outPath = a.Required("--out");
+        // only the temperature has a device path; the others apply on the CPU
+        var options = calibrator is TemperatureCalibrator or EnsembleTemperatureCalibrator ? a.Device() : default;
+        using var source = ArraySource.Open(logits ?? probs!);
+        if (source.IsInteger) throw new InputException($"{source.Name}: holds integers; logits and probabilities must be floating point.");
         if (source.Rows == 0) throw new InputException($"{source.Name}: has no rows; there is nothing to calibrate.");
         int cols = source.Cols;
         using var writer = new NpyWriter(outPath, source.Rows, cols, a.Has("--float64"));
@@ -175,9 +286,17 @@ public static class Calibrate
             int n = (int)Math.Min(chunk, source.Rows - start);
             var values = new float[n * cols];
             source.ReadFloats(values);
+            if (probs is not null) ToLogits(values, cols, source.Name, start);
             int bad = Check.FirstNonFinite(values);
             if (bad >= 0) throw new InputException($"{source.Name}: row {start + bad / cols} has a NaN or infinite logit, which has no calibrated probability.");
-            calibrator.Apply(values, values, cols, options);
+            try
+            {
+                calibrator.Apply(values, values, cols, options);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InputException($"{path}: {Program.WithoutParameter(e)} ({source.Name} has rows of {cols})");
+            }
             writer.Write(values);
             start += n;
         }

@@ -30,7 +30,9 @@ public static class CommandLine
         ["--risk-coverage"] = (null, "Also report selective prediction: AURC, E-AURC, the AUROC of confidence for telling correct from wrong and the risk–coverage curve (plot: a third panel; holds 5 bytes a row in memory)."),
         ["--unnormalized"] = (null, "Accept probability rows that do not sum to 1 (scores such as a multi-label model's sigmoids)."),
         ["--out"] = ("FILE", "Output file; written whole or not at all."),
-        ["--method"] = ("METHOD", "Calibrator: temperature (one T for a multiclass model's --logits), or for binary --scores platt (logistic on the score), beta (Kull et al. 2017; scores in [0, 1]), isotonic, histogram (--bins equal-width bins)."),
+        ["--method"] = ("METHOD", "Calibrator: for a multiclass model's --logits (or --probs, taken as logits ln p) temperature (one T), vector (a scale and bias per class), matrix (A z + b), dirichlet (A ln softmax(z) + b; Kull et al. 2019) or ets (ensemble temperature scaling, Zhang et al. 2020); for binary --scores platt (logistic on the score), beta (Kull et al. 2017; scores in [0, 1]), isotonic, histogram (--bins equal-width bins)."),
+        ["--lambda"] = ("L", "matrix and dirichlet: the ODIR penalty on the off-diagonal weights, L / (C (C - 1)) times their sum of squares (default 0)."),
+        ["--mu"] = ("M", "matrix and dirichlet: the ODIR penalty on the biases, M / C times their sum of squares (default 0)."),
         ["--scores"] = ("FILE", "Scores [N] of a binary classifier (probabilities of the positive class for beta and histogram)."),
         ["--binary"] = (null, "Binary predictions instead: --scores holds the probability of the positive class and --labels 0 or 1 (torchmetrics' binary calibration: the confidence is the score, 'correct' the label)."),
         ["--roc"] = (null, "Draw the ROC curve of binary --scores and 0/1 --labels instead of a reliability diagram (the threshold of largest Youden's J marked)."),
@@ -79,12 +81,12 @@ public static class CommandLine
             ["--logits", "--labels", "--bins", "--binning", "--device", "--json"], FastCalib.Cli.Commands.FitTemperature),
         ("plot", "Reliability diagram (PNG or SVG, by the file's extension) with the confidence histogram below it; with --roc or --pr, the ROC or precision–recall curve of binary scores.",
             [.. Metrics, "--unnormalized", "--out", "--width", "--height", "--bootstrap", "--ci", "--seed", "--risk-coverage", "--roc", "--pr", "--scores"], FastCalib.Cli.Commands.Plot),
-        ("fit", "Fit a calibrator into a JSON file that 'apply' reads: a temperature on a multiclass model's logits and labels, or a binary calibrator (platt, beta, isotonic or histogram) on scores and 0/1 labels.",
-            ["--method", "--logits", "--scores", "--labels", "--bins", "--device", "--out", "--json"], FastCalib.Cli.Calibrate.Fit),
+        ("fit", "Fit a calibrator into a JSON file that 'apply' reads: on a multiclass model's logits (or probabilities) and labels a temperature, vector or matrix scaling, Dirichlet calibration or ensemble temperature scaling; on binary scores and 0/1 labels Platt scaling, beta calibration, isotonic regression or histogram binning.",
+            ["--method", "--logits", "--probs", "--scores", "--labels", "--bins", "--lambda", "--mu", "--device", "--out", "--json"], FastCalib.Cli.Calibrate.Fit),
         ("thresholds", "Ranking quality and decision thresholds of a binary classifier's scores: AUROC, average precision (scikit-learn's definitions, ties together), and the thresholds of largest Youden's J and F1, and those reaching a target precision or recall.",
             ["--scores", "--labels", "--target-precision", "--target-recall", "--json"], FastCalib.Cli.Thresholds.Run),
         ("apply", "Apply a calibrator saved by 'fit': to logits, the calibrated probabilities [N, C]; to binary scores, the calibrated probabilities of the positive class; into a .npy file.",
-            ["--calibrator", "--logits", "--scores", "--device", "--out", "--float64"], FastCalib.Cli.Calibrate.Apply),
+            ["--calibrator", "--logits", "--probs", "--scores", "--device", "--out", "--float64"], FastCalib.Cli.Calibrate.Apply),
         ("uncertainty", "Uncertainty of S stochastic passes over the same rows (ensemble members, MC-dropout samples), one file per pass or one [S, N, C] stack: "
             + "per row the mean probabilities, predictive and expected entropy, mutual information (BALD), the top class's variance and the passes' agreement, into an .npz (mean_probs, predictive_entropy, expected_entropy, mutual_information, top_variance, agreement); "
             + "their means printed, and with --labels the calibration report of the mean.",
@@ -238,6 +240,16 @@ public sealed class Arguments
             throw new UsageException(max == int.MaxValue
                 ? $"{name} needs an integer of at least {min}, got '{text}'."
                 : $"{name} needs an integer from {min} to {max.ToString("N0", CultureInfo.InvariantCulture)}, got '{text}'.");
+        return v;
+    }
+
+    /// <summary>A penalty weight: a finite number of at least 0.</summary>
+    public double Penalty(string name)
+    {
+        string? text = Get(name);
+        if (text is null) return 0;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v) || v < 0)
+            throw new UsageException($"{name} needs a number of at least 0, got '{text}'.");
         return v;
     }
 

@@ -95,4 +95,75 @@ public sealed class CalibrateTests : ToolTest
         Assert.False(File.Exists(PathOf("x.npy")));
         Assert.Equal(2, Run("fit", "--method", "platt", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("m.json")).Code);
     }
+
+    [Fact]
+    public void Every_multiclass_method_fits_as_the_library_does_and_applies_to_logits_or_probabilities()
+    {
+        var random = new Random(8);
+        const int rows = 1_500, classes = 4;
+        var labels = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
+        var logits = Enumerable.Range(0, rows * classes).Select(i => (float)(2 * ((i % classes == labels[i / classes] ? 1.5 : 0) + TestData.Normal(random)) + 0.5 * (i % classes))).ToArray();
+        var probs = new float[logits.Length];
+        FastCalib.Softmax.Forward(logits, probs, classes);
+        File.WriteAllBytes(PathOf("z.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(logits)));
+        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(probs)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(labels)));
+        var penalty = new OdirPenalty(0.5, 0.25);
+        foreach (var (method, expected) in new (string, MulticlassCalibrator)[]
+        {
+            ("vector", VectorScalingCalibrator.Fit(logits, labels, classes).Calibrator),
+            ("matrix", MatrixScalingCalibrator.Fit(logits, labels, classes, penalty).Calibrator),
+            ("dirichlet", DirichletCalibrator.Fit(logits, labels, classes, penalty).Calibrator),
+            ("ets", EnsembleTemperatureCalibrator.Fit(logits, labels, classes).Calibrator),
+        })
+        {
+            string[] extra = method is "matrix" or "dirichlet" ? ["--lambda", "0.5", "--mu", "0.25"] : [];
+            var fit = Run(["fit", "--method", method, "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), .. extra, "--out", PathOf($"{method}.json"), "--json", "--device", "cpu"]);
+            Assert.True(fit.Code == 0, fit.Error);
+            Assert.Equal(expected.ToJson(), File.ReadAllText(PathOf($"{method}.json")));
+            using (var json = JsonDocument.Parse(fit.Out))
+            {
+                Assert.Equal(method, json.RootElement.GetProperty("method").GetString());
+                Assert.True(json.RootElement.GetProperty("nll_after").GetDouble() < json.RootElement.GetProperty("nll_before").GetDouble());
+                Assert.True(json.RootElement.GetProperty("converged").GetBoolean());
+                Assert.True(json.RootElement.GetProperty("passes").GetInt32() > 1);
+                Assert.Equal(method, json.RootElement.GetProperty("calibrator").GetProperty("kind").GetString());
+            }
+            var reference = new float[logits.Length];
+            expected.Apply(logits, reference, classes);
+            foreach (string input in new[] { "--logits", "--probs" })
+            {
+                var apply = Run("apply", "--calibrator", PathOf($"{method}.json"), input, PathOf(input == "--logits" ? "z.npy" : "p.npy"), "--out", PathOf("out.npy"), "--device", "cpu");
+                Assert.True(apply.Code == 0, apply.Error);
+                using var written = ArraySource.Open(PathOf("out.npy"));
+                var probabilities = new float[written.Rows * written.Cols];
+                written.ReadFloats(probabilities);
+                // ln p = ln softmax(z) differs from z by a per-row constant, which Dirichlet calibration and ETS do not see
+                if (input == "--logits") Assert.Equal(reference, probabilities);
+                else if (method is "dirichlet" or "ets")
+                    Assert.All(probabilities.Zip(reference), pair => Assert.True(Math.Abs(pair.First - pair.Second) <= 2e-5, $"{method} from probabilities: {pair.First} vs {pair.Second}"));
+            }
+        }
+
+        // bad options and inputs are one-line errors, and no file is written
+        Assert.Equal(2, Run("fit", "--method", "vector", "--logits", PathOf("z.npy"), "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("m.json")).Code);
+        Assert.Equal(2, Run("fit", "--method", "vector", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--lambda", "1", "--out", PathOf("m.json")).Code);
+        Assert.Equal(2, Run("fit", "--method", "matrix", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--lambda", "-1", "--out", PathOf("m.json")).Code);
+        Assert.Equal(2, Run("fit", "--method", "vector", "--scores", PathOf("y.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("m.json")).Code);
+        File.WriteAllBytes(PathOf("bad-y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(labels.Select(v => v + 1).ToArray())));
+        var bad = Run("fit", "--method", "matrix", "--logits", PathOf("z.npy"), "--labels", PathOf("bad-y.npy"), "--out", PathOf("m.json"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("bad-y.npy", bad.Error);
+        var unnormalised = probs.Select(v => v * 2).ToArray();
+        File.WriteAllBytes(PathOf("q.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(unnormalised)));
+        var notProbabilities = Run("fit", "--method", "dirichlet", "--probs", PathOf("q.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("m.json"));
+        Assert.Equal(1, notProbabilities.Code);
+        Assert.Contains("q.npy", notProbabilities.Error);
+        Assert.False(File.Exists(PathOf("m.json")));
+        File.WriteAllBytes(PathOf("z3.npy"), CliTests.Npy("<f4", $"({rows}, 3)", CliTests.Floats(logits.Take(rows * 3).ToArray())));
+        var narrow = Run("apply", "--calibrator", PathOf("matrix.json"), "--logits", PathOf("z3.npy"), "--out", PathOf("x.npy"));
+        Assert.Equal(1, narrow.Code);
+        Assert.Contains("4 classes", narrow.Error);
+        Assert.False(File.Exists(PathOf("x.npy")));
+    }
 }
