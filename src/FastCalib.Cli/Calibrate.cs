@@ -122,24 +122,9 @@ public static class Calibrate
             throw new UsageException($"--method {method} fits on the CPU only; leave out --device gpu.");
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
         string outPath = a.Required("--out");
-        var (logits, labels, classes, name, labelsName) = ReadMulticlass(a);
+        var (logits, labels, classes, name, labelsName) = ReadMulticlass(a, "--logits", "--probs", "--labels");
         var options = method is "temperature" or "ets" ? a.Device() : default;
-        MulticlassFit<MulticlassCalibrator> fit;
-        try
-        {
-            fit = method switch
-            {
-                "vector" => Widened(VectorScalingCalibrator.Fit(logits, labels, classes, options)),
-                "matrix" => Widened(MatrixScalingCalibrator.Fit(logits, labels, classes, penalty, options)),
-                "dirichlet" => Widened(DirichletCalibrator.Fit(logits, labels, classes, penalty, options)),
-                "ets" => Widened(EnsembleTemperatureCalibrator.Fit(logits, labels, classes, options)),
-                _ => Temperature(TemperatureScaling.Fit(logits, labels, classes, options)),
-            };
-        }
-        catch (ArgumentException e)
-        {
-            throw new InputException($"{(e.ParamName == "labels" ? labelsName : name)}: {Program.WithoutParameter(e)}");
-        }
+        var fit = FitOne(method, logits, labels, classes, penalty, options, name, labelsName);
         Save(fit.Calibrator.ToJson(), outPath);
         if (a.Has("--json"))
             output.WriteLine(JsonSerializer.Serialize(new
@@ -162,6 +147,26 @@ public static class Calibrate
         return 0;
     }
 
+    /// <summary>One multiclass method's fit; the library's argument errors name the file they are about.</summary>
+    internal static MulticlassFit<MulticlassCalibrator> FitOne(string method, float[] logits, int[] labels, int classes, OdirPenalty penalty, ComputeOptions options, string name, string labelsName)
+    {
+        try
+        {
+            return method switch
+            {
+                "vector" => Widened(VectorScalingCalibrator.Fit(logits, labels, classes, options)),
+                "matrix" => Widened(MatrixScalingCalibrator.Fit(logits, labels, classes, penalty, options)),
+                "dirichlet" => Widened(DirichletCalibrator.Fit(logits, labels, classes, penalty, options)),
+                "ets" => Widened(EnsembleTemperatureCalibrator.Fit(logits, labels, classes, options)),
+                _ => Temperature(TemperatureScaling.Fit(logits, labels, classes, options)),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InputException($"{(e.ParamName == "labels" ? labelsName : name)}: {Program.WithoutParameter(e)}");
+        }
+    }
+
     private static MulticlassFit<MulticlassCalibrator> Widened<T>(MulticlassFit<T> f) where T : MulticlassCalibrator =>
         new(f.Calibrator, f.NllBefore, f.NllAfter, f.Passes, f.Iterations, f.Converged, f.Tolerance);
 
@@ -171,13 +176,13 @@ public static class Calibrate
     /// <summary>Smallest probability whose logarithm --probs gives a calibrator (ln 0 has none).</summary>
     private const float SmallestProbability = 1e-30f;
 
-    /// <summary>--logits, or --probs as logits ln max(p, 1e-30), and --labels, read whole.</summary>
-    private static (float[] Logits, int[] Labels, int Classes, string Name, string LabelsName) ReadMulticlass(Arguments a)
+    /// <summary>Logits, or probabilities as logits ln max(p, 1e-30), and labels, read whole (the options' names given).</summary>
+    internal static (float[] Logits, int[] Labels, int Classes, string Name, string LabelsName) ReadMulticlass(Arguments a, string logitsOption, string probsOption, string labelsOption)
     {
-        string? logits = a.Get("--logits"), probs = a.Get("--probs");
-        if ((logits is null) == (probs is null)) throw new UsageException("give one of --logits and --probs.");
+        string? logits = a.Get(logitsOption), probs = a.Get(probsOption);
+        if ((logits is null) == (probs is null)) throw new UsageException($"give one of {logitsOption} and {probsOption}.");
         using var z = ArraySource.Open(logits ?? probs!);
-        using var y = ArraySource.Open(a.Required("--labels"));
+        using var y = ArraySource.Open(a.Required(labelsOption));
         Commands.CheckPair(z, y);
         if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a calibrator on.");
         if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a multiclass calibrator needs at least 2 classes.");

@@ -49,6 +49,46 @@ public static class ReliabilityDiagram
         (SelectiveReport Report, IReadOnlyList<RiskCoveragePoint> Curve)? selective = null)
     {
         Pictures.CheckCanDraw(path);
+        var (diagram, histogram) = Panels(report, title, intervals);
+        // the diagram over the top 70% of the picture, the histogram below it; with the risk–coverage panel 55/20/25
+        var panels = new List<(Plot Plot, float Share)> { (diagram, selective is null ? 0.7f : 0.55f), (histogram, selective is null ? 0.3f : 0.2f) };
+        if (selective is { } s)
+        {
+            var curve = new Plot();
+            var line = curve.Add.ScatterLine(s.Curve.Select(p => p.Coverage).ToArray(), s.Curve.Select(p => p.Risk).ToArray());
+            line.LineWidth = 2;
+            line.Color = Colors.DarkOrange;
+            line.MarkerSize = 0;
+            curve.Axes.SetLimits(0, 1, 0, Math.Max(0.05, s.Curve.Max(p => p.Risk) * 1.1));
+            curve.Title($"Risk–coverage  AURC {s.Report.Aurc:F4}  E-AURC {s.Report.ExcessAurc:F4}  AUROC {s.Report.Auroc:F4}");
+            curve.XLabel("coverage (share of predictions kept, most confident first)");
+            curve.YLabel("risk (error rate)");
+            panels.Add((curve, 0.25f));
+        }
+        Pictures.Save(path, width, height, panels);
+    }
+
+    /// <summary>
+    /// Reliability diagrams of several reports side by side (one column each: the diagram over 70% of the height,
+    /// the confidence histogram below it), as 'compare' draws the calibrators it compares.
+    /// </summary>
+    public static void SaveSideBySide(IReadOnlyList<(CalibrationReport Report, string Title)> reports, string path, int width, int height)
+    {
+        Pictures.CheckCanDraw(path);
+        var cells = new List<(Plot Plot, SKRect Rect)>();
+        float column = (float)width / reports.Count;
+        for (int k = 0; k < reports.Count; k++)
+        {
+            var (diagram, histogram) = Panels(reports[k].Report, reports[k].Title, null, compact: true);
+            cells.Add((diagram, SKRect.Create(k * column, 0, column, height * 0.7f)));
+            cells.Add((histogram, SKRect.Create(k * column, height * 0.7f, column, height * 0.3f)));
+        }
+        Pictures.Save(path, width, height, cells);
+    }
+
+    /// <summary>The reliability diagram and the confidence histogram of one report (the title short with <paramref name="compact"/>).</summary>
+    private static (Plot Diagram, Plot Histogram) Panels(CalibrationReport report, string title, BootstrapReport? intervals, bool compact = false)
+    {
         var diagram = new Plot();
         var histogram = new Plot();
         bool hasOne = false;
@@ -114,33 +154,21 @@ public static class ReliabilityDiagram
         foreach (var plot in new[] { diagram, histogram })
         {
             var ticks = new ScottPlot.TickGenerators.NumericManual();
-            for (int k = 0; k <= 10; k++) ticks.AddMajor(k / 10.0, (k / 10.0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
+            for (int k = 0; k <= 10; k += compact ? 2 : 1) ticks.AddMajor(k / 10.0, (k / 10.0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
             plot.Axes.Bottom.TickGenerator = ticks;
         }
         diagram.Axes.SetLimits(0, right, 0, 1.15);
         string eceInterval = intervals is null ? "" : $" [{intervals.Ece.Low:F4}, {intervals.Ece.High:F4}]";
-        diagram.Title($"Reliability {title}  ECE {report.Ece:F4}{eceInterval}  MCE {report.Mce:F4}  accuracy {report.Accuracy:F4}  n {report.Count}");
+        diagram.Title(compact
+            ? $"{title}\nECE {report.Ece:F3}  MCE {report.Mce:F3}  NLL {report.NegativeLogLikelihood:F3}"
+            : $"Reliability {title}  ECE {report.Ece:F4}{eceInterval}  MCE {report.Mce:F4}  accuracy {report.Accuracy:F4}  n {report.Count}");
         diagram.YLabel("accuracy");
         histogram.Axes.Margins(bottom: 0, top: 0.2);
         histogram.Axes.SetLimitsX(0, right);
         histogram.XLabel("confidence");
         histogram.YLabel("predictions");
-        // the diagram over the top 70% of the picture, the histogram below it; with the risk–coverage panel 55/20/25
-        var panels = new List<(Plot Plot, float Share)> { (diagram, selective is null ? 0.7f : 0.55f), (histogram, selective is null ? 0.3f : 0.2f) };
-        if (selective is { } s)
-        {
-            var curve = new Plot();
-            var line = curve.Add.ScatterLine(s.Curve.Select(p => p.Coverage).ToArray(), s.Curve.Select(p => p.Risk).ToArray());
-            line.LineWidth = 2;
-            line.Color = Colors.DarkOrange;
-            line.MarkerSize = 0;
-            curve.Axes.SetLimits(0, 1, 0, Math.Max(0.05, s.Curve.Max(p => p.Risk) * 1.1));
-            curve.Title($"Risk–coverage  AURC {s.Report.Aurc:F4}  E-AURC {s.Report.ExcessAurc:F4}  AUROC {s.Report.Auroc:F4}");
-            curve.XLabel("coverage (share of predictions kept, most confident first)");
-            curve.YLabel("risk (error rate)");
-            panels.Add((curve, 0.25f));
-        }
-        Pictures.Save(path, width, height, panels);
+        if (compact) diagram.Legend.IsVisible = false;
+        return (diagram, histogram);
     }
 }
 
@@ -160,16 +188,26 @@ internal static class Pictures
     /// <summary>Draws <paramref name="panels"/> from the top, each over its share of the height, into <paramref name="path"/>.</summary>
     public static void Save(string path, int width, int height, IReadOnlyList<(Plot Plot, float Share)> panels)
     {
+        var cells = new List<(Plot, SKRect)>();
+        float top = 0;
+        foreach (var (plot, share) in panels)
+        {
+            cells.Add((plot, SKRect.Create(0, top, width, height * share)));
+            top += height * share;
+        }
+        Save(path, width, height, cells);
+    }
+
+    /// <summary>Draws each plot into its rectangle of the picture, into <paramref name="path"/>.</summary>
+    public static void Save(string path, int width, int height, IReadOnlyList<(Plot Plot, SKRect Rect)> cells)
+    {
         CheckCanDraw(path);
         void Draw(SKCanvas canvas)
         {
             canvas.Clear(SKColors.White);
             // each plot clears its background before drawing: clip it to its own part of the picture
-            float top = 0;
-            foreach (var (plot, share) in panels)
+            foreach (var (plot, rect) in cells)
             {
-                var rect = SKRect.Create(0, top, width, height * share);
-                top += height * share;
                 canvas.Save();
                 canvas.ClipRect(rect);
                 plot.Render(canvas, new PixelRect(rect.Left, rect.Right, rect.Bottom, rect.Top));

@@ -166,4 +166,48 @@ public sealed class CalibrateTests : ToolTest
         Assert.Contains("4 classes", narrow.Error);
         Assert.False(File.Exists(PathOf("x.npy")));
     }
+
+    [Fact]
+    public void Compare_reports_each_method_on_held_out_data_as_the_library_evaluates_it()
+    {
+        var random = new Random(12);
+        const int rows = 2_000, classes = 3;
+        var labels = Enumerable.Range(0, 2 * rows).Select(_ => random.Next(classes)).ToArray();
+        var logits = Enumerable.Range(0, 2 * rows * classes).Select(i => (float)(3 * ((i % classes == labels[i / classes] ? 1.2 : 0) + TestData.Normal(random)))).ToArray();
+        File.WriteAllBytes(PathOf("fz.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(logits[..(rows * classes)])));
+        File.WriteAllBytes(PathOf("fy.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(labels[..rows])));
+        File.WriteAllBytes(PathOf("ez.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(logits[(rows * classes)..])));
+        File.WriteAllBytes(PathOf("ey.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(labels[rows..])));
+        var result = Run("compare", "--methods", "temperature,vector,dirichlet", "--fit-logits", PathOf("fz.npy"), "--fit-labels", PathOf("fy.npy"),
+            "--eval-logits", PathOf("ez.npy"), "--eval-labels", PathOf("ey.npy"), "--json", "--device", "cpu");
+        Assert.True(result.Code == 0, result.Error);
+        using var json = JsonDocument.Parse(result.Out);
+        var entries = json.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(["uncalibrated", "temperature", "vector", "dirichlet"], entries.Select(e => e.GetProperty("method").GetString()));
+        var fitZ = logits[..(rows * classes)];
+        var evalZ = logits[(rows * classes)..];
+        MulticlassCalibrator[] expected =
+        [
+            TemperatureCalibrator.Fit(fitZ, labels[..rows], classes),
+            VectorScalingCalibrator.Fit(fitZ, labels[..rows], classes).Calibrator,
+            DirichletCalibrator.Fit(fitZ, labels[..rows], classes).Calibrator,
+        ];
+        for (int k = 0; k < expected.Length; k++)
+        {
+            var after = CalibrationEvaluation.Multiclass(expected[k], evalZ, labels[rows..], classes).After;
+            Assert.Equal(after.Ece, entries[k + 1].GetProperty("ece").GetDouble(), 12);
+            Assert.Equal(after.NegativeLogLikelihood, entries[k + 1].GetProperty("nll").GetDouble(), 12);
+            Assert.Equal(after.Brier, entries[k + 1].GetProperty("brier").GetDouble(), 12);
+        }
+        var before = CalibrationEvaluation.Multiclass(expected[0], evalZ, labels[rows..], classes).Before!;
+        Assert.Equal(before.Ece, entries[0].GetProperty("ece").GetDouble(), 12);
+        Assert.Equal(JsonValueKind.Null, entries[0].GetProperty("passes").ValueKind);
+
+        Assert.Equal(2, Run("compare", "--methods", "temperature,platt", "--fit-logits", PathOf("fz.npy"), "--fit-labels", PathOf("fy.npy"), "--eval-logits", PathOf("ez.npy"), "--eval-labels", PathOf("ey.npy")).Code);
+        Assert.Equal(2, Run("compare", "--fit-logits", PathOf("fz.npy"), "--fit-labels", PathOf("fy.npy"), "--eval-labels", PathOf("ey.npy")).Code);
+        File.WriteAllBytes(PathOf("bad.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(labels[rows..].Select(v => v + 1).ToArray())));
+        var bad = Run("compare", "--methods", "vector", "--fit-logits", PathOf("fz.npy"), "--fit-labels", PathOf("fy.npy"), "--eval-logits", PathOf("ez.npy"), "--eval-labels", PathOf("bad.npy"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("bad.npy", bad.Error);
+    }
 }
