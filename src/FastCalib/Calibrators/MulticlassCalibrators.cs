@@ -93,9 +93,19 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
     /// <param name="labels">One label per row, in [0, classes).</param>
     /// <param name="classes">Classes, at least 2.</param>
     /// <param name="options">Scalar or SIMD backend and threads (the GPU backend is not supported yet).</param>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<VectorScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default) =>
         AffineScaling.Fit("VectorScalingCalibrator.Fit", logits, labels, classes, full: false, logSoftmax: false, default, options,
             theta => new VectorScalingCalibrator(AffineScaling.Floats(theta, 0, classes), AffineScaling.Floats(theta, classes, classes)));
+
+    /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/>
+    public static MulticlassFit<VectorScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, int classes, ComputeOptions options = default)
+    {
+        using var y = NarrowedLabels.Of("VectorScalingCalibrator.Fit", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Fit(logits, y.Span, classes, options);
+    }
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
@@ -121,9 +131,19 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
     /// <param name="classes">Classes, 2 to 32.</param>
     /// <param name="penalty">The ODIR penalty (default none: plain maximum likelihood).</param>
     /// <param name="options">Scalar or SIMD backend and threads (the GPU backend is not supported yet).</param>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<MatrixScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default) =>
         AffineScaling.Fit("MatrixScalingCalibrator.Fit", logits, labels, classes, full: true, logSoftmax: false, penalty, options,
             theta => new MatrixScalingCalibrator(AffineScaling.Floats(theta, 0, classes * classes), AffineScaling.Floats(theta, classes * classes, classes)));
+
+    /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
+    public static MulticlassFit<MatrixScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default)
+    {
+        using var y = NarrowedLabels.Of("MatrixScalingCalibrator.Fit", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Fit(logits, y.Span, classes, penalty, options);
+    }
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
@@ -140,11 +160,21 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
 /// <param name="Bias">b, C finite values.</param>
 public sealed record DirichletCalibrator(float[] Weights, float[] Bias) : MulticlassCalibrator
 {
-    /// <summary>A and b as <see cref="MatrixScalingCalibrator.Fit"/> finds them, on log-softmax(logits).</summary>
-    /// <inheritdoc cref="MatrixScalingCalibrator.Fit"/>
+    /// <summary>A and b as <see cref="MatrixScalingCalibrator.Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/> finds them, on log-softmax(logits).</summary>
+    /// <inheritdoc cref="MatrixScalingCalibrator.Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<DirichletCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default) =>
         AffineScaling.Fit("DirichletCalibrator.Fit", logits, labels, classes, full: true, logSoftmax: true, penalty, options,
             theta => new DirichletCalibrator(AffineScaling.Floats(theta, 0, classes * classes), AffineScaling.Floats(theta, classes * classes, classes)));
+
+    /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
+    public static MulticlassFit<DirichletCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default)
+    {
+        using var y = NarrowedLabels.Of("DirichletCalibrator.Fit", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Fit(logits, y.Span, classes, penalty, options);
+    }
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
@@ -169,8 +199,18 @@ public sealed record EnsembleTemperatureCalibrator(float Temperature, float[] We
     /// <param name="labels">One label per row, in [0, classes).</param>
     /// <param name="classes">Classes, at least 2.</param>
     /// <param name="options">Scalar or SIMD backend and threads.</param>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default) =>
         EnsembleTemperature.Fit(logits, labels, classes, options);
+
+    /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/>
+    public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<long> labels, int classes, ComputeOptions options = default)
+    {
+        using var y = NarrowedLabels.Of("EnsembleTemperatureCalibrator.Fit", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Fit(logits, y.Span, classes, options);
+    }
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>

@@ -249,6 +249,20 @@ public class AffineScalingTests
     }
 
     [Fact]
+    public void Int64_labels_fit_exactly_as_int32_labels()
+    {
+        const int c = 5;
+        var (z, y) = Drawn(900, c, 31);
+        long[] wide = [.. y.Select(v => (long)v)];
+        Assert.Equal(VectorScalingCalibrator.Fit(z, y, c).Calibrator.ToJson(), VectorScalingCalibrator.Fit(z, wide, c).Calibrator.ToJson());
+        Assert.Equal(MatrixScalingCalibrator.Fit(z, y, c).Calibrator.ToJson(), MatrixScalingCalibrator.Fit(z, wide, c).Calibrator.ToJson());
+        Assert.Equal(DirichletCalibrator.Fit(z, y, c).Calibrator.ToJson(), DirichletCalibrator.Fit(z, wide, c).Calibrator.ToJson());
+        Assert.Equal(EnsembleTemperatureCalibrator.Fit(z, y, c).Calibrator.ToJson(), EnsembleTemperatureCalibrator.Fit(z, wide, c).Calibrator.ToJson());
+        wide[7] = 1L << 40;
+        Assert.Equal("labels", Assert.Throws<ArgumentOutOfRangeException>(() => VectorScalingCalibrator.Fit(z, wide, c)).ParamName);
+    }
+
+    [Fact]
     public void Bad_arguments_are_one_line_errors()
     {
         Assert.Equal("logits", Assert.Throws<ArgumentException>(() => VectorScalingCalibrator.Fit([], [], 3)).ParamName);

@@ -126,7 +126,7 @@ public sealed class FuzzTests : ToolTest
                 7 => ["thresholds", "--scores", input, "--labels", labels, "--target-precision", "0.7", "--json"],
                 8 => ["report", "--binary", "--scores", input, "--labels", labels, "--json"],
                 9 => ["plot", "--roc", "--pr", "--scores", input, "--labels", labels, "--out", output, "--width", "300", "--height", "300"],
-                _ => ["fit", "--method", "temperature", "--logits", input, "--labels", labels, "--out", output, "--json"],
+                _ => ["fit", "--method", new[] { "temperature", "vector", "matrix", "dirichlet", "ets" }[round / 11 % 5], "--logits", input, "--labels", labels, "--out", output, "--json", "--device", "cpu"],
             };
             var stdout = new StringWriter();
             var stderr = new StringWriter();
@@ -168,7 +168,7 @@ public sealed class FuzzTests : ToolTest
         if (command is 0 or 1 or 6 or 7 or 8 or 10)
         {
             using var json = JsonDocument.Parse(stdout);
-            if (command == 10) Assert.IsType<TemperatureCalibrator>(MulticlassCalibrator.FromJson(File.ReadAllText(output)));
+            if (command == 10) Assert.NotNull(MulticlassCalibrator.FromJson(File.ReadAllText(output)));
         }
         else if (command is 2 or 9)
         {
