@@ -336,8 +336,8 @@ internal static unsafe class AffineScaling
             }
             for (int a = 0; a < n; a++)
             {
-                double va = v[a];
-                for (int b = a; b < n; b++) h[a * n + b] -= va * v[b];
+                var upper = h.AsSpan(a * n + a, n - a);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v.AsSpan(a), -v[a], upper, upper);
             }
             for (int i = 0; i < c; i++)
                 for (int a = 0; a <= c; a++)

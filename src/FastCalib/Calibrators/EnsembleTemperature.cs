@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using FastCalib.Kernels.Internals;
 
 namespace FastCalib;
@@ -83,12 +84,15 @@ internal static unsafe class EnsembleTemperature
         });
     }
 
-    /// <summary>F(w) = −mean ln(w₀ a + w₁ b + w₂ u) (+∞ where a mixture is 0).</summary>
+    /// <summary>F(w) = −mean ln(w₀ a + w₁ b + w₂ u) (+∞ where a mixture is 0), in vector passes over the rows.</summary>
     private static double Objective(double[] a, double[] b, double u, double[] w)
     {
-        double sum = 0;
-        for (int i = 0; i < a.Length; i++) sum -= Math.Log(w[0] * a[i] + w[1] * b[i] + w[2] * u);
-        return sum / a.Length;
+        var m = new double[a.Length];
+        TensorPrimitives.Multiply(a, w[0], m);
+        TensorPrimitives.MultiplyAdd(b, w[1], m, m);
+        TensorPrimitives.Add(m, w[2] * u, m);
+        TensorPrimitives.Log(m, m);
+        return -TensorPrimitives.Sum<double>(m) / a.Length;
     }
 
     /// <summary>
@@ -149,19 +153,24 @@ internal static unsafe class EnsembleTemperature
     /// </summary>
     private static double EdgeMinimum(double[] a, double[] b, double u, double[] p, double[] q)
     {
+        // along the edge the mixture is m(t) = v_p + t (v_q − v_p) per row, with F' = −Σ d / m and F'' = Σ (d / m)²
+        var vp = new double[a.Length];
+        var d = new double[a.Length];
+        var ratio = new double[a.Length];
+        TensorPrimitives.Multiply(a, p[0], vp);
+        TensorPrimitives.MultiplyAdd(b, p[1], vp, vp);
+        TensorPrimitives.Add(vp, p[2] * u, vp);
+        TensorPrimitives.Multiply(a, q[0], d);
+        TensorPrimitives.MultiplyAdd(b, q[1], d, d);
+        TensorPrimitives.Add(d, q[2] * u, d);
+        TensorPrimitives.Subtract(d, vp, d);
         (double First, double Second) Slope(double t)
         {
-            double first = 0, second = 0;
-            for (int i = 0; i < a.Length; i++)
-            {
-                double vp = p[0] * a[i] + p[1] * b[i] + p[2] * u, vq = q[0] * a[i] + q[1] * b[i] + q[2] * u;
-                double m = (1 - t) * vp + t * vq;
-                if (!(m > 0)) return (vq > vp ? double.NegativeInfinity : double.PositiveInfinity, double.PositiveInfinity);
-                double ratio = (vq - vp) / m;
-                first -= ratio;
-                second += ratio * ratio;
-            }
-            return (first, second);
+            TensorPrimitives.MultiplyAdd(d, t, vp, ratio);
+            // a mixture of 0 at an end of the edge: F' is infinite there, pointing inwards
+            if (TensorPrimitives.Min<double>(ratio) <= 0) return (t == 0 ? double.NegativeInfinity : double.PositiveInfinity, double.PositiveInfinity);
+            TensorPrimitives.Divide(d, ratio, ratio);
+            return (-TensorPrimitives.Sum<double>(ratio), TensorPrimitives.SumOfSquares<double>(ratio));
         }
         if (Slope(0).First >= 0) return 0;
         if (Slope(1).First <= 0) return 1;
