@@ -9,8 +9,8 @@ namespace FastCalib;
 /// its label's probabilities a = softmax(z / T*)_y and b = softmax(z)_y (one fused pass each, the temperature
 /// kernel's per-row NLL), so the mean NLL of the mixture, F(w) = −mean ln(w₀ a + w₁ b + w₂ / C), is a convex function
 /// on the simplex evaluated from two floats a row. Its minimum lies inside the simplex, on an edge or at a vertex: the
-/// edges are searched by safeguarded Newton on the derivative, and when the best edge point is not optimal for the
-/// whole simplex, the interior by damped Newton steps kept inside.
+/// edges are searched by safeguarded Newton on the derivative, and the best edge point is refined by an active-set
+/// Newton method on the whole simplex.
 /// </summary>
 internal static unsafe class EnsembleTemperature
 {
@@ -96,8 +96,8 @@ internal static unsafe class EnsembleTemperature
     }
 
     /// <summary>
-    /// The minimiser of F on the simplex: the best of the edges' minimisers if no direction towards a vertex could
-    /// lower F by more than 1e-10 relative (<see cref="Descent"/>), otherwise the interior one if it is better.
+    /// The minimiser of F on the simplex: the best of the edges' minimisers, refined by <see cref="ActiveSet"/> (which
+    /// moves into the interior, or along an edge, only where F keeps falling).
     /// </summary>
     private static double[] Minimum(double[] a, double[] b, double u)
     {
@@ -116,35 +116,96 @@ internal static unsafe class EnsembleTemperature
                     best = w;
                 }
             }
-        if (Descent(a, b, u, best) <= 1e-10 * bestF) return best;
-        // some vertex direction descends: the minimum is inside, near the best edge point (F is convex)
-        double[] start = [0.99 * best[0] + 0.01 / 3, 0.99 * best[1] + 0.01 / 3, 0.99 * best[2] + 0.01 / 3];
-        return Interior(a, b, u, start) is { } inside && Objective(a, b, u, inside) < bestF ? inside : best;
+        return ActiveSet(a, b, u, best, bestF);
     }
 
     /// <summary>
-    /// How much F could still fall from <paramref name="w"/> towards a vertex: for each direction e_k − w along which
-    /// F descends (slope D_k &lt; 0), the fall D_k² / (2 F''_k) of the quadratic model along it; the largest, or 0 when
-    /// w satisfies the simplex's optimality conditions (no descending direction).
+    /// Active-set Newton on the simplex from a feasible <paramref name="w"/>: the free weights are those above 0 and
+    /// those at 0 whose gradient is below the multiplier λ = ∇F · w (moving weight to them descends); the Newton
+    /// step solves [H_SS 1; 1ᵀ 0][d; ν] = [−g_S; 0] on them, is cut where a weight reaches 0 and backtracked until F
+    /// falls. Stops when the Newton decrement is below 1e-13 · F with the optimality conditions met.
     /// </summary>
-    private static double Descent(double[] a, double[] b, double u, double[] w)
+    private static double[] ActiveSet(double[] a, double[] b, double u, double[] w, double f)
     {
-        Span<double> slope = stackalloc double[3];
-        Span<double> curvature = stackalloc double[3];
-        for (int i = 0; i < a.Length; i++)
+        var m = new double[a.Length];
+        var r = new double[3][];
+        for (int k = 0; k < 3; k++) r[k] = new double[a.Length];
+        for (int iteration = 0; iteration < 100; iteration++)
         {
-            double m = w[0] * a[i] + w[1] * b[i] + w[2] * u;
+            // m = w·v per row; r_k = v_k / m; g_k = −mean r_k; H_kl = mean r_k r_l
+            TensorPrimitives.Multiply(a, w[0], m);
+            TensorPrimitives.MultiplyAdd(b, w[1], m, m);
+            TensorPrimitives.Add(m, w[2] * u, m);
+            TensorPrimitives.Divide(a, m, r[0]);
+            TensorPrimitives.Divide(b, m, r[1]);
+            TensorPrimitives.Divide(u, m, r[2]);
+            var g = new double[3];
+            var h = new double[3, 3];
             for (int k = 0; k < 3; k++)
             {
-                double ratio = ((k == 0 ? a[i] : k == 1 ? b[i] : u) - m) / m;
-                slope[k] -= ratio;
-                curvature[k] += ratio * ratio;
+                g[k] = -TensorPrimitives.Sum<double>(r[k]) / a.Length;
+                for (int l = 0; l <= k; l++) h[k, l] = h[l, k] = TensorPrimitives.Dot<double>(r[k], r[l]) / a.Length;
+            }
+            double lambda = g[0] * w[0] + g[1] * w[1] + g[2] * w[2];
+            var free = new List<int>();
+            for (int k = 0; k < 3; k++)
+                if (w[k] > 0 || g[k] < lambda - 1e-12 * Math.Abs(lambda)) free.Add(k);
+            var d = new double[3];
+            if (free.Count > 1) Solve(h, g, free, d);
+            double decrement = -(g[0] * d[0] + g[1] * d[1] + g[2] * d[2]);
+            if (!(decrement > 1e-13 * Math.Abs(f))) break;
+            double limit = 1;
+            for (int k = 0; k < 3; k++)
+                if (d[k] < 0) limit = Math.Min(limit, -w[k] / d[k]);
+            bool moved = false;
+            for (double t = limit; t > 1e-14; t *= 0.5)
+            {
+                double[] next = [Math.Max(0, w[0] + t * d[0]), Math.Max(0, w[1] + t * d[1]), Math.Max(0, w[2] + t * d[2])];
+                if (t == limit)
+                    for (int k = 0; k < 3; k++)
+                        if (d[k] < 0 && -w[k] / d[k] == limit) next[k] = 0;   // the weight that limits the step lands on 0
+                double sum = next[0] + next[1] + next[2];
+                for (int k = 0; k < 3; k++) next[k] /= sum;
+                double fn = Objective(a, b, u, next);
+                if (fn <= f - 1e-4 * t * decrement || (fn <= f && decrement <= 1e-9 * Math.Abs(f)))
+                {
+                    w = next;
+                    f = fn;
+                    moved = true;
+                    break;
+                }
+            }
+            if (!moved) break;
+        }
+        return w;
+    }
+
+    /// <summary>The equality-constrained Newton step on the free weights (a tiny ridge where H is singular).</summary>
+    private static void Solve(double[,] h, double[] g, List<int> free, double[] d)
+    {
+        int n = free.Count, size = n + 1;
+        var m = new double[size, size + 1];
+        double ridge = 1e-12 * (h[0, 0] + h[1, 1] + h[2, 2]);
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++) m[i, j] = h[free[i], free[j]] + (i == j ? ridge : 0);
+            m[i, n] = m[n, i] = 1;
+            m[i, size] = -g[free[i]];
+        }
+        // Gaussian elimination with partial pivoting on the (n + 1)-square KKT system
+        for (int col = 0; col < size; col++)
+        {
+            int pivot = col;
+            for (int row = col + 1; row < size; row++) if (Math.Abs(m[row, col]) > Math.Abs(m[pivot, col])) pivot = row;
+            for (int j = 0; j <= size; j++) (m[col, j], m[pivot, j]) = (m[pivot, j], m[col, j]);
+            for (int row = 0; row < size; row++)
+            {
+                if (row == col || m[col, col] == 0) continue;
+                double factor = m[row, col] / m[col, col];
+                for (int j = col; j <= size; j++) m[row, j] -= factor * m[col, j];
             }
         }
-        double fall = 0;
-        for (int k = 0; k < 3; k++)
-            if (slope[k] < 0) fall = Math.Max(fall, slope[k] * slope[k] / (2 * curvature[k] * a.Length));
-        return fall;
+        for (int i = 0; i < n; i++) d[free[i]] = m[i, i] != 0 ? m[i, size] / m[i, i] : 0;
     }
 
     /// <summary>
@@ -185,48 +246,5 @@ internal static unsafe class EnsembleTemperature
             x = next;
         }
         return x;
-    }
-
-    /// <summary>Damped Newton on (w₀, w₁), w₂ = 1 − w₀ − w₁, from an inner point, never leaving the simplex; null if it stalls.</summary>
-    private static double[]? Interior(double[] a, double[] b, double u, double[] start)
-    {
-        double w0 = start[0], w1 = start[1];
-        double f = Objective(a, b, u, [w0, w1, 1 - w0 - w1]);
-        for (int iteration = 0; iteration < 100; iteration++)
-        {
-            double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0;
-            for (int i = 0; i < a.Length; i++)
-            {
-                double m = w0 * a[i] + w1 * b[i] + (1 - w0 - w1) * u;
-                double d0 = (a[i] - u) / m, d1 = (b[i] - u) / m;
-                g0 -= d0;
-                g1 -= d1;
-                h00 += d0 * d0;
-                h01 += d0 * d1;
-                h11 += d1 * d1;
-            }
-            double det = h00 * h11 - h01 * h01;
-            if (!(det > 0)) return null;
-            double s0 = -(h11 * g0 - h01 * g1) / det, s1 = -(h00 * g1 - h01 * g0) / det;
-            // shrink the step until it stays strictly inside the simplex and lowers F
-            double t = 1;
-            for (; t > 1e-12; t *= 0.5)
-            {
-                double n0 = w0 + t * s0, n1 = w1 + t * s1;
-                if (n0 <= 0 || n1 <= 0 || n0 + n1 >= 1) continue;
-                double fn = Objective(a, b, u, [n0, n1, 1 - n0 - n1]);
-                if (fn <= f)
-                {
-                    bool done = f - fn <= 1e-15 * Math.Abs(f);
-                    w0 = n0;
-                    w1 = n1;
-                    f = fn;
-                    if (done) return [w0, w1, 1 - w0 - w1];
-                    break;
-                }
-            }
-            if (t <= 1e-12) return null;
-        }
-        return [w0, w1, 1 - w0 - w1];
     }
 }
