@@ -91,12 +91,24 @@ internal static unsafe class AffinePass256
                     Add(d + i * lanes, px * xi);
                     Add(d + (c + i) * lanes, px);
                     Add(d + (2 * c + i) * lanes, p);
-                    px.Store(q + i * lanes);
-                    p.Store(q + (c + i) * lanes);
+                    if (layout.Exact)
+                    {
+                        px.Store(q + i * lanes);
+                        p.Store(q + (c + i) * lanes);
+                    }
+                    else
+                    {
+                        // each class's 2 x 2 Hessian block directly, p (1 − p) · (x², x, 1): no cancellation
+                        float* block = acc + layout.OuterSlot * lanes;
+                        var spread = p * (Vector256<float>.One - p);
+                        Add(block + i * lanes, spread * xi * xi);
+                        Add(block + (c + i) * lanes, spread * xi);
+                        Add(block + (2 * c + i) * lanes, spread);
+                    }
                 }
             }
         }
-        if (!layout.Hessian) return;
+        if (!layout.Exact) return;
         // the rank-one part Σ q qᵀ of the Hessian, q = [p ⊙ x, p], upper triangle row by row
         float* outer = acc + layout.OuterSlot * lanes;
         int n = 2 * c;

@@ -6,7 +6,8 @@ namespace FastCalib;
 /// What one pass of <see cref="AffineScaling"/> computes, and where its lane sums live. Parameters θ are the weights
 /// (C scales for vector scaling, the row-major C x C matrix A otherwise) followed by the C biases. Slots: 0 the NLL,
 /// then the gradient in θ's order, then (vector scaling) Σ p x², Σ p x and Σ p per class and the upper triangle of
-/// Σ q qᵀ with q = [p ⊙ x, p], from which the exact Hessian is assembled.
+/// Σ q qᵀ with q = [p ⊙ x, p], from which the exact Hessian is assembled (beyond 64 classes only the diagonal of each
+/// class's 2 x 2 block, Σ p (1 − p) · (x², x, 1)).
 /// </summary>
 internal readonly record struct AffineLayout(int Classes, bool Full, bool LogSoftmaxInput, bool Hessian)
 {
@@ -21,7 +22,16 @@ internal readonly record struct AffineLayout(int Classes, bool Full, bool LogSof
 
     public int OuterSlot => DiagonalSlot + 3 * Classes;
 
-    public int Slots => Hessian ? OuterSlot + 2 * Classes * (2 * Classes + 1) / 2 : 1 + Parameters;
+    /// <summary>Classes up to which vector scaling uses the exact Hessian (its rank-one part has 2C(2C+1)/2 lane sums a tile).</summary>
+    public const int MaxExactClasses = 64;
+
+    /// <summary>
+    /// Whether the whole Hessian is assembled; beyond <see cref="MaxExactClasses"/> only its 2 x 2 block per class
+    /// (the scale and bias of one class), Σ p (1 − p) · (x², x, 1).
+    /// </summary>
+    public bool Exact => Hessian && Classes <= MaxExactClasses;
+
+    public int Slots => !Hessian ? 1 + Parameters : OuterSlot + (Exact ? 2 * Classes * (2 * Classes + 1) / 2 : 3 * Classes);
 
     public int ScratchFloats(int lanes) => 4 * Classes * lanes;
 }
@@ -77,15 +87,32 @@ internal static unsafe class AffineScaling
         bool converged = false;
         while (iterations < MaxIterations)
         {
-            double[] h = current.H ?? SampleHessian(z, y, rows, shape, theta);
-            for (int k = 0; k < count; k++) h[k * count + k] += Penalty(shape, k, penalty);
-            double[] step = NewtonStep(h, current.G, count);
+            double[] step;
+            if (current.Blocks is { } blocks)
+            {
+                step = BlockStep(blocks, current.G, c);
+            }
+            else
+            {
+                double[] h = current.H ?? SampleHessian(z, y, rows, shape, theta);
+                for (int k = 0; k < count; k++) h[k * count + k] += Penalty(shape, k, penalty);
+                step = NewtonStep(h, current.G, count);
+            }
             double decrement = 0;
             for (int k = 0; k < count; k++) decrement -= current.G[k] * step[k];
             if (!(decrement > 2 * Tolerance * (1 + Math.Abs(current.F))))
             {
                 converged = !double.IsNaN(decrement);
                 break;
+            }
+            if (cpu.Simd && current.Blocks is not null && decrement <= NoiseLevel * (1 + Math.Abs(current.F)))
+            {
+                // block steps converge linearly and their decrement is no measure of the gap at float32 resolution:
+                // the last steps run on float64 passes of the scalar path
+                cpu = (false, 0, cpu.Threads);
+                current = At(theta);
+                passes++;
+                continue;
             }
             iterations++;
             bool accepted = false;
@@ -98,8 +125,9 @@ internal static unsafe class AffineScaling
                 // Armijo's sufficient decrease; or, once the decrement is near the float32 resolution of the summed
                 // objective (per-row terms rounded at about 1e-7), the full Newton step if the objective did not rise
                 // beyond that resolution: there the step is reliable and the comparison is not
-                bool sufficient = next.F <= current.F - 1e-4 * t * decrement;
-                bool atResolution = t == 1 && decrement <= NoiseLevel * (1 + Math.Abs(current.F)) && next.F <= current.F + NoiseLevel * (1 + Math.Abs(current.F));
+                // (a step too small to change the float32 parameters changes nothing and is no progress)
+                bool sufficient = next.F <= current.F - 1e-4 * t * decrement && (next.F < current.F || t == 1);
+                bool atResolution = t == 1 && cpu.Simd && decrement <= NoiseLevel * (1 + Math.Abs(current.F)) && next.F <= current.F + NoiseLevel * (1 + Math.Abs(current.F));
                 if (sufficient || atResolution)
                 {
                     theta = trial;
@@ -107,6 +135,15 @@ internal static unsafe class AffineScaling
                     accepted = true;
                     break;
                 }
+            }
+            if (!accepted && cpu.Simd && decrement > NoiseLevel * (1 + Math.Abs(current.F)))
+            {
+                // the float32 lanes cannot resolve the remaining descent (seen with the block steps of many
+                // classes): finish with float64 passes of the scalar path from here
+                cpu = (false, 0, cpu.Threads);
+                current = At(theta);
+                passes++;
+                continue;
             }
             if (!accepted)
             {
@@ -196,7 +233,7 @@ internal static unsafe class AffineScaling
     }
 
     /// <summary>The objective (mean NLL + penalty), the mean NLL, the gradient and, for vector scaling, the exact Hessian (penalty excluded) at θ.</summary>
-    internal readonly record struct Objective(double F, double Nll, double[] G, double[]? H);
+    internal readonly record struct Objective(double F, double Nll, double[] G, double[]? H, double[]? Blocks = null);
 
     /// <summary>One pass: <see cref="Objective"/> at <paramref name="theta"/>.</summary>
     internal static Objective Evaluate(float* z, int* y, long rows, in AffineLayout layout, OdirPenalty penalty, double[] theta, (bool Simd, int Width, int Threads) cpu)
@@ -212,7 +249,8 @@ internal static unsafe class AffineScaling
             f += 0.5 * weight * theta[k] * theta[k];
         }
         RemoveInvariant(layout, g, penalty);
-        return new Objective(f, nll, g, layout.Hessian ? AssembleHessian(layout, sums, rows) : null);
+        if (!layout.Hessian) return new Objective(f, nll, g, null);
+        return layout.Exact ? new Objective(f, nll, g, AssembleHessian(layout, sums, rows)) : new Objective(f, nll, g, null, AssembleBlocks(layout, sums, rows));
     }
 
     /// <summary>
@@ -288,6 +326,47 @@ internal static unsafe class AffineScaling
             double v = d[i];
             for (int k = i + 1; k < n; k++) v -= l[k * n + i] * d[k];
             d[i] = v / l[i * n + i];
+        }
+        return d;
+    }
+
+    /// <summary>Vector scaling's mean 2 x 2 Hessian block of each class (its scale and bias), as (H_ww, H_wb, H_bb) = mean p (1 − p) · (x², x, 1).</summary>
+    private static double[] AssembleBlocks(in AffineLayout layout, double[] sums, long rows)
+    {
+        int c = layout.Classes;
+        var blocks = new double[3 * c];
+        for (int i = 0; i < c; i++)
+            for (int k = 0; k < 3; k++)
+                blocks[3 * i + k] = sums[layout.OuterSlot + k * c + i] / rows;
+        return blocks;
+    }
+
+    /// <summary>
+    /// The block-diagonal Newton step: each class's (scale, bias) pair solves its own 2 x 2 system (a pair without
+    /// curvature, or its bias when the pair is collinear, held fixed as in <see cref="NewtonStep"/>). The cross-class
+    /// terms −p_i p_k left out are small when the probability is spread over many classes; the line search and the
+    /// exact gradient keep the iteration convergent, linearly.
+    /// </summary>
+    private static double[] BlockStep(double[] blocks, double[] g, int c)
+    {
+        var d = new double[2 * c];
+        for (int i = 0; i < c; i++)
+        {
+            double hww = blocks[3 * i], hwb = blocks[3 * i + 1], hbb = blocks[3 * i + 2], gw = g[i], gb = g[c + i];
+            double det = hww * hbb - hwb * hwb;
+            if (hww > 0 && det > 1e-6 * hww * hbb)
+            {
+                d[i] = -(hbb * gw - hwb * gb) / det;
+                d[c + i] = -(hww * gb - hwb * gw) / det;
+            }
+            else if (hww > 0)
+            {
+                d[i] = -gw / hww;
+            }
+            else if (hbb > 0)
+            {
+                d[c + i] = -gb / hbb;
+            }
         }
         return d;
     }
@@ -486,6 +565,17 @@ internal static unsafe class AffineScaling
                 sums[layout.DiagonalSlot + i] += p[i] * x[i] * x[i];
                 sums[layout.DiagonalSlot + c + i] += p[i] * x[i];
                 sums[layout.DiagonalSlot + 2 * c + i] += p[i];
+            }
+            if (!layout.Exact)
+            {
+                for (int i = 0; i < c; i++)
+                {
+                    double spread = p[i] * (1 - p[i]);
+                    sums[slot + i] += spread * x[i] * x[i];
+                    sums[slot + c + i] += spread * x[i];
+                    sums[slot + 2 * c + i] += spread;
+                }
+                continue;
             }
             for (int a = 0; a < n; a++)
             {

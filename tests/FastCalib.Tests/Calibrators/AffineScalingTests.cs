@@ -78,6 +78,23 @@ public class AffineScalingTests
         }
     }
 
+    /// <summary>Past 64 classes vector scaling steps with each class's 2 x 2 Hessian block; it still reaches the optimum.</summary>
+    [Fact]
+    public void Vector_scaling_of_many_classes_reaches_the_optimum_with_block_steps()
+    {
+        const int rows = 1500, c = 70;
+        var (z, y) = Drawn(rows, c, 77);
+        var oracle = new AffineOracle(z, y, c, full: false, logSoftmax: false);
+        double optimum = oracle.Objective(oracle.Optimum());
+        foreach (var path in Paths.All.Where(p => p.Options.Backend != Backend.Gpu))
+        {
+            var (theta, fit) = FitOf(Kind.Vector, z, y, c, default, path.Options);
+            double ours = oracle.Objective(theta);
+            Assert.True(fit.Converged, $"{path}: not converged after {fit.Passes} passes");
+            Assert.True(ours - optimum <= 1e-7 * optimum, $"{path}: objective {ours:R} vs optimum {optimum:R} ({fit.Passes} passes)");
+        }
+    }
+
     /// <summary>
     /// Data drawn from softmax(w ⊙ z + b) (and from a full A): the fit recovers the parameters within five standard
     /// errors of the inverse Fisher information, after removing softmax's invariance by measuring every class
