@@ -265,6 +265,34 @@ public class AffineScalingTests
         for (int j = 0; j < c; j++) Assert.Equal(y.Count(l => l == j) / 800.0, p[j], 1e-4);
     }
 
+    /// <summary>Logits of ±1e4, one row, one class in every label: finite parameters, an NLL that does not rise, on every CPU path.</summary>
+    [Fact]
+    public void Extreme_inputs_give_finite_parameters()
+    {
+        const int c = 3;
+        var random = new Random(13);
+        var huge = Enumerable.Range(0, 300 * c).Select(_ => (float)(1e4 * (2 * random.NextDouble() - 1))).ToArray();
+        var labels = Enumerable.Range(0, 300).Select(_ => random.Next(c)).ToArray();
+        foreach (var path in Paths.All.Where(p => p.Options.Backend != Backend.Gpu))
+            foreach (var kind in new[] { Kind.Vector, Kind.Matrix, Kind.Dirichlet })
+            {
+                foreach (var (z, y) in new[] { (huge, labels), (huge[..c], labels[..1]), (huge, new int[300]) })
+                {
+                    var (theta, fit) = FitOf(kind, z, y, c, default, path.Options);
+                    Assert.All(theta, v => Assert.True(double.IsFinite(v), $"{path} {kind}: {v}"));
+                    Assert.True(fit.NllAfter <= fit.NllBefore + 1e-6 * (1 + fit.NllBefore), $"{path} {kind} [{y.Length} rows]: {fit.NllBefore} -> {fit.NllAfter}");
+                    var p = new float[z.Length];
+                    fit.Calibrator.Apply(z, p, c);
+                    Assert.All(p, v => Assert.InRange(v, 0f, 1f));
+                }
+            }
+        // separable at this scale: T* at the boundary, and the mixture weights still a valid point of the simplex
+        var ets = EnsembleTemperatureCalibrator.Fit(huge, labels, c);
+        Assert.Equal(1f, ets.Calibrator.Weights.Sum(), 1e-5f);
+        Assert.True(double.IsFinite(ets.NllAfter) && ets.NllAfter <= ets.NllBefore + 1e-9);
+        Assert.NotNull(MulticlassCalibrator.FromJson(ets.Calibrator.ToJson()));
+    }
+
     [Fact]
     public void Int64_labels_fit_exactly_as_int32_labels()
     {
