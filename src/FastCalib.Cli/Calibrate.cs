@@ -24,23 +24,10 @@ public static class Calibrate
             if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
         if (method != "histogram" && a.Get("--bins") is not null) throw new UsageException("--bins is for --method histogram only.");
         int bins = a.Int("--bins", 15, 1, 100_000);
+        if (!BinaryKinds.Contains(method))
+            throw new UsageException($"--method must be {string.Join(", ", MulticlassKinds)}, {string.Join(", ", BinaryKinds)}, got '{method}'.");
         var (scores, labels) = ReadPairs(a.Required("--scores"), a.Required("--labels"));
-        BinaryCalibrator calibrator;
-        try
-        {
-            calibrator = method switch
-            {
-                "platt" => PlattCalibrator.Fit(scores, labels),
-                "beta" => BetaCalibrator.Fit(scores, labels),
-                "isotonic" => IsotonicCalibrator.Fit(scores, labels),
-                "histogram" => HistogramCalibrator.Fit(scores, labels, bins),
-                _ => throw new UsageException($"--method must be {string.Join(", ", MulticlassKinds)}, platt, beta, isotonic or histogram, got '{method}'."),
-            };
-        }
-        catch (ArgumentException e)
-        {
-            throw new InputException($"{(e.ParamName == "targets" ? a.Required("--labels") : a.Required("--scores"))}: {Program.WithoutParameter(e)}");
-        }
+        var calibrator = FitBinary(method, scores, labels, bins, a.Required("--scores"), a.Required("--labels"));
         string outPath = a.Required("--out");
         Save(calibrator.ToJson(), outPath);
         var calibrated = calibrator.Apply(scores);
@@ -102,6 +89,28 @@ public static class Calibrate
             output.WriteLine($"wrote {outPath}");
         }
         return 0;
+    }
+
+    /// <summary>The binary calibrators, as --method names them.</summary>
+    internal static readonly string[] BinaryKinds = ["platt", "beta", "isotonic", "histogram"];
+
+    /// <summary>One binary method's fit; the library's argument errors name the file they are about.</summary>
+    internal static BinaryCalibrator FitBinary(string method, float[] scores, int[] labels, int bins, string scoresName, string labelsName)
+    {
+        try
+        {
+            return method switch
+            {
+                "platt" => PlattCalibrator.Fit(scores, labels),
+                "beta" => BetaCalibrator.Fit(scores, labels),
+                "isotonic" => IsotonicCalibrator.Fit(scores, labels),
+                _ => HistogramCalibrator.Fit(scores, labels, bins),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InputException($"{(e.ParamName == "targets" ? labelsName : scoresName)}: {Program.WithoutParameter(e)}");
+        }
     }
 
     /// <summary>The "kind" of each multiclass calibrator, as --method names it.</summary>

@@ -4,9 +4,11 @@ using System.Text.Json;
 namespace FastCalib.Cli;
 
 /// <summary>
-/// 'compare': fit each named multiclass calibrator on one labelled set and report the calibration metrics of each,
-/// and of the uncalibrated model, on a held-out set: a table (or JSON) of NLL, ECE, MCE, Brier and accuracy, and
-/// with --out one picture of their reliability diagrams side by side.
+/// 'compare': fit each named calibrator (multiclass on logits or probabilities, or binary on --fit-scores) on one
+/// labelled set and report the calibration metrics of each, and of the uncalibrated model, on a held-out set: a
+/// table (or JSON) of NLL, ECE, MCE, Brier and accuracy, and with --out one picture of their reliability diagrams
+/// side by side. For binary scores the metrics are torchmetrics' binary ones, and the uncalibrated row appears
+/// only when the scores are probabilities.
 /// </summary>
 public static class Compare
 {
@@ -14,33 +16,19 @@ public static class Compare
 
     public static int Run(Arguments a, TextWriter output, TextWriter error)
     {
-        var methods = (a.Get("--methods") ?? string.Join(",", Calibrate.MulticlassKinds)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        bool binary = a.Get("--fit-scores") is not null;
+        string[] kinds = binary ? Calibrate.BinaryKinds : Calibrate.MulticlassKinds;
+        var methods = (a.Get("--methods") ?? string.Join(",", kinds)).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         foreach (string method in methods)
-            if (!Calibrate.MulticlassKinds.Contains(method))
-                throw new UsageException($"--methods takes a comma-separated list of {string.Join(", ", Calibrate.MulticlassKinds)}; got '{method}'.");
+            if (!kinds.Contains(method))
+                throw new UsageException($"--methods takes a comma-separated list of {string.Join(", ", kinds)}{(binary ? " with --fit-scores" : "")}; got '{method}'.");
         if (methods.Length == 0) throw new UsageException("--methods names no method.");
         if (methods.Distinct().Count() != methods.Length) throw new UsageException("--methods names a method twice.");
         int bins = a.Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
         string? picture = a.Get("--out");
         if (picture is not null) Pictures.CheckCanDraw(picture);
-        var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
-        var (fitLogits, fitLabels, classes, fitName, fitLabelsName) = Calibrate.ReadMulticlass(a, "--fit-logits", "--fit-probs", "--fit-labels");
-        var (evalLogits, evalLabels, evalClasses, evalName, _) = Calibrate.ReadMulticlass(a, "--eval-logits", "--eval-probs", "--eval-labels");
-        if (evalClasses != classes) throw new InputException($"{evalName}: rows of {evalClasses} classes; {fitName} has {classes}.");
-        int bad = evalLabels.AsSpan().IndexOfAnyExceptInRange(0, classes - 1);
-        if (bad >= 0) throw new InputException($"{a.Get("--eval-labels")}: label {bad} is {evalLabels[bad]}; labels must be in [0, {classes}).");
-
-        // only the temperature (and ETS's temperature) fit on a device; everything else on the CPU
-        var device = a.Device();
-        var rows = new List<(string Method, CalibrationReport Report, MulticlassFit<MulticlassCalibrator>? Fit)>();
-        var before = CalibrationEvaluation.Multiclass(new TemperatureCalibrator(1f), evalLogits, evalLabels, classes, bins).Before!;
-        rows.Add(("uncalibrated", before, null));
-        foreach (string method in methods)
-        {
-            var options = method is "temperature" or "ets" ? device : default;
-            var fit = Calibrate.FitOne(method, fitLogits, fitLabels, classes, penalty, options, fitName, fitLabelsName);
-            rows.Add((method, CalibrationEvaluation.Multiclass(fit.Calibrator, evalLogits, evalLabels, classes, bins).After, fit));
-        }
+        var rows = binary ? Binary(a, methods, bins, out var fitN, out var evalN, out var fitName, out var evalName, out int classes)
+            : Multiclass(a, methods, bins, out fitN, out evalN, out fitName, out evalName, out classes);
 
         if (picture is not null)
         {
@@ -51,8 +39,8 @@ public static class Compare
         {
             output.WriteLine(JsonSerializer.Serialize(new
             {
-                n_fit = fitLabels.Length,
-                n_eval = evalLabels.Length,
+                n_fit = fitN,
+                n_eval = evalN,
                 classes,
                 bins,
                 results = rows.Select(r => new
@@ -63,25 +51,73 @@ public static class Compare
                     mce = Commands.Finite(r.Report.Mce),
                     brier = Commands.Finite(r.Report.Brier),
                     accuracy = Commands.Finite(r.Report.Accuracy),
-                    fit_nll = r.Fit is null ? null : Commands.Finite(r.Fit.NllAfter),
-                    passes = r.Fit?.Passes,
-                    converged = r.Fit?.Converged,
-                    calibrator = r.Fit is null ? (JsonElement?)null : JsonDocument.Parse(r.Fit.Calibrator.ToJson()).RootElement,
+                    passes = r.Passes,
+                    converged = r.Converged,
+                    calibrator = r.Calibrator is null ? (JsonElement?)null : JsonDocument.Parse(r.Calibrator).RootElement,
                 }),
                 @out = picture,
             }, Json));
         }
         else
         {
-            output.WriteLine($"fitted on {fitLabels.Length:N0} rows of {fitName}, evaluated on {evalLabels.Length:N0} held-out rows of {evalName} ({classes} classes, {bins} bins)");
+            output.WriteLine($"fitted on {fitN:N0} rows of {fitName}, evaluated on {evalN:N0} held-out rows of {evalName} ({(binary ? "binary scores" : $"{classes} classes")}, {bins} bins)");
             output.WriteLine();
             output.WriteLine($"{"method",-14} {"NLL",9} {"ECE",9} {"MCE",9} {"Brier",9} {"accuracy",9} {"passes",7}");
-            foreach (var (method, report, fit) in rows)
+            foreach (var (method, report, passes, converged, _) in rows)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{method,-14} {report.NegativeLogLikelihood,9:F4} {report.Ece,9:F4} {report.Mce,9:F4} {report.Brier,9:F4} {report.Accuracy,9:F4} {(fit is null ? "" : fit.Passes + (fit.Converged ? "" : "*")),7}"));
-            if (rows.Any(r => r.Fit is { Converged: false })) output.WriteLine("* stopped before converging (see MulticlassFit.Converged)");
+                    $"{method,-14} {report.NegativeLogLikelihood,9:F4} {report.Ece,9:F4} {report.Mce,9:F4} {report.Brier,9:F4} {report.Accuracy,9:F4} {(passes is null ? "" : passes + (converged == false ? "*" : "")),7}"));
+            if (rows.Any(r => r.Converged == false)) output.WriteLine("* stopped before converging (see MulticlassFit.Converged)");
             if (picture is not null) output.WriteLine($"wrote {picture}");
         }
         return 0;
+    }
+
+    private static List<(string Method, CalibrationReport Report, int? Passes, bool? Converged, string? Calibrator)> Multiclass(Arguments a, string[] methods, int bins,
+        out long fitN, out long evalN, out string fitName, out string evalName, out int classes)
+    {
+        foreach (string option in new[] { "--eval-scores" })
+            if (a.Get(option) is not null) throw new UsageException($"{option} goes with --fit-scores (binary calibrators).");
+        var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
+        var (fitLogits, fitLabels, c, fitFile, fitLabelsName) = Calibrate.ReadMulticlass(a, "--fit-logits", "--fit-probs", "--fit-labels");
+        var (evalLogits, evalLabels, evalClasses, evalFile, _) = Calibrate.ReadMulticlass(a, "--eval-logits", "--eval-probs", "--eval-labels");
+        if (evalClasses != c) throw new InputException($"{evalFile}: rows of {evalClasses} classes; {fitFile} has {c}.");
+        int bad = evalLabels.AsSpan().IndexOfAnyExceptInRange(0, c - 1);
+        if (bad >= 0) throw new InputException($"{a.Get("--eval-labels")}: label {bad} is {evalLabels[bad]}; labels must be in [0, {c}).");
+        (fitN, evalN, fitName, evalName, classes) = (fitLabels.Length, evalLabels.Length, fitFile, evalFile, c);
+        // only the temperature (and ETS's temperature) fit on a device; everything else on the CPU
+        var device = a.Device();
+        var rows = new List<(string, CalibrationReport, int?, bool?, string?)>();
+        var before = CalibrationEvaluation.Multiclass(new TemperatureCalibrator(1f), evalLogits, evalLabels, c, bins).Before!;
+        rows.Add(("uncalibrated", before, null, null, null));
+        foreach (string method in methods)
+        {
+            var options = method is "temperature" or "ets" ? device : default;
+            var fit = Calibrate.FitOne(method, fitLogits, fitLabels, c, penalty, options, fitFile, fitLabelsName);
+            rows.Add((method, CalibrationEvaluation.Multiclass(fit.Calibrator, evalLogits, evalLabels, c, bins).After, fit.Passes, fit.Converged, fit.Calibrator.ToJson()));
+        }
+        return rows;
+    }
+
+    /// <summary>Binary: --fit-scores/--fit-labels and --eval-scores/--eval-labels, the raw scores' row only if they are probabilities.</summary>
+    private static List<(string Method, CalibrationReport Report, int? Passes, bool? Converged, string? Calibrator)> Binary(Arguments a, string[] methods, int bins,
+        out long fitN, out long evalN, out string fitName, out string evalName, out int classes)
+    {
+        foreach (string option in new[] { "--fit-logits", "--fit-probs", "--eval-logits", "--eval-probs", "--lambda", "--mu" })
+            if (a.Get(option) is not null) throw new UsageException($"{option} does not go with --fit-scores (binary calibrators).");
+        string fitScores = a.Required("--fit-scores"), fitLabels = a.Required("--fit-labels"), evalScores = a.Required("--eval-scores");
+        var (scores, labels) = Calibrate.ReadPairs(fitScores, fitLabels);
+        var (heldOut, heldOutLabels) = Calibrate.ReadPairs(evalScores, a.Required("--eval-labels"));
+        int bad = heldOutLabels.AsSpan().IndexOfAnyExceptInRange(0, 1);
+        if (bad >= 0) throw new InputException($"{a.Get("--eval-labels")}: label {bad} is {heldOutLabels[bad]}; binary labels must be 0 or 1.");
+        bad = Check.FirstNonFinite(heldOut);
+        if (bad >= 0) throw new InputException($"{evalScores}: score {bad} is {heldOut[bad]}; scores must be finite.");
+        (fitN, evalN, fitName, evalName, classes) = (scores.Length, heldOut.Length, fitScores, evalScores, 2);
+        var rows = new List<(string, CalibrationReport, int?, bool?, string?)>();
+        var fitted = methods.Select(m => (m, Calibrate.FitBinary(m, scores, labels, a.Int("--bins", 15, 1, 100_000), fitScores, fitLabels))).ToArray();
+        var first = CalibrationEvaluation.Binary(fitted[0].Item2, heldOut, heldOutLabels, bins);
+        if (first.Before is { } raw) rows.Add(("uncalibrated", raw, null, null, null));
+        foreach (var (method, calibrator) in fitted)
+            rows.Add((method, CalibrationEvaluation.Binary(calibrator, heldOut, heldOutLabels, bins).After, null, null, calibrator.ToJson()));
+        return rows;
     }
 }

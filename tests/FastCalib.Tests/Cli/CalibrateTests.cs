@@ -210,4 +210,27 @@ public sealed class CalibrateTests : ToolTest
         Assert.Equal(1, bad.Code);
         Assert.Contains("bad.npy", bad.Error);
     }
+
+    [Fact]
+    public void Compare_takes_binary_scores_and_their_calibrators()
+    {
+        var random = new Random(14);
+        var scores = Enumerable.Range(0, 4_000).Select(_ => (float)(0.01 + 0.98 * random.NextDouble())).ToArray();
+        var labels = scores.Select(s => random.NextDouble() < s * s ? 1 : 0).ToArray();
+        File.WriteAllBytes(PathOf("fs.npy"), CliTests.Npy("<f4", "(2000,)", CliTests.Floats(scores[..2000])));
+        File.WriteAllBytes(PathOf("fl.npy"), CliTests.Npy("<i8", "(2000,)", CliTests.Int64s(labels[..2000])));
+        File.WriteAllBytes(PathOf("es.npy"), CliTests.Npy("<f4", "(2000,)", CliTests.Floats(scores[2000..])));
+        File.WriteAllBytes(PathOf("el.npy"), CliTests.Npy("<i8", "(2000,)", CliTests.Int64s(labels[2000..])));
+        var result = Run("compare", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"), "--eval-labels", PathOf("el.npy"), "--json");
+        Assert.True(result.Code == 0, result.Error);
+        using var json = JsonDocument.Parse(result.Out);
+        var entries = json.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(["uncalibrated", "platt", "beta", "isotonic", "histogram"], entries.Select(e => e.GetProperty("method").GetString()));
+        var platt = PlattCalibrator.Fit(scores[..2000], labels[..2000]);
+        var expected = CalibrationEvaluation.Binary(platt, scores[2000..], labels[2000..]);
+        Assert.Equal(expected.After.Ece, entries[1].GetProperty("ece").GetDouble(), 12);
+        Assert.Equal(expected.Before!.Ece, entries[0].GetProperty("ece").GetDouble(), 12);
+        Assert.Equal(2, Run("compare", "--methods", "vector", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"), "--eval-labels", PathOf("el.npy")).Code);
+        Assert.Equal(2, Run("compare", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-logits", PathOf("es.npy"), "--eval-labels", PathOf("el.npy")).Code);
+    }
 }
