@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -107,6 +108,19 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
         return Fit(logits, y.Span, classes, options);
     }
 
+    /// <summary>
+    /// The same fit on a tensor of logits: its last dimension is the classes, the product of the others the rows
+    /// (one label per row), up to 2^31 − 1 values.
+    /// </summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
+    public static MulticlassFit<VectorScalingCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<int> labels, ComputeOptions options = default) =>
+        TensorFits.Of("VectorScalingCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, options));
+
+    /// <summary>The same fit on a tensor of logits, with int64 labels.</summary>
+    public static MulticlassFit<VectorScalingCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, ComputeOptions options = default) =>
+        TensorFits.Of("VectorScalingCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, options));
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("VectorScalingCalibrator.Apply", logits, probabilities, classes, Scale, Bias, full: false, logSoftmax: false, options);
@@ -145,6 +159,19 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
         return Fit(logits, y.Span, classes, penalty, options);
     }
 
+    /// <summary>
+    /// The same fit on a tensor of logits: its last dimension is the classes, the product of the others the rows
+    /// (one label per row), up to 2^31 − 1 values.
+    /// </summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
+    public static MulticlassFit<MatrixScalingCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<int> labels, OdirPenalty penalty = default, ComputeOptions options = default) =>
+        TensorFits.Of("MatrixScalingCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, penalty, options));
+
+    /// <summary>The same fit on a tensor of logits, with int64 labels.</summary>
+    public static MulticlassFit<MatrixScalingCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, OdirPenalty penalty = default, ComputeOptions options = default) =>
+        TensorFits.Of("MatrixScalingCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, penalty, options));
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("MatrixScalingCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: false, options);
@@ -175,6 +202,19 @@ public sealed record DirichletCalibrator(float[] Weights, float[] Bias) : Multic
         using var y = NarrowedLabels.Of("DirichletCalibrator.Fit", nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
         return Fit(logits, y.Span, classes, penalty, options);
     }
+
+    /// <summary>
+    /// The same fit on a tensor of logits: its last dimension is the classes, the product of the others the rows
+    /// (one label per row), up to 2^31 − 1 values.
+    /// </summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
+    public static MulticlassFit<DirichletCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<int> labels, OdirPenalty penalty = default, ComputeOptions options = default) =>
+        TensorFits.Of("DirichletCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, penalty, options));
+
+    /// <summary>The same fit on a tensor of logits, with int64 labels.</summary>
+    public static MulticlassFit<DirichletCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, OdirPenalty penalty = default, ComputeOptions options = default) =>
+        TensorFits.Of("DirichletCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, penalty, options));
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
@@ -212,6 +252,19 @@ public sealed record EnsembleTemperatureCalibrator(float Temperature, float[] We
         return Fit(logits, y.Span, classes, options);
     }
 
+    /// <summary>
+    /// The same fit on a tensor of logits: its last dimension is the classes, the product of the others the rows
+    /// (one label per row), up to 2^31 − 1 values.
+    /// </summary>
+    // int32 labels win a call with a literal such as [] that fits both label types
+    [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
+    public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<int> labels, ComputeOptions options = default) =>
+        TensorFits.Of("EnsembleTemperatureCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, options));
+
+    /// <summary>The same fit on a tensor of logits, with int64 labels.</summary>
+    public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, ComputeOptions options = default) =>
+        TensorFits.Of("EnsembleTemperatureCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, options));
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         EnsembleTemperature.Apply(this, logits, probabilities, classes, options);
@@ -224,5 +277,30 @@ public sealed record EnsembleTemperatureCalibrator(float Temperature, float[] We
             if (!(w >= 0 && w <= 1)) return $"every weight must be in [0, 1], got {w}";
         float sum = Weights[0] + Weights[1] + Weights[2];
         return Math.Abs(sum - 1) <= 1e-5f ? null : $"the weights must sum to 1, got {sum}";
+    }
+}
+
+/// <summary>The tensor-span overloads of the multiclass fits: one dense block of rows handed to the span fit.</summary>
+internal static class TensorFits
+{
+    internal delegate T SpanFit<T>(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes);
+
+    public static T Of<T>(string op, in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<int> labels, SpanFit<T> fit)
+    {
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        long rows = TensorRows.Rows(op, nameof(logits), logits, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        if (!TensorRows.OneBlock(logits.FlattenedLength))
+            throw new ArgumentException($"{op}: {logits.FlattenedLength} logits are more than this fit takes in one call (2^31 - 1 values); fit on a sample of the rows, or use TemperatureScaling, which streams.", nameof(logits));
+        T result = default!;
+        TensorRows.ForEachBlock(logits, classes, labels, (z, y) => result = fit(z, y, classes));
+        return result;
+    }
+
+    public static T Of<T>(string op, in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, SpanFit<T> fit)
+    {
+        int classes = TensorRows.Classes(op, nameof(logits), logits);
+        using var y = NarrowedLabels.Of(op, nameof(labels), labels, 0, classes - 1, $"labels must be in [0, {classes})");
+        return Of(op, logits, y.Span, fit);
     }
 }

@@ -308,6 +308,20 @@ public class AffineScalingTests
     }
 
     [Fact]
+    public void Tensors_of_logits_fit_as_their_rows_do()
+    {
+        const int c = 5;
+        var (z, y) = Drawn(4 * 60, c, 41);
+        var tensor = new System.Numerics.Tensors.ReadOnlyTensorSpan<float>(z, [4, 60, c], []);
+        long[] wide = [.. y.Select(v => (long)v)];
+        Assert.Equal(VectorScalingCalibrator.Fit(z, y, c).Calibrator.ToJson(), VectorScalingCalibrator.Fit(tensor, y).Calibrator.ToJson());
+        Assert.Equal(MatrixScalingCalibrator.Fit(z, y, c).Calibrator.ToJson(), MatrixScalingCalibrator.Fit(tensor, wide).Calibrator.ToJson());
+        Assert.Equal(DirichletCalibrator.Fit(z, y, c, new OdirPenalty(1, 1)).Calibrator.ToJson(), DirichletCalibrator.Fit(tensor, y, new OdirPenalty(1, 1)).Calibrator.ToJson());
+        Assert.Equal(EnsembleTemperatureCalibrator.Fit(z, y, c).Calibrator.ToJson(), EnsembleTemperatureCalibrator.Fit(tensor, wide).Calibrator.ToJson());
+        Assert.Equal("labels", Assert.Throws<ArgumentException>(() => VectorScalingCalibrator.Fit(new System.Numerics.Tensors.ReadOnlyTensorSpan<float>(z, [4, 60, c], []), y[1..])).ParamName);
+    }
+
+    [Fact]
     public void Bad_arguments_are_one_line_errors()
     {
         Assert.Equal("logits", Assert.Throws<ArgumentException>(() => VectorScalingCalibrator.Fit([], [], 3)).ParamName);
