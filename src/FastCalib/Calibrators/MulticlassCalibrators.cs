@@ -125,6 +125,12 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("VectorScalingCalibrator.Apply", logits, probabilities, classes, Scale, Bias, full: false, logSoftmax: false, options);
 
+    /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
+    public bool Equals(VectorScalingCalibrator? other) => other is not null && Scale.AsSpan().SequenceEqual(other.Scale) && Bias.AsSpan().SequenceEqual(other.Bias);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Scale?.Length ?? 0, Bias?.Length ?? 0);
+
     private protected override string? Invalid() => AffineScaling.Invalid(Scale, Bias, full: false);
 }
 
@@ -176,6 +182,12 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("MatrixScalingCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: false, options);
 
+    /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
+    public bool Equals(MatrixScalingCalibrator? other) => other is not null && Weights.AsSpan().SequenceEqual(other.Weights) && Bias.AsSpan().SequenceEqual(other.Bias);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Weights?.Length ?? 0, Bias?.Length ?? 0);
+
     private protected override string? Invalid() => AffineScaling.Invalid(Weights, Bias, full: true);
 }
 
@@ -219,6 +231,12 @@ public sealed record DirichletCalibrator(float[] Weights, float[] Bias) : Multic
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("DirichletCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: true, options);
+
+    /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
+    public bool Equals(DirichletCalibrator? other) => other is not null && Weights.AsSpan().SequenceEqual(other.Weights) && Bias.AsSpan().SequenceEqual(other.Bias);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Weights?.Length ?? 0, Bias?.Length ?? 0);
 
     private protected override string? Invalid() => AffineScaling.Invalid(Weights, Bias, full: true);
 }
@@ -268,6 +286,12 @@ public sealed record EnsembleTemperatureCalibrator(float Temperature, float[] We
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         EnsembleTemperature.Apply(this, logits, probabilities, classes, options);
+
+    /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
+    public bool Equals(EnsembleTemperatureCalibrator? other) => other is not null && Temperature.Equals(other.Temperature) && Weights.AsSpan().SequenceEqual(other.Weights);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Temperature, Weights?.Length ?? 0);
 
     private protected override string? Invalid()
     {

@@ -228,6 +228,8 @@ public class AffineScalingTests
         string json = calibrator.ToJson();
         Assert.Contains($"\"kind\": \"{kind.ToString().ToLowerInvariant()}\"", json);
         var loaded = MulticlassCalibrator.FromJson(json);
+        Assert.Equal(calibrator, loaded);
+        Assert.Equal(calibrator.GetHashCode(), loaded.GetHashCode());
         var again = new float[z.Length];
         loaded.Apply(z, again, c);
         Assert.Equal(output, again);

@@ -94,6 +94,8 @@ public class EnsembleTemperatureTests
             }
         }
         var loaded = MulticlassCalibrator.FromJson(calibrator.ToJson());
+        Assert.Equal(calibrator, loaded);
+        Assert.NotEqual(calibrator, calibrator with { Weights = [1, 0, 0] });
         Assert.Contains("\"kind\": \"ets\"", calibrator.ToJson());
         var again = new float[z.Length];
         loaded.Apply(z, again, c);
