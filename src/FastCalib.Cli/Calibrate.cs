@@ -131,15 +131,27 @@ public static class Calibrate
             throw new UsageException($"--method {method} fits on the CPU only; leave out --device gpu.");
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
         string outPath = a.Required("--out");
-        var (logits, labels, classes, name, labelsName) = ReadMulticlass(a, "--logits", "--probs", "--labels");
-        var options = method is "temperature" or "ets" ? a.Device() : default;
-        var fit = FitOne(method, logits, labels, classes, penalty, options, name, labelsName);
+        MulticlassFit<MulticlassCalibrator> fit;
+        long n;
+        int width;
+        if (method is "vector" or "matrix" or "dirichlet")
+        {
+            // the affine fits stream the files, pass after pass, as fit-temperature does
+            (fit, n, width) = FitStreaming(a, method, penalty);
+        }
+        else
+        {
+            var (logits, labels, classes, name, labelsName) = ReadMulticlass(a, "--logits", "--probs", "--labels");
+            var options = method is "temperature" or "ets" ? a.Device() : default;
+            fit = FitOne(method, logits, labels, classes, penalty, options, name, labelsName);
+            (n, width) = (labels.Length, classes);
+        }
         Save(fit.Calibrator.ToJson(), outPath);
         if (a.Has("--json"))
             output.WriteLine(JsonSerializer.Serialize(new
             {
                 method,
-                n = labels.Length,
+                n,
                 nll_before = Commands.Finite(fit.NllBefore),
                 nll_after = Commands.Finite(fit.NllAfter),
                 passes = fit.Passes,
@@ -150,7 +162,7 @@ public static class Calibrate
             }, Json));
         else
         {
-            output.WriteLine($"{method} calibrator fitted on {labels.Length:N0} rows of {classes} classes ({fit.Passes} passes{(fit.Converged ? "" : ", stopped before converging: see the documentation of MulticlassFit.Converged")}): mean NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}");
+            output.WriteLine($"{method} calibrator fitted on {n:N0} rows of {width} classes ({fit.Passes} passes{(fit.Converged ? "" : ", stopped before converging: see the documentation of MulticlassFit.Converged")}): mean NLL {fit.NllBefore:F4} -> {fit.NllAfter:F4}");
             output.WriteLine($"wrote {outPath}");
         }
         return 0;
@@ -173,6 +185,67 @@ public static class Calibrate
         catch (ArgumentException e)
         {
             throw new InputException($"{(e.ParamName == "labels" ? labelsName : name)}: {Program.WithoutParameter(e)}");
+        }
+    }
+
+    /// <summary>
+    /// fit --method vector|matrix|dirichlet over the files block by block on every pass: each block's logits (or ln p
+    /// of --probs) and labels are checked as they are read, errors naming the file and the row.
+    /// </summary>
+    private static (MulticlassFit<MulticlassCalibrator> Fit, long Rows, int Classes) FitStreaming(Arguments a, string method, OdirPenalty penalty)
+    {
+        string? logits = a.Get("--logits"), probs = a.Get("--probs");
+        if ((logits is null) == (probs is null)) throw new UsageException("give one of --logits and --probs.");
+        string valuesPath = logits ?? probs!, labelsPath = a.Required("--labels");
+        long rows;
+        int classes;
+        string name, labelsName;
+        using (var z = ArraySource.Open(valuesPath))
+        using (var y = ArraySource.Open(labelsPath))
+        {
+            Commands.CheckPair(z, y);
+            if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a calibrator on.");
+            if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a multiclass calibrator needs at least 2 classes.");
+            (rows, classes, name, labelsName) = (z.Rows, z.Cols, z.Name, y.Name);
+        }
+        void ForEachBlock(SpanFitBlock visit)
+        {
+            using var z = ArraySource.Open(valuesPath);
+            using var y = ArraySource.Open(labelsPath);
+            int chunk = Math.Max(1, (1 << 22) / classes);
+            for (long start = 0; start < rows;)
+            {
+                int n = (int)Math.Min(chunk, rows - start);
+                var values = new float[n * classes];
+                var labels = new int[n];
+                z.ReadFloats(values);
+                y.ReadInts(labels);
+                if (probs is not null) ToLogits(values, classes, name, start);
+                int bad = Check.FirstNonFinite(values);
+                if (bad >= 0) throw new InputException($"{name}: row {start + bad / classes} has a NaN or infinite logit; fitting needs finite logits.");
+                bad = labels.AsSpan().IndexOfAnyExceptInRange(0, classes - 1);
+                if (bad >= 0) throw new InputException($"{labelsName}: label {start + bad} is {labels[bad]}; labels must be in [0, {classes}).");
+                visit(values, labels, start);
+                start += n;
+            }
+        }
+        string op = $"fit --method {method}";
+        try
+        {
+            var fit = method switch
+            {
+                "vector" => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: false, logSoftmax: false, default, default,
+                    t => new VectorScalingCalibrator(AffineScaling.Floats(t, 0, classes), AffineScaling.Floats(t, classes, classes)))),
+                "matrix" => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: true, logSoftmax: false, penalty, default,
+                    t => new MatrixScalingCalibrator(AffineScaling.Floats(t, 0, classes * classes), AffineScaling.Floats(t, classes * classes, classes)))),
+                _ => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: true, logSoftmax: true, penalty, default,
+                    t => new DirichletCalibrator(AffineScaling.Floats(t, 0, classes * classes), AffineScaling.Floats(t, classes * classes, classes)))),
+            };
+            return (fit, rows, classes);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InputException($"{name}: {Program.WithoutParameter(e)}");
         }
     }
 

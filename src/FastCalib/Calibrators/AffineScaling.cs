@@ -36,6 +36,44 @@ internal readonly record struct AffineLayout(int Classes, bool Full, bool LogSof
     public int ScratchFloats(int lanes) => 4 * Classes * lanes;
 }
 
+/// <summary>Visits one block of rows to fit on: row-major logits, their labels, the block's first row and its row count.</summary>
+internal unsafe delegate void FitBlock(float* z, int* y, long firstRow, long rows);
+
+/// <summary>
+/// The rows a fit passes over, block by block and in order each time: all in memory, or a file read again on every
+/// pass (the tool's). Blocks must hold checked data: finite logits, labels in [0, classes).
+/// </summary>
+internal interface IFitRows
+{
+    long Rows { get; }
+
+    void ForEachBlock(FitBlock visit);
+}
+
+/// <summary>Rows in memory: one block.</summary>
+internal sealed unsafe class PinnedRows(float* z, int* y, long rows) : IFitRows
+{
+    public long Rows => rows;
+
+    public void ForEachBlock(FitBlock visit) => visit(z, y, 0, rows);
+}
+
+/// <summary>One checked block of rows as spans: logits, labels and the block's first row.</summary>
+internal delegate void SpanFitBlock(ReadOnlySpan<float> z, ReadOnlySpan<int> y, long firstRow);
+
+/// <summary>Rows produced block by block as spans (a file read chunk by chunk), pinned for the passes.</summary>
+internal sealed unsafe class StreamedRows(long rows, Action<SpanFitBlock> forEachBlock) : IFitRows
+{
+    public long Rows => rows;
+
+    public void ForEachBlock(FitBlock visit) => forEachBlock((z, y, first) =>
+    {
+        fixed (float* zz = z)
+        fixed (int* yy = y)
+            visit(zz, yy, first, y.Length);
+    });
+}
+
 /// <summary>The ODIR penalty of matrix scaling and Dirichlet calibration (Kull et al. 2019).</summary>
 /// <param name="OffDiagonal">λ: the objective adds λ / (C (C − 1)) · Σ_{i≠j} A_ij²; at least 0.</param>
 /// <param name="Intercept">μ: the objective adds μ / C · Σ b_i²; at least 0.</param>
@@ -72,14 +110,17 @@ internal static unsafe class AffineScaling
     internal readonly record struct Result(double[] Theta, double NllBefore, double NllAfter, int Passes, int Iterations, bool Converged);
 
     /// <summary>Fits θ on host logits [rows, classes] (already checked); the starting point is the identity map.</summary>
-    internal static Result Fit(float* z, int* y, long rows, in AffineLayout layout, OdirPenalty penalty, ComputeOptions options)
+    internal static Result Fit(IFitRows source, in AffineLayout layout, OdirPenalty penalty, ComputeOptions options)
     {
         var cpu = options.ResolveCpu();
+        long rows = source.Rows;
+        // a full matrix's Hessian sample, gathered once: evenly spaced rows k · rows / sample
+        var (sampleZ, sampleRows) = layout.Hessian ? (Array.Empty<float>(), 0L) : Sample(source, layout.Classes);
         var shape = layout;
         int c = layout.Classes, count = layout.Parameters;
         double[] theta = new double[count];
         for (int i = 0; i < c; i++) theta[layout.Full ? i * c + i : i] = 1;
-        Objective At(double[] t) => Evaluate(z, y, rows, shape, penalty, t, cpu);
+        Objective At(double[] t) => Evaluate(source, shape, penalty, t, cpu);
 
         var current = At(theta);
         int passes = 1, iterations = 0;
@@ -94,7 +135,7 @@ internal static unsafe class AffineScaling
             }
             else
             {
-                double[] h = current.H ?? SampleHessian(z, y, rows, shape, theta);
+                double[] h = current.H ?? SampleHessian(sampleZ, sampleRows, shape, theta);
                 for (int k = 0; k < count; k++) h[k * count + k] += Penalty(shape, k, penalty);
                 step = NewtonStep(h, current.G, count);
             }
@@ -162,14 +203,7 @@ internal static unsafe class AffineScaling
     {
         long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
         Check.PerRow(op, nameof(labels), labels.Length, rows);
-        if (classes < 2)
-            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: calibration needs at least 2 classes, got {classes}.");
-        if (full && classes > MaxFullClasses)
-            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a full matrix is fitted for up to {MaxFullClasses} classes (its Hessian grows as C^4), got {classes}; use vector scaling or a temperature.");
-        if (!(penalty.OffDiagonal >= 0 && penalty.Intercept >= 0 && double.IsFinite(penalty.OffDiagonal) && double.IsFinite(penalty.Intercept)))
-            throw new ArgumentOutOfRangeException(nameof(penalty), penalty, $"{op}: the ODIR penalties must be finite and at least 0, got λ = {penalty.OffDiagonal}, μ = {penalty.Intercept}.");
-        if (options.Backend == Backend.Gpu)
-            throw new ArgumentException($"{op}: the GPU backend does not fit this calibrator yet; use the SIMD or scalar backend.", nameof(options));
+        CheckSettings(op, classes, full, penalty, options);
         if (rows == 0)
             throw new ArgumentException($"{op}: there are no rows to fit on.", nameof(logits));
         int bad = labels.IndexOfAnyExceptInRange(0, classes - 1);
@@ -178,12 +212,36 @@ internal static unsafe class AffineScaling
         bad = Check.FirstNonFinite(logits);
         if (bad >= 0)
             throw new ArgumentException($"{op}: logits[{bad / classes}, {bad % classes}] is {logits[bad]}; fitting needs finite logits.", nameof(logits));
-        var layout = new AffineLayout(classes, full, logSoftmax, Hessian: !full);
         Result r;
         fixed (float* z = logits)
         fixed (int* y = labels)
-            r = Fit(z, y, rows, layout, penalty, options);
+            r = Fit(new PinnedRows(z, y, rows), new AffineLayout(classes, full, logSoftmax, Hessian: !full), penalty, options);
         return new MulticlassFit<T>(make(r.Theta), r.NllBefore, r.NllAfter, r.Passes, r.Iterations, r.Converged, Tolerance);
+    }
+
+    /// <summary>
+    /// Fits on rows streamed block by block (each block checked by the caller: finite logits, labels in range), as
+    /// the tool does with files larger than memory; the passes are the same, summed over the blocks.
+    /// </summary>
+    internal static MulticlassFit<T> Fit<T>(string op, long rows, Action<SpanFitBlock> forEachBlock, int classes, bool full, bool logSoftmax,
+        OdirPenalty penalty, ComputeOptions options, Func<double[], T> make) where T : MulticlassCalibrator
+    {
+        CheckSettings(op, classes, full, penalty, options);
+        if (rows == 0) throw new ArgumentException($"{op}: there are no rows to fit on.", "logits");
+        var r = Fit(new StreamedRows(rows, forEachBlock), new AffineLayout(classes, full, logSoftmax, Hessian: !full), penalty, options);
+        return new MulticlassFit<T>(make(r.Theta), r.NllBefore, r.NllAfter, r.Passes, r.Iterations, r.Converged, Tolerance);
+    }
+
+    private static void CheckSettings(string op, int classes, bool full, OdirPenalty penalty, ComputeOptions options)
+    {
+        if (classes < 2)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: calibration needs at least 2 classes, got {classes}.");
+        if (full && classes > MaxFullClasses)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a full matrix is fitted for up to {MaxFullClasses} classes (its Hessian grows as C^4), got {classes}; use vector scaling or a temperature.");
+        if (!(penalty.OffDiagonal >= 0 && penalty.Intercept >= 0 && double.IsFinite(penalty.OffDiagonal) && double.IsFinite(penalty.Intercept)))
+            throw new ArgumentOutOfRangeException(nameof(penalty), penalty, $"{op}: the ODIR penalties must be finite and at least 0, got λ = {penalty.OffDiagonal}, μ = {penalty.Intercept}.");
+        if (options.Backend == Backend.Gpu)
+            throw new ArgumentException($"{op}: the GPU backend does not fit this calibrator yet; use the SIMD or scalar backend.", nameof(options));
     }
 
     /// <summary>θ[offset, offset + count) as floats.</summary>
@@ -236,10 +294,16 @@ internal static unsafe class AffineScaling
     internal readonly record struct Objective(double F, double Nll, double[] G, double[]? H, double[]? Blocks = null);
 
     /// <summary>One pass: <see cref="Objective"/> at <paramref name="theta"/>.</summary>
-    internal static Objective Evaluate(float* z, int* y, long rows, in AffineLayout layout, OdirPenalty penalty, double[] theta, (bool Simd, int Width, int Threads) cpu)
+    internal static Objective Evaluate(IFitRows source, AffineLayout layout, OdirPenalty penalty, double[] theta, (bool Simd, int Width, int Threads) cpu)
     {
         int count = layout.Parameters;
-        double[] sums = Pass(z, y, rows, layout, theta, cpu.Simd, cpu.Width, cpu.Threads);
+        long rows = source.Rows;
+        var sums = new double[layout.Slots];
+        source.ForEachBlock((z, y, _, n) =>
+        {
+            double[] block = Pass(z, y, n, layout, theta, cpu.Simd, cpu.Width, cpu.Threads);
+            for (int k = 0; k < sums.Length; k++) sums[k] += block[k];
+        });
         double nll = sums[0] / rows, f = nll;
         var g = new double[count];
         for (int k = 0; k < count; k++)
@@ -390,21 +454,39 @@ internal static unsafe class AffineScaling
         return h;
     }
 
+    /// <summary>Rows k · rows / sample of the source for k below sample = min(rows, <see cref="SampleRows"/>), copied in one visit.</summary>
+    private static (float[] Z, long Rows) Sample(IFitRows source, int c)
+    {
+        long rows = source.Rows, sample = Math.Min(rows, SampleRows);
+        var z = new float[sample * c];
+        long k = 0;
+        source.ForEachBlock((block, _, first, n) =>
+        {
+            for (; k < sample && k * rows / sample < first + n; k++)
+                new ReadOnlySpan<float>(block + (k * rows / sample - first) * c, c).CopyTo(z.AsSpan((int)(k * c), c));
+        });
+        return (z, sample);
+    }
+
     /// <summary>
-    /// The mean Hessian of the full-matrix NLL over evenly spaced rows (all of them up to <see cref="SampleRows"/>):
-    /// per row (diag p − p pᵀ) ⊗ x̃ x̃ᵀ with x̃ = [x, 1], in θ's order.
+    /// The mean Hessian of the full-matrix NLL over the sampled rows: per row (diag p − p pᵀ) ⊗ x̃ x̃ᵀ with
+    /// x̃ = [x, 1], in θ's order.
     /// </summary>
-    private static double[] SampleHessian(float* z, int* y, long rows, in AffineLayout layout, double[] theta)
+    private static double[] SampleHessian(float[] sampleZ, long sample, in AffineLayout layout, double[] theta)
     {
         int c = layout.Classes, n = layout.Parameters;
-        long sample = Math.Min(rows, SampleRows);
+        fixed (float* z = sampleZ)
+            return SampleHessian(z, sample, layout, theta, n, c);
+    }
+
+    private static double[] SampleHessian(float* z, long sample, in AffineLayout layout, double[] theta, int n, int c)
+    {
         var h = new double[n * n];
         var x = new double[c + 1];
         var p = new double[c];
         var v = new double[n];
-        for (long k = 0; k < sample; k++)
+        for (long row = 0; row < sample; row++)
         {
-            long row = k * rows / sample;
             Probabilities(z + row * c, layout, theta, x, p);
             x[c] = 1;
             // v = p ⊗ x̃ in θ's order; H += diag(p ⊗ x̃x̃-diagonal blocks) − v vᵀ

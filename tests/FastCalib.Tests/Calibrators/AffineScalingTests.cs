@@ -185,7 +185,7 @@ public class AffineScalingTests
             AffineScaling.Objective at;
             fixed (float* zz = z)
             fixed (int* yy = y)
-                at = AffineScaling.Evaluate(zz, yy, rows, layout, new OdirPenalty(lambda, mu), theta, path.Options.ResolveCpu());
+                at = AffineScaling.Evaluate(new PinnedRows(zz, yy, rows), layout, new OdirPenalty(lambda, mu), theta, path.Options.ResolveCpu());
             Assert.Equal(oracle.Objective(theta), at.F, 1e-5);
             var (g, h) = oracle.Derivatives(theta);
             for (int k = 0; k < theta.Length; k++)
@@ -293,6 +293,37 @@ public class AffineScalingTests
         Assert.Equal(1f, ets.Calibrator.Weights.Sum(), 1e-5f);
         Assert.True(double.IsFinite(ets.NllAfter) && ets.NllAfter <= ets.NllBefore + 1e-9);
         Assert.NotNull(MulticlassCalibrator.FromJson(ets.Calibrator.ToJson()));
+    }
+
+    /// <summary>Rows visited in several blocks (as the tool streams a file) give the fit of the rows in one block.</summary>
+    private sealed unsafe class SplitRows(float* z, int* y, long rows, int c, long block) : IFitRows
+    {
+        public long Rows => rows;
+
+        public void ForEachBlock(FitBlock visit)
+        {
+            for (long start = 0; start < rows; start += block) visit(z + start * c, y + start, start, Math.Min(block, rows - start));
+        }
+    }
+
+    [Theory]
+    [InlineData(Kind.Vector)]
+    [InlineData(Kind.Matrix)]
+    [InlineData(Kind.Dirichlet)]
+    public unsafe void Rows_in_blocks_fit_as_rows_in_one_block(Kind kind)
+    {
+        const int c = 6, rows = 9001;
+        var (z, y) = Drawn(rows, c, 51);
+        var layout = new AffineLayout(c, kind != Kind.Vector, kind == Kind.Dirichlet, kind == Kind.Vector);
+        fixed (float* zz = z)
+        fixed (int* yy = y)
+        {
+            var whole = AffineScaling.Fit(new PinnedRows(zz, yy, rows), layout, default, default);
+            var split = AffineScaling.Fit(new SplitRows(zz, yy, rows, c, 1000), layout, default, default);
+            var oracle = new AffineOracle(z, y, c, kind != Kind.Vector, kind == Kind.Dirichlet);
+            Assert.True(split.Converged);
+            Assert.Equal(oracle.Objective(whole.Theta), oracle.Objective(split.Theta), 1e-10);
+        }
     }
 
     [Fact]
