@@ -68,7 +68,7 @@ public sealed record TemperatureCalibrator(float Temperature) : MulticlassCalibr
 /// <param name="Calibrator">The fitted calibrator.</param>
 /// <param name="NllBefore">Mean NLL of softmax(logits) on the fitting data.</param>
 /// <param name="NllAfter">Mean NLL of the calibrated probabilities on the fitting data (without any penalty).</param>
-/// <param name="Passes">Fused passes over the data.</param>
+/// <param name="Passes">Fused passes over the data (a full matrix's fit visits the rows once more, not counted, to copy its Hessian sample).</param>
 /// <param name="Iterations">Newton steps taken.</param>
 /// <param name="Converged">
 /// True when half the Newton decrement, an estimate of the objective's distance to its optimum, fell below
