@@ -31,7 +31,7 @@ public static class CommandLine
         ["--unnormalized"] = (null, "Accept probability rows that do not sum to 1 (scores such as a multi-label model's sigmoids)."),
         ["--out"] = ("FILE", "Output file; written whole or not at all."),
         ["--method"] = ("METHOD", "Calibrator: for a multiclass model's --logits (or --probs, taken as logits ln p) temperature (one T), vector (a scale and bias per class), matrix (A z + b), dirichlet (A ln softmax(z) + b; Kull et al. 2019) or ets (ensemble temperature scaling, Zhang et al. 2020); for binary --scores platt (logistic on the score), beta (Kull et al. 2017; scores in [0, 1]), isotonic, histogram (--bins equal-width bins)."),
-        ["--methods"] = ("LIST", "compare: the multiclass calibrators to fit, comma-separated (default temperature,vector,matrix,dirichlet,ets)."),
+        ["--methods"] = ("LIST", "compare: the calibrators to fit, comma-separated (default temperature,vector,matrix,dirichlet,ets; with --fit-scores platt,beta,isotonic,histogram). compare draws 360 x 420 pixels per method unless --width and --height say otherwise."),
         ["--fit-logits"] = ("FILE", "compare: logits [N, C] to fit the calibrators on."),
         ["--fit-probs"] = ("FILE", "compare: probabilities [N, C] to fit the calibrators on (as logits ln p)."),
         ["--fit-scores"] = ("FILE", "compare: a binary classifier's scores [N] to fit platt, beta, isotonic and histogram on (then --methods defaults to those)."),
