@@ -64,9 +64,7 @@ public static class Calibrate
         using (var z = ArraySource.Open(logits))
         using (var y = ArraySource.Open(labels))
         {
-            Commands.CheckPair(z, y);
-            if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a temperature on.");
-            if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a temperature needs at least 2 classes.");
+            CheckFittable(z, y, "a temperature");
         }
         var options = a.Device();
         var fit = TemperatureScaling.Fit(beta => Commands.StreamingPass(logits, labels, beta, options), Commands.RowsOf(logits));
@@ -203,9 +201,7 @@ public static class Calibrate
         using (var z = ArraySource.Open(valuesPath))
         using (var y = ArraySource.Open(labelsPath))
         {
-            Commands.CheckPair(z, y);
-            if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a calibrator on.");
-            if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a multiclass calibrator needs at least 2 classes.");
+            CheckFittable(z, y, "a multiclass calibrator");
             (rows, classes, name, labelsName) = (z.Rows, z.Cols, z.Name, y.Name);
         }
         void ForEachBlock(SpanFitBlock visit)
@@ -235,11 +231,11 @@ public static class Calibrate
             var fit = method switch
             {
                 "vector" => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: false, logSoftmax: false, default, default,
-                    t => new VectorScalingCalibrator(AffineScaling.Floats(t, 0, classes), AffineScaling.Floats(t, classes, classes)))),
+                    t => VectorScalingCalibrator.From(t, classes))),
                 "matrix" => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: true, logSoftmax: false, penalty, default,
-                    t => new MatrixScalingCalibrator(AffineScaling.Floats(t, 0, classes * classes), AffineScaling.Floats(t, classes * classes, classes)))),
+                    t => MatrixScalingCalibrator.From(t, classes))),
                 _ => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: true, logSoftmax: true, penalty, default,
-                    t => new DirichletCalibrator(AffineScaling.Floats(t, 0, classes * classes), AffineScaling.Floats(t, classes * classes, classes)))),
+                    t => DirichletCalibrator.From(t, classes))),
             };
             return (fit, rows, classes);
         }
@@ -255,6 +251,14 @@ public static class Calibrate
     private static MulticlassFit<MulticlassCalibrator> Temperature(TemperatureFit f) =>
         new(new TemperatureCalibrator(f.Temperature), f.NllBefore, f.NllAfter, f.Passes, 0, !f.AtBoundary, 1e-8);
 
+    /// <summary>Logits (or probabilities) and labels a multiclass fit can use: labels per row, some rows, 2 classes or more.</summary>
+    private static void CheckFittable(ArraySource z, ArraySource y, string what)
+    {
+        Commands.CheckPair(z, y);
+        if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit {what} on.");
+        if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; {what} needs at least 2 classes.");
+    }
+
     /// <summary>Smallest probability whose logarithm --probs gives a calibrator (ln 0 has none).</summary>
     private const float SmallestProbability = 1e-30f;
 
@@ -265,9 +269,7 @@ public static class Calibrate
         if ((logits is null) == (probs is null)) throw new UsageException($"give one of {logitsOption} and {probsOption}.");
         using var z = ArraySource.Open(logits ?? probs!);
         using var y = ArraySource.Open(a.Required(labelsOption));
-        Commands.CheckPair(z, y);
-        if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit a calibrator on.");
-        if (z.Cols < 2) throw new InputException($"{z.Name}: rows of {z.Cols} value; a multiclass calibrator needs at least 2 classes.");
+        CheckFittable(z, y, "a multiclass calibrator");
         if (z.Rows * z.Cols > Array.MaxLength) throw new InputException($"{z.Name}: {z.Rows:N0} x {z.Cols} values are more than this method reads into memory; use --method temperature, which streams.");
         var values = new float[z.Rows * z.Cols];
         var labels = new int[y.Rows];

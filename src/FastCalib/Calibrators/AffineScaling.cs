@@ -244,12 +244,15 @@ internal static unsafe class AffineScaling
             throw new ArgumentException($"{op}: the GPU backend does not fit this calibrator yet; use the SIMD or scalar backend.", nameof(options));
     }
 
-    /// <summary>θ[offset, offset + count) as floats.</summary>
-    public static float[] Floats(double[] theta, int offset, int count)
+    /// <summary>θ as the saved weights (C scales, or the C x C matrix) and the C biases, in float.</summary>
+    public static (float[] Weights, float[] Bias) Parameters(double[] theta, int classes, bool full)
     {
-        var v = new float[count];
-        for (int k = 0; k < count; k++) v[k] = (float)theta[offset + k];
-        return v;
+        int weights = full ? classes * classes : classes;
+        var w = new float[weights];
+        var b = new float[classes];
+        for (int k = 0; k < weights; k++) w[k] = (float)theta[k];
+        for (int i = 0; i < classes; i++) b[i] = (float)theta[weights + i];
+        return (w, b);
     }
 
     /// <summary>Why saved weights and biases are not valid, or null.</summary>
@@ -312,7 +315,7 @@ internal static unsafe class AffineScaling
             g[k] = sums[1 + k] / rows + weight * theta[k];
             f += 0.5 * weight * theta[k] * theta[k];
         }
-        RemoveInvariant(layout, g, penalty);
+        Canonical(layout, g, penalty);
         if (!layout.Hessian) return new Objective(f, nll, g, null);
         return layout.Exact ? new Objective(f, nll, g, AssembleHessian(layout, sums, rows)) : new Objective(f, nll, g, null, AssembleBlocks(layout, sums, rows));
     }
@@ -330,13 +333,10 @@ internal static unsafe class AffineScaling
 
     /// <summary>
     /// Centres the biases (and the columns of A) where the penalty leaves softmax's invariance free. Applied to the
-    /// gradient, whose exact value has no component along those directions, it removes the float32 rounding that
-    /// has one (probabilities that sum to 1 only within rounding), which a Newton step would otherwise
-    /// amplify along the Hessian's null space.
+    /// gradient too, whose exact value has no component along those directions: it removes the float32 rounding
+    /// that has one (probabilities that sum to 1 only within rounding), which a Newton step would otherwise amplify
+    /// along the Hessian's null space.
     /// </summary>
-    private static void RemoveInvariant(in AffineLayout layout, double[] theta, OdirPenalty penalty) => Canonical(layout, theta, penalty);
-
-    /// <inheritdoc cref="RemoveInvariant"/>
     private static void Canonical(in AffineLayout layout, double[] theta, OdirPenalty penalty)
     {
         int c = layout.Classes;

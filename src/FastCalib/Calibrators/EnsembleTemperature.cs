@@ -85,14 +85,20 @@ internal static unsafe class EnsembleTemperature
     }
 
     /// <summary>F(w) = −mean ln(w₀ a + w₁ b + w₂ u) (+∞ where a mixture is 0), in vector passes over the rows.</summary>
-    private static double Objective(double[] a, double[] b, double u, double[] w)
+    private static double Objective(double[] a, double[] b, double u, double[] w, double[]? scratch = null)
     {
-        var m = new double[a.Length];
+        var m = scratch ?? new double[a.Length];
+        Mix(a, b, u, w, m);
+        TensorPrimitives.Log(m, m);
+        return -TensorPrimitives.Sum<double>(m) / a.Length;
+    }
+
+    /// <summary>Each row's mixture w₀ a + w₁ b + w₂ u into <paramref name="m"/>.</summary>
+    private static void Mix(double[] a, double[] b, double u, double[] w, double[] m)
+    {
         TensorPrimitives.Multiply(a, w[0], m);
         TensorPrimitives.MultiplyAdd(b, w[1], m, m);
         TensorPrimitives.Add(m, w[2] * u, m);
-        TensorPrimitives.Log(m, m);
-        return -TensorPrimitives.Sum<double>(m) / a.Length;
     }
 
     /// <summary>
@@ -133,9 +139,7 @@ internal static unsafe class EnsembleTemperature
         for (int iteration = 0; iteration < 100; iteration++)
         {
             // m = w·v per row; r_k = v_k / m; g_k = −mean r_k; H_kl = mean r_k r_l
-            TensorPrimitives.Multiply(a, w[0], m);
-            TensorPrimitives.MultiplyAdd(b, w[1], m, m);
-            TensorPrimitives.Add(m, w[2] * u, m);
+            Mix(a, b, u, w, m);
             TensorPrimitives.Divide(a, m, r[0]);
             TensorPrimitives.Divide(b, m, r[1]);
             TensorPrimitives.Divide(u, m, r[2]);
@@ -166,7 +170,7 @@ internal static unsafe class EnsembleTemperature
                         if (d[k] < 0 && -w[k] / d[k] == limit) next[k] = 0;   // the weight that limits the step lands on 0
                 double sum = next[0] + next[1] + next[2];
                 for (int k = 0; k < 3; k++) next[k] /= sum;
-                double fn = Objective(a, b, u, next);
+                double fn = Objective(a, b, u, next, m);   // m is recomputed at the next iteration
                 if (fn <= f - 1e-4 * t * decrement || (fn <= f && decrement <= 1e-9 * Math.Abs(f)))
                 {
                     w = next;
@@ -218,12 +222,8 @@ internal static unsafe class EnsembleTemperature
         var vp = new double[a.Length];
         var d = new double[a.Length];
         var ratio = new double[a.Length];
-        TensorPrimitives.Multiply(a, p[0], vp);
-        TensorPrimitives.MultiplyAdd(b, p[1], vp, vp);
-        TensorPrimitives.Add(vp, p[2] * u, vp);
-        TensorPrimitives.Multiply(a, q[0], d);
-        TensorPrimitives.MultiplyAdd(b, q[1], d, d);
-        TensorPrimitives.Add(d, q[2] * u, d);
+        Mix(a, b, u, p, vp);
+        Mix(a, b, u, q, d);
         TensorPrimitives.Subtract(d, vp, d);
         (double First, double Second) Slope(double t)
         {

@@ -98,7 +98,7 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<VectorScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default) =>
         AffineScaling.Fit("VectorScalingCalibrator.Fit", logits, labels, classes, full: false, logSoftmax: false, default, options,
-            theta => new VectorScalingCalibrator(AffineScaling.Floats(theta, 0, classes), AffineScaling.Floats(theta, classes, classes)));
+            theta => From(theta, classes));
 
     /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
     /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/>
@@ -124,6 +124,13 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("VectorScalingCalibrator.Apply", logits, probabilities, classes, Scale, Bias, full: false, logSoftmax: false, options);
+
+    /// <summary>The calibrator of fitted parameters θ (weights, then biases).</summary>
+    internal static VectorScalingCalibrator From(double[] theta, int classes)
+    {
+        var (weights, bias) = AffineScaling.Parameters(theta, classes, full: false);
+        return new(weights, bias);
+    }
 
     /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
     public bool Equals(VectorScalingCalibrator? other) => other is not null && Scale.AsSpan().SequenceEqual(other.Scale) && Bias.AsSpan().SequenceEqual(other.Bias);
@@ -155,7 +162,7 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<MatrixScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default) =>
         AffineScaling.Fit("MatrixScalingCalibrator.Fit", logits, labels, classes, full: true, logSoftmax: false, penalty, options,
-            theta => new MatrixScalingCalibrator(AffineScaling.Floats(theta, 0, classes * classes), AffineScaling.Floats(theta, classes * classes, classes)));
+            theta => From(theta, classes));
 
     /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
     /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
@@ -182,6 +189,13 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("MatrixScalingCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: false, options);
 
+    /// <summary>The calibrator of fitted parameters θ (weights, then biases).</summary>
+    internal static MatrixScalingCalibrator From(double[] theta, int classes)
+    {
+        var (weights, bias) = AffineScaling.Parameters(theta, classes, full: true);
+        return new(weights, bias);
+    }
+
     /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
     public bool Equals(MatrixScalingCalibrator? other) => other is not null && Weights.AsSpan().SequenceEqual(other.Weights) && Bias.AsSpan().SequenceEqual(other.Bias);
 
@@ -205,7 +219,7 @@ public sealed record DirichletCalibrator(float[] Weights, float[] Bias) : Multic
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<DirichletCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default) =>
         AffineScaling.Fit("DirichletCalibrator.Fit", logits, labels, classes, full: true, logSoftmax: true, penalty, options,
-            theta => new DirichletCalibrator(AffineScaling.Floats(theta, 0, classes * classes), AffineScaling.Floats(theta, classes * classes, classes)));
+            theta => From(theta, classes));
 
     /// <summary>The same fit with int64 labels (NumPy's and PyTorch's default).</summary>
     /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
@@ -231,6 +245,13 @@ public sealed record DirichletCalibrator(float[] Weights, float[] Bias) : Multic
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("DirichletCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: true, options);
+
+    /// <summary>The calibrator of fitted parameters θ (weights, then biases).</summary>
+    internal static DirichletCalibrator From(double[] theta, int classes)
+    {
+        var (weights, bias) = AffineScaling.Parameters(theta, classes, full: true);
+        return new(weights, bias);
+    }
 
     /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
     public bool Equals(DirichletCalibrator? other) => other is not null && Weights.AsSpan().SequenceEqual(other.Weights) && Bias.AsSpan().SequenceEqual(other.Bias);
