@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Immutable;
+using System.Globalization;
 using System.Linq;
 
 namespace FastCalib.Generators;
@@ -22,17 +24,27 @@ internal static class ExprEmitter
         _ => throw new InvalidOperationException(e.Kind.ToString()),
     };
 
-    public static string Vector(Expr e, Func<string, string> name, int width)
+    /// <param name="normal">Names known, where this expression's value is used, to be a normal positive float or +∞.</param>
+    public static string Vector(Expr e, Func<string, string> name, int width, ImmutableHashSet<string>? normal = null)
     {
+        normal ??= ImmutableHashSet<string>.Empty;
         string v = Names.Vector(width);
-        string Arg(int i) => Vector(e.Args[i], name, width);
+        string Arg(int i) => Vector(e.Args[i], name, width, normal);
         switch (e.Kind)
         {
             case ExprKind.Literal: return $"{v}.Create({e.Text})";
             case ExprKind.Name: return name(e.Text);
             case ExprKind.Negate: return $"(-{Arg(0)})";
             case ExprKind.Not: return $"{v}.OnesComplement({Arg(0)})";
-            case ExprKind.Conditional: return $"{v}.ConditionalSelect({Arg(0)}, {Arg(1)}, {Arg(2)})";
+            case ExprKind.Conditional:
+            {
+                // the lanes that take the true branch of x >= c (c at least the smallest normal float) hold a normal
+                // x or +inf there, so a logarithm of x in that branch skips the subnormal and special-value work
+                string whenTrue = NormalWhenTrue(e.Args[0]) is { } guarded
+                    ? Vector(e.Args[1], name, width, normal.Add(guarded))
+                    : Arg(1);
+                return $"{v}.ConditionalSelect({Arg(0)}, {whenTrue}, {Arg(2)})";
+            }
             case ExprKind.IntCompare:
             {
                 string equal = $"{v}.AsSingle({v}.Equals({name(e.Args[0].Text)}, {name(e.Args[1].Text)}))";
@@ -42,6 +54,7 @@ internal static class ExprEmitter
                 return e.Text switch
                 {
                     "Exp" => $"{Names.SimdMath(width)}.Exp({Arg(0)})",
+                    "Log" when e.Args[0].Kind == ExprKind.Name && normal.Contains(e.Args[0].Text) => $"{Names.SimdMath(width)}.LogOfNormal({Arg(0)})",
                     "Log" => $"{Names.SimdMath(width)}.Log({Arg(0)})",
                     "Min" or "Max" => $"{v}.{e.Text}({Arg(0)}, {Arg(1)})",
                     _ => $"{v}.{e.Text}({Arg(0)})",
@@ -63,5 +76,20 @@ internal static class ExprEmitter
             default:
                 throw new InvalidOperationException(e.Kind.ToString());
         }
+    }
+
+    /// <summary>The smallest normal float, 2^-126.</summary>
+    private const float SmallestNormal = 1.17549435e-38f;
+
+    /// <summary>x when <paramref name="condition"/> is x &gt;= c or x &gt; c with a literal c ≥ 2^-126 (true only for normal positive x and +∞).</summary>
+    private static string? NormalWhenTrue(Expr condition)
+    {
+        if (condition.Kind != ExprKind.Binary || condition.Text is not (">=" or ">")) return null;
+        var (x, c) = (condition.Args[0], condition.Args[1]);
+        if (x.Kind != ExprKind.Name || c.Kind != ExprKind.Literal) return null;
+        string text = c.Text.EndsWith("f", StringComparison.Ordinal) ? c.Text.Substring(0, c.Text.Length - 1) : c.Text;
+        return float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float bound) && bound >= SmallestNormal
+            ? x.Text
+            : null;
     }
 }

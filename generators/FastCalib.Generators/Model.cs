@@ -85,6 +85,10 @@ internal sealed record Expr(ExprKind Kind, string Text, EquatableArray<Expr> Arg
     public bool IsBoolean => Kind is ExprKind.Not or ExprKind.IntCompare
         || (Kind == ExprKind.Binary && Text is "<" or "<=" or ">" or ">=" or "==" or "!=" or "&&" or "||");
 
+    /// <summary>Calls of the given math functions (e.g. Exp, Log) in the expression.</summary>
+    public int CountCalls(params string[] functions) =>
+        (Kind == ExprKind.Call && System.Array.IndexOf(functions, Text) >= 0 ? 1 : 0) + Args.Sum(a => a.CountCalls(functions));
+
     /// <summary>Every name the expression reads.</summary>
     public IEnumerable<string> Names()
     {

@@ -48,16 +48,58 @@ public class FusionTests
         string scalar = Method(source, "public static double Scalar(");
         Assert.Equal(2, Regex.Matches(scalar, @"for \(int __j = 0; __j < cols; __j\+\+\)").Count);
         Assert.Single(Regex.Matches(scalar, @"MathF\.Exp\("));
-        // within a row: one exponential per vector of columns in each block (two unrolled copies for three sums, one
-        // whole vector, two tails)
+        // within a row: one exponential per vector of columns in each block (one whole vector, two tails: a traversal
+        // with an exponential keeps one accumulator copy), and the max's traversal unrolled four times
         string row = Method(source, "private static double Row512(");
-        Assert.Equal(5, Regex.Matches(row, @"SimdMath512\.Exp\(").Count);
+        Assert.Equal(3, Regex.Matches(row, @"SimdMath512\.Exp\(").Count);
+        Assert.Contains("__a0_3", row);
+        Assert.DoesNotContain("__a1_1", row);
         string tile = Method(source, "private static double Tile256(");
         Assert.Equal(3, Regex.Matches(tile, @"SimdMath256\.Exp\(").Count);   // even column, odd column, last column
         string group = Method(source, "public static void GpuGroupPerRow(");
         Assert.Single(Regex.Matches(group, @"GpuMath\.Exp\("));
         string warp = Method(source, "public static void GpuWarpRows(");
         Assert.Equal(32, Regex.Matches(warp, @"GpuMath\.Exp\(").Count);      // one per register value
+    }
+
+    /// <summary>
+    /// A logarithm under a guard x ≥ c or x &gt; c with c at least 2^-126 becomes LogOfNormal on every vector path (the
+    /// lanes that keep its value are normal or +∞); a weaker guard, a logarithm of another value or one outside the
+    /// guarded branch keeps the full Log. (One kernel per case: a logarithm shared by several patterns is computed
+    /// once, outside any guard.)
+    /// </summary>
+    [Theory]
+    [InlineData("v >= 1.17549435e-38f ? -v * MathF.Log(v) : 0", true)]
+    [InlineData("v > 0.5f ? MathF.Log(v) : 1", true)]
+    [InlineData("v >= 1e-39f ? MathF.Log(v) : 2", false)]
+    [InlineData("v > 0 ? MathF.Log(v) : 2", false)]
+    [InlineData("v >= 1f ? MathF.Log(v + 1) : 3", false)]
+    [InlineData("v >= 1f ? 4 : MathF.Log(v)", false)]
+    public void A_logarithm_guarded_to_normal_values_skips_the_special_cases(string body, bool specialised)
+    {
+        string source = $$"""
+            using System;
+            using FastCalib.Kernels;
+
+            static partial class K
+            {
+                [RowKernel]
+                static void Logs(ReadOnlyRow p, out float total)
+                {
+                    float a = Rows.Sum(p, v => {{body}});
+                    total = a;
+                }
+            }
+            """;
+        string generated = GeneratorHarness.Generate(source).Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("K.LogsKernel.g.cs")).ToString();
+        foreach (int width in new[] { 128, 256, 512 })
+            foreach (string path in new[] { "Row", "Tile" })
+            {
+                string method = Method(generated, $"private static double {path}{width}(");
+                int ofNormal = Regex.Matches(method, $@"SimdMath{width}\.LogOfNormal\(").Count;
+                int full = Regex.Matches(method, $@"SimdMath{width}\.Log\(").Count;
+                Assert.True(specialised ? ofNormal > 0 && full == 0 : ofNormal == 0 && full > 0, $"{path}{width}: {ofNormal} LogOfNormal, {full} Log");
+            }
     }
 
     [Fact]

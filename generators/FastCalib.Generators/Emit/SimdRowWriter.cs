@@ -44,10 +44,13 @@ internal static class SimdRowWriter
         var w = k.W;
         string V = Names.Vector(width), M = Names.SimdMath(width);
         // independent accumulators hide the latency of each reduction's additions; with many reductions in one
-        // traversal fewer copies do (and keep the accumulators, temps and constants within the 32 vector registers)
+        // traversal fewer copies do (and keep the accumulators, temps and constants within the vector registers).
+        // An exponential or logarithm per element costs several times an addition's latency, so the processor
+        // overlaps successive columns by itself; copies of its 20-odd live values then only spill registers
+        // (16 under AVX2: softmax's 4-copy loop kept its accumulators and temps on the stack)
         bool argMax = t.Stages.Any(s => s.Stage.Kind == StageKind.ArgMax);
         int reductions = t.Stages.Count(s => StageKinds.IsReduction(s.Stage.Kind));
-        int unroll = argMax || reductions == 0 ? 1 : reductions <= 2 ? Unroll : reductions <= 4 ? 2 : 1;
+        int unroll = argMax || reductions == 0 || t.Transcendentals > 0 ? 1 : reductions <= 2 ? Unroll : reductions <= 4 ? 2 : 1;
         foreach (var s in t.Stages.Where(s => s.Stage.Target.Length > 0))
             w.Line($"{(s.Stage.Kind == StageKind.ArgMax ? "int" : "float")} {s.Stage.Target};");
         w.Open("");

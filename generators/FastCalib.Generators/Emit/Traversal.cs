@@ -42,6 +42,10 @@ internal sealed class Traversal
     /// <summary>Whether a name in a canonical body is an element, a stage value or a temp (not a kernel name).</summary>
     public static bool IsElementName(string name) => name.StartsWith("__x_") || name.StartsWith("__w") || name.StartsWith("__t");
 
+    /// <summary>Exponentials and logarithms evaluated per element (shared subexpressions counted once).</summary>
+    public int Transcendentals =>
+        Stages.Sum(s => s.Body.CountCalls("Exp", "Log")) + Stages.SelectMany(s => s.TempsBefore).Sum(t => t.Value.CountCalls("Exp", "Log"));
+
     /// <summary>Names of the kernel (per-row locals, uniforms) that the element functions read.</summary>
     public IEnumerable<string> OuterNames =>
         Stages.SelectMany(s => s.Body.Names()).Concat(Stages.SelectMany(s => s.TempsBefore).SelectMany(t => t.Value.Names()))

@@ -135,6 +135,102 @@ public class SimdMathTests
         }
     }
 
+    /// <summary>
+    /// LogOfNormal (the logarithm the generator emits under a guard x ≥ 2^-126) gives Log's bits for every normal
+    /// positive float tested and +∞: all of [0.5, 2), a stride through [2^-126, MaxValue], and the ends.
+    /// </summary>
+    [Fact]
+    public void Log_of_normal_matches_log_bit_for_bit_on_normal_floats()
+    {
+        var input = new float[16];
+        int n = 0, checkedValues = 0;
+        void Check()
+        {
+            var log = AtEveryWidth(input, "", SimdMath512.Log, SimdMath256.Log, SimdMath128.Log).ToList();
+            var ofNormal = AtEveryWidth(input, "", SimdMath512.LogOfNormal, SimdMath256.LogOfNormal, SimdMath128.LogOfNormal).ToList();
+            for (int f = 0; f < log.Count; f++)
+                for (int l = 0; l < 16; l++)
+                    if (BitConverter.SingleToInt32Bits(ofNormal[f].Result[l]) != BitConverter.SingleToInt32Bits(log[f].Result[l]))
+                        Assert.Fail($"{log[f].Form}: LogOfNormal({input[l]:R}) = {ofNormal[f].Result[l]:R}, Log gives {log[f].Result[l]:R}");
+            checkedValues += 16;
+        }
+        void Add(float x) { input[n++ % 16] = x; if (n % 16 == 0) Check(); }
+        foreach (float x in new[] { 1.17549435e-38f, MathF.BitIncrement(1.17549435e-38f), float.MaxValue, float.PositiveInfinity, 1f, 2f, 0.5f, 1.41421354f })
+            Add(x);
+        for (int bits = BitConverter.SingleToInt32Bits(0.5f); bits < BitConverter.SingleToInt32Bits(2f); bits++)
+            Add(BitConverter.Int32BitsToSingle(bits));
+        for (long bits = 0x00800000; bits < 0x7f800000; bits += 1009)
+            Add(BitConverter.Int32BitsToSingle((int)bits));
+        Assert.True(checkedValues > 10_000_000);
+    }
+
+    /// <summary>
+    /// Partial loads read the first n values and give 0 in the other lanes; partial stores write exactly the first n
+    /// lanes and leave the memory after them as it was, for every n below the width, at every width.
+    /// </summary>
+    [Fact]
+    public unsafe void Partial_loads_and_stores_touch_only_the_first_lanes()
+    {
+        var values = Enumerable.Range(1, 16).Select(i => i * 1.5f).ToArray();
+        var ints = Enumerable.Range(1, 16).Select(i => i * 7 - 3).ToArray();
+        const float canary = -12345f;
+        fixed (float* v = values)
+        fixed (int* vi = ints)
+        {
+            for (int n = 0; n < 16; n++)
+            {
+                var target = Enumerable.Repeat(canary, 17).ToArray();
+                var targetInts = Enumerable.Repeat(-9, 17).ToArray();
+                fixed (float* t = target)
+                fixed (int* ti = targetInts)
+                {
+                    if (n < 4)
+                    {
+                        Assert.Equal(Expected(n, 4), Lanes(SimdMath128.LoadFirst(v, n)));
+                        Assert.Equal(ExpectedInts(n, 4), Lanes(SimdMath128.LoadRows(vi, n)));
+                        SimdMath128.StoreFirst(Vector128.Create(values), t, n);
+                        SimdMath128.StoreRows(Vector128.Create(ints), ti, n);
+                        CheckStored(4);
+                    }
+                    if (n < 8)
+                    {
+                        Assert.Equal(Expected(n, 8), Lanes(SimdMath256.LoadFirst(v, n)));
+                        Assert.Equal(ExpectedInts(n, 8), Lanes(SimdMath256.LoadRows(vi, n)));
+                        SimdMath256.StoreFirst(Vector256.Create(values), t, n);
+                        SimdMath256.StoreRows(Vector256.Create(ints), ti, n);
+                        CheckStored(8);
+                    }
+                    Assert.Equal(Expected(n, 16), Lanes(SimdMath512.LoadFirst(v, n)));
+                    Assert.Equal(ExpectedInts(n, 16), Lanes(SimdMath512.LoadRows(vi, n)));
+                    SimdMath512.StoreFirst(Vector512.Create(values), t, n);
+                    SimdMath512.StoreRows(Vector512.Create(ints), ti, n);
+                    CheckStored(16);
+                }
+
+                void CheckStored(int lanes)
+                {
+                    for (int i = 0; i < 17; i++)
+                    {
+                        Assert.Equal(i < n ? values[i] : canary, target[i]);
+                        Assert.Equal(i < n ? ints[i] : -9, targetInts[i]);
+                    }
+                    Array.Fill(target, canary);
+                    Array.Fill(targetInts, -9);
+                }
+            }
+        }
+
+        float[] Expected(int n, int lanes) => Enumerable.Range(0, lanes).Select(i => i < n ? values[i] : 0f).ToArray();
+        int[] ExpectedInts(int n, int lanes) => Enumerable.Range(0, lanes).Select(i => i < n ? ints[i] : 0).ToArray();
+    }
+
+    private static float[] Lanes(Vector128<float> v) { var a = new float[4]; v.CopyTo(a); return a; }
+    private static float[] Lanes(Vector256<float> v) { var a = new float[8]; v.CopyTo(a); return a; }
+    private static float[] Lanes(Vector512<float> v) { var a = new float[16]; v.CopyTo(a); return a; }
+    private static int[] Lanes(Vector128<int> v) { var a = new int[4]; v.CopyTo(a); return a; }
+    private static int[] Lanes(Vector256<int> v) { var a = new int[8]; v.CopyTo(a); return a; }
+    private static int[] Lanes(Vector512<int> v) { var a = new int[16]; v.CopyTo(a); return a; }
+
     private static IEnumerable<(string Form, float[] Result)> AllLog(float[] x16) =>
         // the bit-split form processors without AVX-512 use, at every width (on AVX-512 machines Log takes the other)
         AtEveryWidth(x16, " bit split", SimdMath512.LogPortable, SimdMath256.LogPortable, SimdMath128.LogPortable)

@@ -9,6 +9,21 @@ namespace FastCalib.Kernels.Internals;
 
 public static unsafe partial class SimdMath128
 {
+    /// <summary>Whether the processor loads and stores under a lane mask without touching the masked-off memory.</summary>
+    private static bool HasMaskedMoves => Avx2.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> MaskedLoad(float* source, Vector128<float> mask) => Avx.MaskLoad(source, mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedStore(float* destination, Vector128<float> mask, Vector128<float> v) => Avx.MaskStore(destination, mask, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> MaskedLoad(int* source, Vector128<int> mask) => Avx2.MaskLoad(source, mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedStore(int* destination, Vector128<int> mask, Vector128<int> v) => Avx2.MaskStore(destination, mask, v);
+
     /// <summary>Whether <see cref="Log"/> can split exponent and mantissa by AVX-512's vgetexpps and vgetmantps.</summary>
     private static bool HasExponentSplit => Avx512F.VL.IsSupported;
 
@@ -83,6 +98,21 @@ public static unsafe partial class SimdMath128
 
 public static unsafe partial class SimdMath256
 {
+    /// <summary>Whether the processor loads and stores under a lane mask without touching the masked-off memory.</summary>
+    private static bool HasMaskedMoves => Avx2.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MaskedLoad(float* source, Vector256<float> mask) => Avx.MaskLoad(source, mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedStore(float* destination, Vector256<float> mask, Vector256<float> v) => Avx.MaskStore(destination, mask, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MaskedLoad(int* source, Vector256<int> mask) => Avx2.MaskLoad(source, mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedStore(int* destination, Vector256<int> mask, Vector256<int> v) => Avx2.MaskStore(destination, mask, v);
+
     /// <summary>Whether <see cref="Log"/> can split exponent and mantissa by AVX-512's vgetexpps and vgetmantps.</summary>
     private static bool HasExponentSplit => Avx512F.VL.IsSupported;
 
@@ -161,6 +191,21 @@ public static unsafe partial class SimdMath256
 
 public static unsafe partial class SimdMath512
 {
+    /// <summary>Whether the processor loads and stores under a lane mask without touching the masked-off memory.</summary>
+    private static bool HasMaskedMoves => Avx512F.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> MaskedLoad(float* source, Vector512<float> mask) => Avx512F.MaskLoad(source, mask, Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedStore(float* destination, Vector512<float> mask, Vector512<float> v) => Avx512F.MaskStore(destination, mask, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> MaskedLoad(int* source, Vector512<int> mask) => Avx512F.MaskLoad(source, mask, Vector512<int>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskedStore(int* destination, Vector512<int> mask, Vector512<int> v) => Avx512F.MaskStore(destination, mask, v);
+
     /// <summary>Whether <see cref="Log"/> can split exponent and mantissa by AVX-512's vgetexpps and vgetmantps.</summary>
     private static bool HasExponentSplit => Avx512F.IsSupported;
 
