@@ -139,6 +139,49 @@ public class GeneratedCodeTests
         }
     }
 
+    /// <summary>
+    /// Max and Min bit for bit as the definition (MathF.Max/Min) gives them, NaN as NaN: rows drawn from both zeros,
+    /// infinities, NaN and ties, rows of zeros of one sign or mixed, of -inf only, and a NaN at the row's last column.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Maxima_and_minima_keep_signed_zeros_and_nan_on_every_path(int rows, int cols)
+    {
+        var random = new Random(rows * 11 + cols);
+        float[] pool = [0f, -0f, 0.5f, -0.5f, float.NegativeInfinity, float.PositiveInfinity, float.NaN, -0f, 0f];
+        var p = Enumerable.Range(0, rows * cols).Select(_ => random.Next(3) == 0 ? pool[random.Next(pool.Length)] : random.Next(-2, 3) * 0.25f).ToArray();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++)
+                p[r * cols + j] = (r % 6) switch
+                {
+                    1 => -0f,
+                    2 => j % 3 == 1 ? 0f : -0f,
+                    3 => float.NegativeInfinity,
+                    4 => j == cols - 1 ? float.NaN : p[r * cols + j],
+                    5 => j % 2 == 0 ? 0f : -0.25f,
+                    _ => p[r * cols + j],
+                };
+        var method = Samples.Value.GetMethod("RunExtremes")!;
+        float[][] Run(int width, object? accelerator)
+        {
+            var result = new[] { new float[rows], new float[rows], new float[rows], new float[rows] };
+            foreach (var a in result) Array.Fill(a, 123f);
+            method.Invoke(null, new[] { width, accelerator, p, result[0], result[1], result[2], result[3], rows, cols });
+            return result;
+        }
+        var expected = Run(-1, null);
+        using var context = Context.Create(builder => builder.Default().EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        int Bits(float v) => float.IsNaN(v) ? -1 : BitConverter.SingleToInt32Bits(v);
+        foreach (var (width, acc) in new (int, object?)[] { (0, null), (128, null), (256, null), (512, null), (0, accelerator) })
+        {
+            var actual = Run(width, acc);
+            for (int o = 0; o < 3; o++)
+                for (int r = 0; r < rows; r++)
+                    Assert.True(Bits(expected[o][r]) == Bits(actual[o][r]), $"width {width} output {o} row {r}: {actual[o][r]:R}, expected {expected[o][r]:R}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void Gathered_rows_agree_on_every_path(int rows, int cols)

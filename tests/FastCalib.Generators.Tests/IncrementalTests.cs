@@ -12,7 +12,7 @@ public class IncrementalTests
         var compilation = GeneratorHarness.Compilation(GeneratorHarness.Sample("SampleKernels.cs"));
         var driver = GeneratorHarness.Driver(track: true).RunGenerators(compilation);
         var first = driver.GetRunResult();
-        Assert.Equal(6, first.GeneratedTrees.Length);   // Mixed, Comparisons, Labelled, Picks, Gathered and Moments
+        Assert.Equal(7, first.GeneratedTrees.Length);   // Mixed, Comparisons, Labelled, Picks, Extremes, Gathered and Moments
 
         var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Other { class Unrelated { int X => 1; } }",
             new CSharpParseOptions(LanguageVersion.Latest)));

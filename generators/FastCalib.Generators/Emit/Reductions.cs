@@ -29,6 +29,24 @@ internal sealed record Reduction(string Identity, string? Function, string Acros
     public string ScalarUpdate(string accumulator, string value, string math) =>
         Function is null ? $"{accumulator} += {value};" : $"{accumulator} = {math}.{Function}({accumulator}, {value});";
 
+    /// <summary>
+    /// One element's value folded into a vector accumulator inside a loop. Max and Min take the SimdMath step that
+    /// is exact except on NaN lanes (three instructions instead of the eight of Vector.Max under AVX2); the loop
+    /// then tracks NaN in <see cref="NaNMask"/> and <see cref="WithNaN"/> restores it after the loop.
+    /// </summary>
+    public string VectorStep(string accumulator, string value, int width) =>
+        Function is null ? $"{accumulator} + {value}" : $"{Names.SimdMath(width)}.{Function}Ordered({accumulator}, {value})";
+
+    /// <summary>Whether the loop keeps a NaN mask beside the accumulator (Max and Min).</summary>
+    public bool TracksNaN => Function is not null;
+
+    /// <summary>The NaN mask of stage <paramref name="index"/>: lanes that met a NaN value.</summary>
+    public static string NaNMask(int index) => "__nan" + index;
+
+    /// <summary>The accumulator with NaN set on the lanes that met one.</summary>
+    public static string WithNaN(string accumulator, int index, int width) =>
+        $"{Names.Vector(width)}.ConditionalSelect({NaNMask(index)}, {Names.Vector(width)}.Create(float.NaN), {accumulator})";
+
     /// <summary>Two vectors of the given width combined lane by lane.</summary>
     public string VectorCombine(string a, string b, int width) =>
         Function is null ? $"{a} + {b}" : $"{Names.Vector(width)}.{Function}({a}, {b})";

@@ -59,7 +59,10 @@ internal static class SimdRowWriter
         foreach (var s in t.Stages)
         {
             if (StageKinds.IsReduction(s.Stage.Kind))
+            {
                 for (int u = 0; u < unroll; u++) w.Line($"var __a{s.Index}_{u} = {V}.Create({Reduction.Of(s.Stage.Kind).Identity});");
+                if (Reduction.Of(s.Stage.Kind).TracksNaN) w.Line($"var {Reduction.NaNMask(s.Index)} = {V}<float>.Zero;");
+            }
             else if (s.Stage.Kind == StageKind.ArgMax)
             {
                 w.Line($"var __bv{s.Index} = {V}.Create(float.NegativeInfinity);");
@@ -105,7 +108,8 @@ internal static class SimdRowWriter
                 var parts = Enumerable.Range(0, unroll).Select(u => $"__a{s.Index}_{u}").ToList();
                 while (parts.Count > 1)
                     parts = Enumerable.Range(0, parts.Count / 2).Select(i => reduction.VectorCombine(parts[2 * i], parts[2 * i + 1], width)).ToList();
-                w.Line($"{st.Target} = {M}.{reduction.Across}({parts[0]});");
+                string lanes = reduction.TracksNaN ? Reduction.WithNaN(parts[0], s.Index, width) : parts[0];
+                w.Line($"{st.Target} = {M}.{reduction.Across}({lanes});");
             }
             else if (st.Kind == StageKind.ArgMax)
                 w.Line($"{st.Target} = {M}.ArgMaxAcross(__bv{s.Index}, __bi{s.Index});");
@@ -141,8 +145,10 @@ internal static class SimdRowWriter
                 var reduction = Reduction.Of(st.Kind);
                 string acc = $"__a{s.Index}_{u}";
                 w.Line(part == Part.Whole
-                    ? $"{acc} = {reduction.VectorCombine(acc, s.Value, width)};"
-                    : $"{acc} = {V}.ConditionalSelect(__m, {reduction.VectorCombine(acc, s.Value, width)}, {acc});");
+                    ? $"{acc} = {reduction.VectorStep(acc, s.Value, width)};"
+                    : $"{acc} = {V}.ConditionalSelect(__m, {reduction.VectorStep(acc, s.Value, width)}, {acc});");
+                if (reduction.TracksNaN)
+                    w.Line($"{Reduction.NaNMask(s.Index)} |= {V}.IsNaN({s.Value}){(part == Part.Whole ? "" : " & __m")};");
             }
             else if (st.Kind == StageKind.ArgMax)
             {

@@ -61,7 +61,11 @@ internal static class SimdTileWriter
         foreach (var s in t.Stages)
         {
             var st = s.Stage;
-            if (StageKinds.IsReduction(st.Kind)) w.Line($"var {st.Target} = {V}.Create({Reduction.Of(st.Kind).Identity});");
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                w.Line($"var {st.Target} = {V}.Create({Reduction.Of(st.Kind).Identity});");
+                if (Reduction.Of(st.Kind).TracksNaN) w.Line($"var {Reduction.NaNMask(s.Index)} = {V}<float>.Zero;");
+            }
             else if (st.Kind == StageKind.ArgMax) w.Line($"var {st.Target} = {V}<int>.Zero;");
             if (reads.KeepsBest(st)) w.Line($"var {TileReads.Best(st.Target)} = {V}.Create(0f);");
         }
@@ -99,7 +103,12 @@ internal static class SimdTileWriter
         foreach (var s in t.Stages)
         {
             var st = s.Stage;
-            if (StageKinds.IsReduction(st.Kind)) w.Line($"{st.Target} = {Reduction.Of(st.Kind).VectorCombine(st.Target, $"__a1_{s.Index}", width)};");
+            if (StageKinds.IsReduction(st.Kind))
+            {
+                var reduction = Reduction.Of(st.Kind);
+                string merged = reduction.VectorCombine(st.Target, $"__a1_{s.Index}", width);
+                w.Line($"{st.Target} = {(reduction.TracksNaN ? Reduction.WithNaN(merged, s.Index, width) : merged)};");
+            }
             else if (st.Kind == StageKind.ArgMax && reads.KeepsBest(st))
             {
                 w.Line($"var __second{s.Index} = {M}.ArgMaxSecond(__bv{s.Index}, {st.Target}, __bv1_{s.Index}, __bi1_{s.Index});");
@@ -129,7 +138,9 @@ internal static class SimdTileWriter
             if (StageKinds.IsReduction(st.Kind))
             {
                 string acc = odd ? $"__a1_{s.Index}" : st.Target;
-                w.Line($"{acc} = {Reduction.Of(st.Kind).VectorCombine(acc, s.Value, width)};");
+                var reduction = Reduction.Of(st.Kind);
+                w.Line($"{acc} = {reduction.VectorStep(acc, s.Value, width)};");
+                if (reduction.TracksNaN) w.Line($"{Reduction.NaNMask(s.Index)} |= {V}.IsNaN({s.Value});");
             }
             else if (st.Kind == StageKind.ArgMax)
             {

@@ -146,6 +146,47 @@ public static unsafe partial class SampleKernels
         dg.View.CopyToCPU(arg);
     }
 
+    /// <summary>Maxima and minima of a row and of a function of it, beside a sum (one traversal), for their NaN and signed-zero rules.</summary>
+    [RowKernel]
+    public static void Extremes(ReadOnlyRow p, out float high, out float low, out float highOfNegated, out float total)
+    {
+        float a = Rows.Max(p, v => v);
+        float b = Rows.Min(p, v => v);
+        float c = Rows.Max(p, v => -v * 0.5f);
+        float d = Rows.Sum(p, v => v * 0f);
+        high = a;
+        low = b;
+        highOfNegated = c;
+        total = d;
+    }
+
+    public static void RunExtremes(int width, Accelerator? accelerator, float[] p, float[] high, float[] low, float[] negated, float[] total, int rows, int cols)
+    {
+        if (width < 0)
+        {
+            for (int r = 0; r < rows; r++)
+                Extremes(new ReadOnlyRow(p.AsSpan(r * cols, cols)), out high[r], out low[r], out negated[r], out total[r]);
+            return;
+        }
+        if (accelerator is null)
+        {
+            fixed (float* pp = p, ph = high, pl = low, pn = negated, pt = total)
+                ExtremesKernel.Cpu(width != 0, width, 1, rows, cols, pp, ph, pl, pn, pt);
+            return;
+        }
+        using var dp = accelerator.Allocate1D(p);
+        using var dh = accelerator.Allocate1D<float>(rows);
+        using var dl = accelerator.Allocate1D<float>(rows);
+        using var dn = accelerator.Allocate1D<float>(rows);
+        using var dt = accelerator.Allocate1D<float>(rows);
+        ExtremesKernel.Gpu(accelerator.DefaultStream, dp.View, dh.View, dl.View, dn.View, dt.View, rows, cols);
+        accelerator.Synchronize();
+        dh.View.CopyToCPU(high);
+        dl.View.CopyToCPU(low);
+        dn.View.CopyToCPU(negated);
+        dt.View.CopyToCPU(total);
+    }
+
     /// <summary>A gathered input row: row r of <c>b</c> is row index[r] of its matrix.</summary>
     [RowKernel]
     public static void Gathered(ReadOnlyRow a, [RowFrom("index")] ReadOnlyRow b, in int index, Row y, out float dot)

@@ -224,6 +224,49 @@ public class SimdMathTests
         int[] ExpectedInts(int n, int lanes) => Enumerable.Range(0, lanes).Select(i => i < n ? ints[i] : 0).ToArray();
     }
 
+    /// <summary>
+    /// The loop steps of Max and Min equal Vector.Max/Min bit for bit on every ordered pair of a pool with both zeros,
+    /// infinities, ties and subnormals, in both operand orders, at every width.
+    /// </summary>
+    [Fact]
+    public void Ordered_max_and_min_steps_match_the_ieee_maximum_and_minimum()
+    {
+        float[] pool = [0f, -0f, 1f, -1f, 0.5f, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon, float.MaxValue, -float.MaxValue, 3f];
+        var a = new float[16];
+        var b = new float[16];
+        int n = 0;
+        void Check()
+        {
+            var max = Vector512.Max(Vector512.Create(a), Vector512.Create(b));
+            var min = Vector512.Min(Vector512.Create(a), Vector512.Create(b));
+            var results = new (string, Vector512<float>, Vector512<float>)[]
+            {
+                ("512", SimdMath512.MaxOrdered(Vector512.Create(a), Vector512.Create(b)), SimdMath512.MinOrdered(Vector512.Create(a), Vector512.Create(b))),
+                ("256", Vector512.Create(SimdMath256.MaxOrdered(Vector256.Create(a), Vector256.Create(b)), SimdMath256.MaxOrdered(Vector256.Create(a, 8), Vector256.Create(b, 8))),
+                        Vector512.Create(SimdMath256.MinOrdered(Vector256.Create(a), Vector256.Create(b)), SimdMath256.MinOrdered(Vector256.Create(a, 8), Vector256.Create(b, 8)))),
+                ("128", Vector512.Create(Vector256.Create(SimdMath128.MaxOrdered(Vector128.Create(a), Vector128.Create(b)), SimdMath128.MaxOrdered(Vector128.Create(a, 4), Vector128.Create(b, 4))),
+                                         Vector256.Create(SimdMath128.MaxOrdered(Vector128.Create(a, 8), Vector128.Create(b, 8)), SimdMath128.MaxOrdered(Vector128.Create(a, 12), Vector128.Create(b, 12)))),
+                        Vector512.Create(Vector256.Create(SimdMath128.MinOrdered(Vector128.Create(a), Vector128.Create(b)), SimdMath128.MinOrdered(Vector128.Create(a, 4), Vector128.Create(b, 4))),
+                                         Vector256.Create(SimdMath128.MinOrdered(Vector128.Create(a, 8), Vector128.Create(b, 8)), SimdMath128.MinOrdered(Vector128.Create(a, 12), Vector128.Create(b, 12))))),
+            };
+            foreach (var (width, gotMax, gotMin) in results)
+                for (int l = 0; l < 16; l++)
+                {
+                    Assert.True(BitConverter.SingleToInt32Bits(gotMax[l]) == BitConverter.SingleToInt32Bits(max[l]), $"{width}: max({a[l]:R}, {b[l]:R}) = {gotMax[l]:R}, expected {max[l]:R}");
+                    Assert.True(BitConverter.SingleToInt32Bits(gotMin[l]) == BitConverter.SingleToInt32Bits(min[l]), $"{width}: min({a[l]:R}, {b[l]:R}) = {gotMin[l]:R}, expected {min[l]:R}");
+                }
+        }
+        foreach (float x in pool)
+            foreach (float y in pool)
+            {
+                a[n % 16] = x;
+                b[n % 16] = y;
+                if (++n % 16 == 0) Check();
+            }
+        while (n % 16 != 0) { a[n % 16] = 0f; b[n % 16] = -0f; n++; }
+        Check();
+    }
+
     private static float[] Lanes(Vector128<float> v) { var a = new float[4]; v.CopyTo(a); return a; }
     private static float[] Lanes(Vector256<float> v) { var a = new float[8]; v.CopyTo(a); return a; }
     private static float[] Lanes(Vector512<float> v) { var a = new float[16]; v.CopyTo(a); return a; }

@@ -179,6 +179,21 @@ public static unsafe partial class SimdMath256
         for (int i = 0; i < n; i++) destination[i] = v.GetElement(i);
     }
 
+    /// <summary>
+    /// max(acc, x) per lane as <see cref="Vector256.Max{T}"/> gives it (+0 above −0) for lanes without NaN; NaN lanes
+    /// get unspecified values (generated loops track NaN beside the accumulator). The two native maxima return their
+    /// second operand on equal or unordered inputs, so their AND is the larger value, or a &amp; b for equal ones,
+    /// which is +0 for a pair of zeros of either sign: three instructions where Vector256.Max takes eight under AVX2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaxOrdered(Vector256<float> acc, Vector256<float> x) =>
+        Vector256.MaxNative(x, acc) & Vector256.MaxNative(acc, x);
+
+    /// <summary>min(acc, x) per lane for lanes without NaN, −0 below +0 (the OR of the two native minima; see <see cref="MaxOrdered"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MinOrdered(Vector256<float> acc, Vector256<float> x) =>
+        Vector256.MinNative(x, acc) | Vector256.MinNative(acc, x);
+
     /// <summary>Sum over the lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumAcross(Vector256<float> v) => Vector256.Sum(v);
