@@ -25,13 +25,14 @@ public static unsafe partial class SimdMath256
     /// Range reduction e^x = 2^k e^r with k = round(x log2 e) and r = x - k ln 2 (ln 2 split in two constants
     /// after Cody and Waite, so r is exact to float precision), |r| &lt;= ln 2 / 2; e^r by a degree-6 polynomial
     /// through the Chebyshev nodes of that interval, in Horner form with fused multiply-adds. The scale 2^k is
-    /// applied as two powers of two of half the exponent each, so that overflow and gradual underflow round once,
-    /// as IEEE arithmetic does (one instruction, vscalefps, where AVX-512 is available).
+    /// one vscalefps where AVX-512 is available, otherwise see <see cref="ScaleByPowerOfTwoPortable"/>. A NaN input
+    /// passes through the clamps (the native maximum and minimum return their second operand when one is NaN)
+    /// and every later step, so no select restores it.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
-        var xc = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(-104f)), Vector256.Create(88.8f));
+        var xc = Vector256.MinNative(Vector256.Create(88.8f), Vector256.MaxNative(Vector256.Create(-104f), x));
         var k = Vector256.Round(xc * Vector256.Create(1.44269504088896341f));
         var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-0.693359375f), xc);
         r = Vector256.FusedMultiplyAdd(k, Vector256.Create(2.12194440e-4f), r);
@@ -46,20 +47,25 @@ public static unsafe partial class SimdMath256
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
 
-        var result = ScaleByPowerOfTwo(p, k);
-        // keep NaN inputs NaN (the native min/max above may have replaced them)
-        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
+        return ScaleByPowerOfTwo(p, k);
     }
 
     /// <summary>
-    /// p · 2^k for integral k in [-150, 128], as two powers of two of half the exponent each (portable form; for other
-    /// k, NaN included, the result is unspecified).
+    /// p · 2^k for p in [0.5, 2) and integral k in [-150, 128], rounded once as IEEE arithmetic rounds it (overflow to
+    /// +∞, gradual underflow); a NaN p gives NaN. Portable form, for processors without AVX-512's vscalefps.
     /// </summary>
+    /// <remarks>
+    /// While every lane has |k| ≤ 125 the result is normal and k is added to p's exponent field (two instructions);
+    /// otherwise (results near overflow or below the normal range) p is multiplied by two powers of two of half
+    /// the exponent each, so that only the last product rounds.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> ScaleByPowerOfTwoPortable(Vector256<float> p, Vector256<float> k)
     {
         // the native conversion is one instruction; the saturating one adds a compare, a mask and a blend
         var ki = Vector256.ConvertToInt32Native(k);
+        if (!Vector256.GreaterThanAny(Vector256.Abs(k), Vector256.Create(125f)))
+            return (p.AsInt32() + Vector256.ShiftLeft(ki, 23)).AsSingle();
         var k1 = Vector256.ShiftRightArithmetic(ki, 1);
         var k2 = ki - k1;
         var bias = Vector256.Create(127);
