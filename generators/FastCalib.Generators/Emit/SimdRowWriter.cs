@@ -46,11 +46,12 @@ internal static class SimdRowWriter
         // independent accumulators hide the latency of each reduction's additions; with many reductions in one
         // traversal fewer copies do (and keep the accumulators, temps and constants within the vector registers).
         // An exponential or logarithm per element costs several times an addition's latency, so the processor
-        // overlaps successive columns by itself; copies of its 20-odd live values then only spill registers
-        // (16 under AVX2: softmax's 4-copy loop kept its accumulators and temps on the stack)
+        // overlaps successive columns by itself: one copy, or two for a single reduction (softmax's Σe: 3% faster
+        // than one under AVX2), as more copies of its 20-odd live values only spill registers (16 under AVX2:
+        // softmax's 4-copy loop kept its accumulators and temps on the stack)
         bool argMax = t.Stages.Any(s => s.Stage.Kind == StageKind.ArgMax);
         int reductions = t.Stages.Count(s => StageKinds.IsReduction(s.Stage.Kind));
-        int unroll = argMax || reductions == 0 || t.Transcendentals > 0 ? 1 : reductions <= 2 ? Unroll : reductions <= 4 ? 2 : 1;
+        int unroll = argMax || reductions == 0 ? 1 : t.Transcendentals > 0 ? (reductions == 1 ? 2 : 1) : reductions <= 2 ? Unroll : reductions <= 4 ? 2 : 1;
         foreach (var s in t.Stages.Where(s => s.Stage.Target.Length > 0))
             w.Line($"{(s.Stage.Kind == StageKind.ArgMax ? "int" : "float")} {s.Stage.Target};");
         w.Open("");
