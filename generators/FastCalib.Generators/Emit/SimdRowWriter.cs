@@ -155,8 +155,8 @@ internal static class SimdRowWriter
             {
                 string bv = $"__bv{s.Index}", bi = $"__bi{s.Index}", b = $"__b{s.Index}";
                 w.Line($"var {b} = {M}.Beats({s.Value}, {bv}){(part == Part.Whole ? "" : " & __m")};");
-                w.Line($"{bv} = {V}.ConditionalSelect({b}, {s.Value}, {bv});");
-                w.Line($"{bi} = {V}.ConditionalSelect({V}.AsInt32({b}), {V}<int>.Indices + {V}.Create({at}), {bi});");
+                w.Line($"{bv} = {M}.Select({b}, {s.Value}, {bv});");
+                w.Line($"{bi} = {M}.Select({b}, {V}<int>.Indices + {V}.Create({at}), {bi});");
             }
         }
     }

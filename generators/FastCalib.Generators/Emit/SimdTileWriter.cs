@@ -146,8 +146,8 @@ internal static class SimdTileWriter
             {
                 string best = odd ? $"__bv1_{s.Index}" : $"__bv{s.Index}", index = odd ? $"__bi1_{s.Index}" : st.Target, b = $"__b{s.Index}";
                 w.Line($"var {b} = {M}.Beats({s.Value}, {best});");
-                w.Line($"{best} = {V}.ConditionalSelect({b}, {s.Value}, {best});");
-                w.Line($"{index} = {V}.ConditionalSelect({V}.AsInt32({b}), {V}.Create({column}), {index});");
+                w.Line($"{best} = {M}.Select({b}, {s.Value}, {best});");
+                w.Line($"{index} = {M}.Select({b}, {V}.Create({column}), {index});");
             }
         }
         w.Close();

@@ -9,6 +9,21 @@ namespace FastCalib.Kernels.Internals;
 
 public static unsafe partial class SimdMath128
 {
+    /// <summary>
+    /// Per lane, <paramref name="whenTrue"/> where <paramref name="mask"/> is set, else <paramref name="whenFalse"/>, for
+    /// masks whose lanes are all ones or all zeros (compares and their combinations). One blend instruction: the JIT
+    /// turns ConditionalSelect into a blend only for a mask straight from a compare, and into three bitwise
+    /// operations for a combined one such as <see cref="Beats"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenTrue, Vector128<float> whenFalse) =>
+        Sse41.IsSupported ? Sse41.BlendVariable(whenFalse, whenTrue, mask) : Vector128.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    /// <summary>Per-lane integer select by a float mask of all-ones or all-zeros lanes (see the float overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Select(Vector128<float> mask, Vector128<int> whenTrue, Vector128<int> whenFalse) =>
+        Sse41.IsSupported ? Sse41.BlendVariable(whenFalse.AsSingle(), whenTrue.AsSingle(), mask).AsInt32() : Vector128.ConditionalSelect(mask.AsInt32(), whenTrue, whenFalse);
+
     /// <summary>Whether the processor loads and stores under a lane mask without touching the masked-off memory.</summary>
     private static bool HasMaskedMoves => Avx2.IsSupported;
 
@@ -98,6 +113,21 @@ public static unsafe partial class SimdMath128
 
 public static unsafe partial class SimdMath256
 {
+    /// <summary>
+    /// Per lane, <paramref name="whenTrue"/> where <paramref name="mask"/> is set, else <paramref name="whenFalse"/>, for
+    /// masks whose lanes are all ones or all zeros (compares and their combinations). One blend instruction: the JIT
+    /// turns ConditionalSelect into a blend only for a mask straight from a compare, and into three bitwise
+    /// operations for a combined one such as <see cref="Beats"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenTrue, Vector256<float> whenFalse) =>
+        Avx.IsSupported ? Avx.BlendVariable(whenFalse, whenTrue, mask) : Vector256.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    /// <summary>Per-lane integer select by a float mask of all-ones or all-zeros lanes (see the float overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Select(Vector256<float> mask, Vector256<int> whenTrue, Vector256<int> whenFalse) =>
+        Avx.IsSupported ? Avx.BlendVariable(whenFalse.AsSingle(), whenTrue.AsSingle(), mask).AsInt32() : Vector256.ConditionalSelect(mask.AsInt32(), whenTrue, whenFalse);
+
     /// <summary>Whether the processor loads and stores under a lane mask without touching the masked-off memory.</summary>
     private static bool HasMaskedMoves => Avx2.IsSupported;
 
@@ -191,6 +221,21 @@ public static unsafe partial class SimdMath256
 
 public static unsafe partial class SimdMath512
 {
+    /// <summary>
+    /// Per lane, <paramref name="whenTrue"/> where <paramref name="mask"/> is set, else <paramref name="whenFalse"/>, for
+    /// masks whose lanes are all ones or all zeros (compares and their combinations). One blend instruction: the JIT
+    /// turns ConditionalSelect into a blend only for a mask straight from a compare, and into three bitwise
+    /// operations for a combined one such as <see cref="Beats"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenTrue, Vector512<float> whenFalse) =>
+        Avx512F.IsSupported ? Vector512.ConditionalSelect(mask, whenTrue, whenFalse) : Vector512.ConditionalSelect(mask, whenTrue, whenFalse);
+
+    /// <summary>Per-lane integer select by a float mask of all-ones or all-zeros lanes (see the float overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Select(Vector512<float> mask, Vector512<int> whenTrue, Vector512<int> whenFalse) =>
+        Avx512F.IsSupported ? Vector512.ConditionalSelect(mask.AsInt32(), whenTrue, whenFalse) : Vector512.ConditionalSelect(mask.AsInt32(), whenTrue, whenFalse);
+
     /// <summary>Whether the processor loads and stores under a lane mask without touching the masked-off memory.</summary>
     private static bool HasMaskedMoves => Avx512F.IsSupported;
 
