@@ -43,6 +43,10 @@ internal static class ExprEmitter
                 string whenTrue = NormalWhenTrue(e.Args[0]) is { } guarded
                     ? Vector(e.Args[1], name, width, normal.Add(guarded))
                     : Arg(1);
+                // c ? a : 0 and c ? 0 : b are masks (+0 is all bits clear): one AND instead of the blend, or the three
+                // bitwise operations the JIT otherwise emits for a select against zero
+                if (IsZero(e.Args[2])) return $"({Arg(0)} & {whenTrue})";
+                if (IsZero(e.Args[1])) return $"{v}.AndNot({Arg(2)}, {Arg(0)})";
                 return $"{v}.ConditionalSelect({Arg(0)}, {whenTrue}, {Arg(2)})";
             }
             case ExprKind.IntCompare:
@@ -77,6 +81,9 @@ internal static class ExprEmitter
                 throw new InvalidOperationException(e.Kind.ToString());
         }
     }
+
+    /// <summary>Whether the expression is the literal +0.</summary>
+    private static bool IsZero(Expr e) => e.Kind == ExprKind.Literal && e.Text == "0f";
 
     /// <summary>The smallest normal float, 2^-126.</summary>
     private const float SmallestNormal = 1.17549435e-38f;
