@@ -128,7 +128,7 @@ public sealed unsafe partial class CalibrationAccumulator
     /// validates them, not renormalised: a row with a negative or NaN entry, or whose sum is off 1 by more than
     /// 1e-3 + C · 2.4e-7, is rejected with an error naming it, and nothing of the call is added. Scores that are not
     /// meant to sum to 1 (the sigmoid outputs of a multi-label model, say) pass with
-    /// <paramref name="unnormalized"/> = true; their maximum must still be in [0, 1].
+    /// <paramref name="unnormalized"/> = true; they still may not be negative or NaN, and their maximum must be at most 1.
     /// A zero probability on the label gives NLL +∞ (use <see cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int}, int, float, ComputeOptions)"/> to avoid underflow).</remarks>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
@@ -364,7 +364,7 @@ public sealed unsafe partial class CalibrationAccumulator
     private readonly record struct RowRule(string Argument, string Broken);
 
     private static RowRule InvalidProbabilities(bool unnormalized) => new("probabilities", unnormalized
-        ? "has a maximum outside [0, 1] or a NaN or negative probability on its label"
+        ? "has a negative or NaN entry, or a maximum above 1"
         : "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than 1e-3 + C · 2.4e-7); rows are validated, not renormalised (pass unnormalized: true for scores that are not meant to sum to 1)");
 
     private static readonly RowRule InvalidLogits = new("logits", "has NaN or +∞ logits");

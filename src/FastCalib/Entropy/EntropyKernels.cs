@@ -14,13 +14,19 @@ internal static partial class EntropyKernels
     /// Subnormal p (below 2^-126) count as 0: their terms are below 1e-36, and GPUs in fast math flush them to zero,
     /// where ln p would be −∞ and p ln p NaN.
     /// </summary>
+    /// <remarks>
+    /// Σ p ln p is summed and negated once (negation is exact, so the bits are those of summing −p ln p), and a row's
+    /// negative entries are counted rather than its minimum taken: a NaN entry makes the sum NaN, which fails the
+    /// tolerance test, so the validity is that of min ≥ 0 and |Σ p − 1| ≤ tolerance, at 3 instructions a vector
+    /// instead of the minimum's 5 and the negation's 1.
+    /// </remarks>
     [RowKernel]
     internal static void FromProbabilities(ReadOnlyRow p, float scale, float tolerance, out float entropy, ref double total)
     {
-        float h = Rows.Sum(p, v => v >= 1.17549435e-38f ? -v * MathF.Log(v) : 0);
+        float plogp = Rows.Sum(p, v => v >= 1.17549435e-38f ? v * MathF.Log(v) : 0);
         float sum = Rows.Sum(p, v => v);
-        float low = Rows.Min(p, v => v);
-        float value = low >= 0 && MathF.Abs(sum - 1) <= tolerance ? h * scale : float.NaN;
+        float negatives = Rows.Sum(p, v => v < 0 ? 1 : 0);
+        float value = negatives == 0 && MathF.Abs(sum - 1) <= tolerance ? -plogp * scale : float.NaN;
         entropy = value;
         total += value;
     }
@@ -63,10 +69,10 @@ internal static partial class EntropyKernels
     internal static void Summarize(ReadOnlyRow p, float tolerance, out int predicted, out float entropy)
     {
         int arg = Rows.ArgMax(p, v => v);
-        float h = Rows.Sum(p, v => v >= 1.17549435e-38f ? -v * MathF.Log(v) : 0);
+        float plogp = Rows.Sum(p, v => v >= 1.17549435e-38f ? v * MathF.Log(v) : 0);
         float sum = Rows.Sum(p, v => v);
-        float low = Rows.Min(p, v => v);
+        float negatives = Rows.Sum(p, v => v < 0 ? 1 : 0);
         predicted = arg;
-        entropy = low >= 0 && MathF.Abs(sum - 1) <= tolerance ? h : float.NaN;
+        entropy = negatives == 0 && MathF.Abs(sum - 1) <= tolerance ? -plogp : float.NaN;
     }
 }

@@ -209,6 +209,31 @@ public class AccumulatorPartsTests
         new CalibrationAccumulator().AddProbabilities(close, y, 7, path.Options);
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void A_negative_or_NaN_entry_anywhere_in_a_row_rejects_it_even_when_unnormalized(KernelPath path)
+    {
+        // 37 columns: positions in the vector body and in the tail at every width
+        const int cols = 37;
+        var (p, y) = CalibrationTests.ProbabilityData(40, cols, 8);
+        foreach (int j in new[] { 0, 5, 16, 31, 36 })
+        foreach (float bad in new[] { -1e-3f, float.NegativeInfinity, float.NaN, -1.17549435e-38f })   // the last: the negative normal nearest 0
+        foreach (bool unnormalized in new[] { false, true })
+        {
+            var q = p.ToArray();
+            q[3 * cols + j] = bad;
+            var e = Assert.Throws<ArgumentException>(() => new CalibrationAccumulator().AddProbabilities(q, y, cols, path.Options, unnormalized));
+            Assert.Contains(unnormalized ? "row 3 has a negative or NaN entry" : "row 3 is not a probability distribution", e.Message);
+        }
+        // negative zero is zero: a one-hot row written with -0 is a distribution
+        var oneHot = Enumerable.Repeat(-0f, 2 * cols).ToArray();
+        oneHot[4] = 1;
+        oneHot[cols + 36] = 1;
+        var a = new CalibrationAccumulator();
+        a.AddProbabilities(oneHot, [4, 0], cols, path.Options);
+        Assert.Equal(2, a.Count);
+    }
+
     [Fact]
     public void Tiny_confidences_are_rounded_to_whole_units_of_two_to_the_minus_40_one_by_one()
     {
