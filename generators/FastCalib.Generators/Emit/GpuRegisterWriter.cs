@@ -89,7 +89,7 @@ internal static class GpuRegisterWriter
         w.Close();
         if (k.TotalName is { } total)
         {
-            if (wholeGroup) w.Line($"if (__lane == 0) {Names.Atomic}.Add(ref {total}[0], __total);");
+            if (wholeGroup) w.Line($"if (__lane == 0) {Names.DeviceAtomic}.Add(ref {total}[0], __total);");
             else
             {
                 // the group's total first: one atomic per group, not per warp

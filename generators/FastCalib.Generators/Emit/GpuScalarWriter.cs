@@ -43,7 +43,7 @@ internal static class GpuScalarWriter
         k.EmitGpuRowOffsets();
         ScalarStageWriter.Emit(k, ScalarModel.Gpu((row, index) => $"{row}[{k.GpuBase(row)} + {index}]", group: true));
         w.Close();
-        if (k.TotalName is { } total) w.Line($"if (__lane == 0) {Names.Atomic}.Add(ref {total}[0], __total);");
+        if (k.TotalName is { } total) w.Line($"if (__lane == 0) {Names.DeviceAtomic}.Add(ref {total}[0], __total);");
         w.Close().Line();
     }
 
@@ -87,7 +87,7 @@ internal static class GpuScalarWriter
     {
         if (k.TotalName is not { } total) return;
         k.W.Line($"double __sum = {Names.GroupReduce}.SumDouble(__total);");
-        k.W.Line($"if ({Names.Group}.IdxX == 0) {Names.Atomic}.Add(ref {total}[0], __sum);");
+        k.W.Line($"if ({Names.Group}.IdxX == 0) {Names.DeviceAtomic}.Add(ref {total}[0], __sum);");
     }
 
     /// <summary>Copies staged rows between a view and shared memory, element <c>__i</c> of the block at <paramref name="start"/>.</summary>

@@ -19,13 +19,13 @@ internal static class Names
     public const string GpuRows = Internals + ".GpuRows";
     public const string GpuMath = Internals + ".GpuMath";
     public const string GroupReduce = Internals + ".GroupReduce";
+    public const string DeviceAtomic = Internals + ".DeviceAtomic";
     public const string ILanes = Internals + ".ILanes";
     public const string KernelEntry = "[" + Internals + ".GpuKernelEntry]";
 
     public const string Grid = "global::ILGPU.Grid";
     public const string Group = "global::ILGPU.Group";
     public const string Warp = "global::ILGPU.Warp";
-    public const string Atomic = "global::ILGPU.Atomic";
     public const string SharedMemory = "global::ILGPU.SharedMemory";
     public const string ArrayView = "global::ILGPU.ArrayView";
     public const string AcceleratorStream = "global::ILGPU.Runtime.AcceleratorStream";

@@ -319,9 +319,9 @@ public static unsafe class TemperatureScaling
         c = GroupReduce.SumDouble(c);
         if (Group.IdxX == 0)
         {
-            Atomic.Add(ref totals[0], a);
-            Atomic.Add(ref totals[1], b);
-            Atomic.Add(ref totals[2], c);
+            DeviceAtomic.Add(ref totals[0], a);
+            DeviceAtomic.Add(ref totals[1], b);
+            DeviceAtomic.Add(ref totals[2], c);
         }
     }
 }

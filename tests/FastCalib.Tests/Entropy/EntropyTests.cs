@@ -156,6 +156,49 @@ public class EntropyTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void A_negative_or_NaN_entry_anywhere_in_a_row_rejects_it(KernelPath path)
+    {
+        // 37 columns: positions in the vector body and in the tail at every width
+        const int cols = 37;
+        var c = new SoftmaxCase(5, cols, 3, 1f, 8, false);
+        var p = Softmax.SoftmaxPropertyTests.ReferenceProbabilities(c.Logits(), c);
+        var h = new float[5];
+        foreach (int j in new[] { 0, 5, 16, 31, 36 })
+        foreach (float bad in new[] { -1e-3f, float.NegativeInfinity, float.NaN, -1.17549435e-38f })   // the last: the negative normal nearest 0
+        {
+            var q = p.ToArray();
+            q[2 * cols + j] = bad;
+            Assert.Contains("row 2", Assert.Throws<ArgumentException>(() => Entropy.FromProbabilities(q, h, cols, EntropyUnit.Nats, path.Options)).Message);
+        }
+        // negative zero is zero: one-hot rows written with -0 have entropy 0
+        var oneHot = Enumerable.Repeat(-0f, 5 * cols).ToArray();
+        for (int r = 0; r < 5; r++) oneHot[r * cols + r * 9] = 1;
+        Assert.Equal(0, Entropy.FromProbabilities(oneHot, h, cols, EntropyUnit.Nats, path.Options));
+        Assert.All(h, v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths.AllData), MemberType = typeof(Paths))]
+    public void A_NaN_or_infinite_logit_row_gives_NaN_there_and_in_the_mean_and_the_call_returns(KernelPath path)
+    {
+        // the mean's total is added atomically on the GPU paths; a NaN total must neither hang nor reach other rows
+        const int cols = 37, rows = 6;
+        var c = new SoftmaxCase(rows, cols, 3, 1f, 11, false);
+        foreach (float bad in new[] { float.NaN, float.PositiveInfinity })
+        {
+            var z = c.Logits().ToArray();
+            z[1 * cols + 36] = bad;
+            z[4 * cols] = bad;
+            var h = Enumerable.Repeat(-7f, rows).ToArray();
+            double mean = Entropy.FromLogits(z, h, cols, 1f, EntropyUnit.Nats, path.Options);
+            Assert.True(double.IsNaN(mean), $"{bad}: mean {mean}");
+            for (int r = 0; r < rows; r++)
+                Assert.True(r is 1 or 4 ? float.IsNaN(h[r]) : h[r] >= 0 && h[r] <= MathF.Log(cols) * (1 + 1e-6f), $"{bad}: row {r} gave {h[r]}");
+        }
+    }
+
     [Fact]
     public void Bad_input_is_rejected()
     {
