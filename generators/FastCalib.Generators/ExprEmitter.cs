@@ -38,11 +38,7 @@ internal static class ExprEmitter
             case ExprKind.Not: return $"{v}.OnesComplement({Arg(0)})";
             case ExprKind.Conditional:
             {
-                // the lanes that take the true branch of x >= c (c at least the smallest normal float) hold a normal
-                // x or +inf there, so a logarithm of x in that branch skips the subnormal and special-value work
-                string whenTrue = NormalWhenTrue(e.Args[0]) is { } guarded
-                    ? Vector(e.Args[1], name, width, normal.Add(guarded))
-                    : Arg(1);
+                string whenTrue = Vector(e.Args[1], name, width, NormalWhenTrue(e, normal));
                 // c ? a : 0 and c ? 0 : b are masks (+0 is all bits clear): one AND instead of the blend, or the three
                 // bitwise operations the JIT otherwise emits for a select against zero
                 if (IsZero(e.Args[2])) return $"({Arg(0)} & {whenTrue})";
@@ -82,8 +78,19 @@ internal static class ExprEmitter
         }
     }
 
+    /// <summary>
+    /// The names known to be normal in the true branch of the conditional <paramref name="e"/>: the lanes that take the
+    /// true branch of x >= c (c at least the smallest normal float) hold a normal x or +inf there, so a logarithm of x
+    /// in that branch skips the subnormal and special-value work.
+    /// </summary>
+    public static ImmutableHashSet<string> NormalWhenTrue(Expr e, ImmutableHashSet<string>? normal = null)
+    {
+        normal ??= ImmutableHashSet<string>.Empty;
+        return NormalWhenTrue(e.Args[0]) is { } guarded ? normal.Add(guarded) : normal;
+    }
+
     /// <summary>Whether the expression is the literal +0.</summary>
-    private static bool IsZero(Expr e) => e.Kind == ExprKind.Literal && e.Text == "0f";
+    public static bool IsZero(Expr e) => e.Kind == ExprKind.Literal && e.Text == "0f";
 
     /// <summary>The smallest normal float, 2^-126.</summary>
     private const float SmallestNormal = 1.17549435e-38f;

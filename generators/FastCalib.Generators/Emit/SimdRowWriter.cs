@@ -146,8 +146,8 @@ internal static class SimdRowWriter
                 var reduction = Reduction.Of(st.Kind);
                 string acc = $"__a{s.Index}_{u}";
                 w.Line(part == Part.Whole
-                    ? $"{acc} = {reduction.VectorStep(acc, s.Value, width)};"
-                    : $"{acc} = {V}.ConditionalSelect(__m, {reduction.VectorStep(acc, s.Value, width)}, {acc});");
+                    ? $"{acc} = {SimdShared.ReductionStep(k, s, acc, width, rowScalarsAreVectors: false)};"
+                    : $"{acc} = {V}.ConditionalSelect(__m, {SimdShared.ReductionStep(k, s, acc, width, rowScalarsAreVectors: false)}, {acc});");
                 if (reduction.TracksNaN)
                     w.Line($"{Reduction.NaNMask(s.Index)} |= {V}.IsNaN({s.Value}){(part == Part.Whole ? "" : " & __m")};");
             }

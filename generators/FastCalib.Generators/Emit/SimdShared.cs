@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Linq;
 
 namespace FastCalib.Generators;
@@ -22,10 +24,40 @@ internal static class SimdShared
     /// traversal within a row (<c>__v_</c>) or are already vectors across rows.
     /// </summary>
     public static string Vector(KernelContext k, Expr e, int width, bool rowScalarsAreVectors) =>
-        ExprEmitter.Vector(e, name =>
-            Traversal.IsElementName(name) ? name
-            : k.IsUniform(name) || !rowScalarsAreVectors ? "__v_" + name
-            : name, width);
+        ExprEmitter.Vector(e, Name(k, rowScalarsAreVectors), width);
+
+    /// <summary>The variable holding each name of a canonical element expression (see <see cref="Vector"/>).</summary>
+    private static Func<string, string> Name(KernelContext k, bool rowScalarsAreVectors) => name =>
+        Traversal.IsElementName(name) ? name
+        : k.IsUniform(name) || !rowScalarsAreVectors ? "__v_" + name
+        : name;
+
+    /// <summary>
+    /// The new value of a reduction's vector accumulator <paramref name="acc"/> after the stage's element value.
+    /// Two sums take fewer instructions than an add of the value (the value's variable is then dead, and the JIT drops it):
+    /// <list type="bullet">
+    /// <item>Σ a·b is one fused multiply-add per element (rounded once, where the definition rounds the product and
+    /// the sum; the difference is within the sum's own rounding, as is the order of a vector sum);</item>
+    /// <item>Σ (c ? a : 0) under AVX-512 is the add of a under c's lane mask (a compare and a masked add; the AND with
+    /// the mask costs a mask-to-vector move and a broadcast more). Narrower vectors keep the AND.</item>
+    /// </list>
+    /// Max and Min take the reduction's own step.
+    /// </summary>
+    public static string ReductionStep(KernelContext k, FusedStage s, string acc, int width, bool rowScalarsAreVectors)
+    {
+        var reduction = Reduction.Of(s.Stage.Kind);
+        if (s.Stage.Kind != StageKind.Sum) return reduction.VectorStep(acc, s.Value, width);
+        string V = Names.Vector(width);
+        var name = Name(k, rowScalarsAreVectors);
+        string Add(Expr term, ImmutableHashSet<string>? normal) =>
+            term.Kind == ExprKind.Binary && term.Text == "*"
+                ? $"{V}.FusedMultiplyAdd({ExprEmitter.Vector(term.Args[0], name, width, normal)}, {ExprEmitter.Vector(term.Args[1], name, width, normal)}, {acc})"
+                : $"{acc} + {ExprEmitter.Vector(term, name, width, normal)}";
+        var body = s.Body;
+        if (width == 512 && body.Kind == ExprKind.Conditional && ExprEmitter.IsZero(body.Args[2]))
+            return $"{V}.ConditionalSelect({ExprEmitter.Vector(body.Args[0], name, width)}, {Add(body.Args[1], ExprEmitter.NormalWhenTrue(body))}, {acc})";
+        return body.Kind == ExprKind.Binary && body.Text == "*" ? Add(body, null) : reduction.VectorStep(acc, s.Value, width);
+    }
 
     /// <summary>The temps first needed by a stage, then its value <c>__w{index}</c>, as vector code.</summary>
     public static void EmitValue(KernelContext k, FusedStage s, int width, bool rowScalarsAreVectors)

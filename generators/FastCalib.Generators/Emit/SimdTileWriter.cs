@@ -139,7 +139,7 @@ internal static class SimdTileWriter
             {
                 string acc = odd ? $"__a1_{s.Index}" : st.Target;
                 var reduction = Reduction.Of(st.Kind);
-                w.Line($"{acc} = {reduction.VectorStep(acc, s.Value, width)};");
+                w.Line($"{acc} = {SimdShared.ReductionStep(k, s, acc, width, rowScalarsAreVectors: true)};");
                 if (reduction.TracksNaN) w.Line($"{Reduction.NaNMask(s.Index)} |= {V}.IsNaN({s.Value});");
             }
             else if (st.Kind == StageKind.ArgMax)

@@ -206,11 +206,12 @@ public static unsafe partial class SimdMath256
 
     /// <summary>
     /// Whether lanes of <paramref name="v"/> beat <paramref name="best"/> under the first-maximum rule
-    /// (greater, or NaN where the best is not NaN).
+    /// (greater, or NaN where the best is not NaN): not v ≤ best (true for v &gt; best and for either one NaN), where
+    /// best is not NaN. Two compares and an AND-NOT; the form v &gt; best | (isnan v &amp; !isnan best) takes five.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Beats(Vector256<float> v, Vector256<float> best) =>
-        Vector256.GreaterThan(v, best) | Vector256.AndNot(Vector256.IsNaN(v), Vector256.IsNaN(best));
+        Vector256.AndNot(Vector256.Equals(best, best), Vector256.LessThanOrEqual(v, best));
 
     /// <summary>
     /// Per lane, the first maximum of two partial (best value, index) pairs: the second wins if greater (NaN
