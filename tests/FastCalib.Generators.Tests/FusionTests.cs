@@ -102,6 +102,49 @@ public class FusionTests
             }
     }
 
+    /// <summary>
+    /// A summed product is one fused multiply-add into the accumulator on every vector path; a summed c ? a : 0 is
+    /// an add under c's mask on the 512-bit paths (narrower ones keep the AND with the mask, which is one blend-free
+    /// instruction there); a guarded logarithm inside it still skips the special cases.
+    /// </summary>
+    [Fact]
+    public void Sums_of_products_and_of_masked_terms_fold_into_the_accumulator()
+    {
+        const string source = """
+            using System;
+            using FastCalib.Kernels;
+
+            static partial class K
+            {
+                [RowKernel]
+                static void Folds(ReadOnlyRow p, out float squares, out float negatives, out float entropy)
+                {
+                    float a = Rows.Sum(p, v => v * v);
+                    float b = Rows.Sum(p, v => v < 0 ? 1 : 0);
+                    float c = Rows.Sum(p, v => v >= 1.17549435e-38f ? v * MathF.Log(v) : 0);
+                    squares = a;
+                    negatives = b;
+                    entropy = c;
+                }
+            }
+            """;
+        string generated = GeneratorHarness.Generate(source).Run.GeneratedTrees.Single(t => t.FilePath.EndsWith("K.FoldsKernel.g.cs")).ToString();
+        foreach (int width in new[] { 128, 256, 512 })
+            foreach (string path in new[] { "Row", "Tile" })
+            {
+                string method = Method(generated, $"private static double {path}{width}(");
+                string name = $"{path}{width}";
+                // the square on every copy of the loop body, the product under the guard on the 512-bit paths too
+                Assert.Matches(@"FusedMultiplyAdd\(__x_p, __x_p, ", method);
+                Assert.DoesNotContain("(__x_p * __x_p)", method);
+                Assert.DoesNotContain($"SimdMath{width}.Log(", method);
+                Assert.Contains($"SimdMath{width}.LogOfNormal(", method);
+                bool masked = Regex.IsMatch(method, @"ConditionalSelect\(global::System\.Runtime\.Intrinsics\.Vector\d+\.LessThan\(__x_p, [^;]*\), (__a\w+) \+ [^;]*, \1\)");
+                Assert.True(width == 512 ? masked : !masked, $"{name}: masked add {masked}");
+                if (width == 512) Assert.Matches(@"ConditionalSelect\([^;]*FusedMultiplyAdd\(__x_p, global::FastCalib\.Kernels\.Internals\.SimdMath512\.LogOfNormal\(__x_p\)", method);
+            }
+    }
+
     [Fact]
     public void Tile_paths_take_the_first_maximum_and_the_label_column_from_the_traversal_not_a_gather()
     {

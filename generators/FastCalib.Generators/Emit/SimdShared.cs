@@ -34,7 +34,7 @@ internal static class SimdShared
 
     /// <summary>
     /// The new value of a reduction's vector accumulator <paramref name="acc"/> after the stage's element value.
-    /// Two sums take fewer instructions than an add of the value (the value's variable is then dead, and the JIT drops it):
+    /// Two sums take fewer instructions than an add of the value (whose variable is then not emitted):
     /// <list type="bullet">
     /// <item>Σ a·b is one fused multiply-add per element (rounded once, where the definition rounds the product and
     /// the sum; the difference is within the sum's own rounding, as is the order of a vector sum);</item>
@@ -54,15 +54,23 @@ internal static class SimdShared
                 ? $"{V}.FusedMultiplyAdd({ExprEmitter.Vector(term.Args[0], name, width, normal)}, {ExprEmitter.Vector(term.Args[1], name, width, normal)}, {acc})"
                 : $"{acc} + {ExprEmitter.Vector(term, name, width, normal)}";
         var body = s.Body;
-        if (width == 512 && body.Kind == ExprKind.Conditional && ExprEmitter.IsZero(body.Args[2]))
+        if (IsMaskedTerm(body, width))
             return $"{V}.ConditionalSelect({ExprEmitter.Vector(body.Args[0], name, width)}, {Add(body.Args[1], ExprEmitter.NormalWhenTrue(body))}, {acc})";
-        return body.Kind == ExprKind.Binary && body.Text == "*" ? Add(body, null) : reduction.VectorStep(acc, s.Value, width);
+        return IsProduct(body) ? Add(body, null) : reduction.VectorStep(acc, s.Value, width);
     }
+
+    /// <summary>Whether <see cref="ReductionStep"/> folds the stage's expression into the accumulator itself, so that its value is not needed.</summary>
+    private static bool FoldsValue(FusedStage s, int width) =>
+        s.Stage.Kind == StageKind.Sum && (IsProduct(s.Body) || IsMaskedTerm(s.Body, width));
+
+    private static bool IsProduct(Expr e) => e.Kind == ExprKind.Binary && e.Text == "*";
+
+    private static bool IsMaskedTerm(Expr e, int width) => width == 512 && e.Kind == ExprKind.Conditional && ExprEmitter.IsZero(e.Args[2]);
 
     /// <summary>The temps first needed by a stage, then its value <c>__w{index}</c>, as vector code.</summary>
     public static void EmitValue(KernelContext k, FusedStage s, int width, bool rowScalarsAreVectors)
     {
         foreach (var t in s.TempsBefore) k.W.Line($"var {t.Name} = {Vector(k, t.Value, width, rowScalarsAreVectors)};");
-        k.W.Line($"var {s.Value} = {Vector(k, s.Body, width, rowScalarsAreVectors)};");
+        if (!FoldsValue(s, width)) k.W.Line($"var {s.Value} = {Vector(k, s.Body, width, rowScalarsAreVectors)};");
     }
 }
