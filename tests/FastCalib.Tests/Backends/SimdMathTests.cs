@@ -225,6 +225,44 @@ public class SimdMathTests
     }
 
     /// <summary>
+    /// Tiles at every width, for every row length a tile takes (1 to 32) and every row count up to the lane count:
+    /// a load puts row r's value j at tile[j·lanes + r] (lanes past the rows repeat the last row); a store writes the
+    /// first rows back as they were and nothing past them (a canary follows the rows). Full tiles take the in-register
+    /// transposes where the processor has them (16x16 under AVX-512 for 9 to 16 columns, 8x8 blocks otherwise), which
+    /// read past the last row only when a following row is there (the array ends at the last available row).
+    /// </summary>
+    [Fact]
+    public unsafe void Tiles_transpose_rows_exactly_and_touch_nothing_past_them()
+    {
+        const float canary = -12345f;
+        foreach (int lanes in new[] { 4, 8, 16 })
+            for (int cols = 1; cols <= 32; cols++)
+                for (int rows = 1; rows <= lanes; rows++)
+                    foreach (int following in new[] { 0, 1 })   // rows after the tile's that a load may read
+                {
+                    int available = rows + following;
+                    var source = Enumerable.Range(0, available * cols).Select(i => 1 + i * 0.25f).ToArray();
+                    int written = rows * cols;
+                    var tile = Enumerable.Repeat(float.NaN, 32 * lanes + 16).ToArray();
+                    var back = Enumerable.Repeat(canary, written + 16).ToArray();
+                    fixed (float* src = source, t = tile, dst = back)
+                    {
+                        switch (lanes)
+                        {
+                            case 4: SimdMath128.LoadTile(src, cols, rows, available, t); SimdMath128.StoreTile(t, cols, rows, dst); break;
+                            case 8: SimdMath256.LoadTile(src, cols, rows, available, t); SimdMath256.StoreTile(t, cols, rows, dst); break;
+                            default: SimdMath512.LoadTile(src, cols, rows, available, t); SimdMath512.StoreTile(t, cols, rows, dst); break;
+                        }
+                    }
+                    for (int j = 0; j < cols; j++)
+                        for (int r = 0; r < lanes; r++)
+                            Assert.True(tile[j * lanes + r] == source[Math.Min(r, rows - 1) * cols + j], $"{lanes} lanes, {cols} cols, {rows} rows: tile column {j} lane {r}");
+                    for (int i = 0; i < back.Length; i++)
+                        Assert.True(back[i] == (i < written ? source[i] : canary), $"{lanes} lanes, {cols} cols, {rows} rows: stored value {i}");
+                }
+    }
+
+    /// <summary>
     /// The loop steps of Max and Min equal Vector.Max/Min bit for bit on every ordered pair of a pool with both zeros,
     /// infinities, ties and subnormals, in both operand orders, at every width.
     /// </summary>
