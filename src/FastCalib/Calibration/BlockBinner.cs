@@ -132,7 +132,7 @@ internal sealed unsafe class BlockBinner
                 sums.AboveCorrect[t] += above & ok;
             }
         }
-        _replicas?.Add(into.Replicas!, confidence, correct, nll, brier, n, firstRow);
+        fixed (int* slot = _slot) _replicas?.Add(into.Replicas!, confidence, correct, nll, brier, n, firstRow, slot, _copies);
         into.Rows += n;
         into.RowsCorrect += sums.Correct;
         into.UnitsTotal += (Int128)sums.Units;

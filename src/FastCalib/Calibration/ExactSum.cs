@@ -76,14 +76,15 @@ internal sealed class ExactSum
     /// <summary>
     /// Adds sum · 2^(base − 149), the integer sum of a block's window, to <paramref name="buckets"/> exactly: three
     /// pieces of at most 24 bits (the last signed) at the keys of scales base, base + 24 and base + 48, so a bucket's
-    /// capacity argument (below 2^24 an addition) holds as it does for single terms.
+    /// capacity argument (below 2^24 an addition) holds as it does for single terms. Bucket k is at
+    /// <paramref name="buckets"/> + k · <paramref name="stride"/> (tables that keep several sums side by side).
     /// </summary>
-    public static unsafe void GatherScaled(long* buckets, long sum, int windowBase)
+    public static unsafe void GatherScaled(long* buckets, long sum, int windowBase, int stride = 1)
     {
         int key = windowBase + 1;   // a positive float of biased exponent e has scale max(e − 1, 0)
-        buckets[key] += sum & 0xFFFFFF;
-        buckets[key + 24] += (sum >> 24) & 0xFFFFFF;
-        buckets[key + 48] += sum >> 48;
+        buckets[(long)key * stride] += sum & 0xFFFFFF;
+        buckets[(long)(key + 24) * stride] += (sum >> 24) & 0xFFFFFF;
+        buckets[(long)(key + 48) * stride] += sum >> 48;
     }
 
     /// <summary>

@@ -111,44 +111,73 @@ public class BootstrapTests
         Assert.InRange(report.MeanConfidence, intervals.MeanConfidence.Low, intervals.MeanConfidence.High);
     }
 
-    [Fact]
-    public unsafe void The_replica_binner_gives_the_same_totals_at_every_width()
+    private static long[] State(ExactSum sum)
     {
+        var state = new long[ExactSum.StateLength];
+        sum.WriteTo(state);
+        return state;
+    }
+
+    [Theory]
+    [InlineData(BinningRule.GuoReference, false)]
+    [InlineData(BinningRule.TorchMetrics, true)]
+    public unsafe void The_replica_binner_gives_the_same_totals_at_every_width(BinningRule rule, bool skewed)
+    {
+        // blocks of several sizes; confidences of 0, 1/2 and 1 (bin edges), a skewed share in the top bin (groups longer
+        // than a block's group limit); NLL terms of +inf, of 0, and far below the block's largest (outside its window)
         var random = new Random(5);
-        int n = 1000;
-        var c = Enumerable.Range(0, n).Select(i => i % 17 == 0 ? (float)(i % 3) / 2 : (float)random.NextDouble()).ToArray();
-        var ok = c.Select((_, i) => (float)(i % 3 == 0 ? 1 : 0)).ToArray();
-        var nll = c.Select(v => v == 0 ? float.PositiveInfinity : -MathF.Log(v)).ToArray();
+        int n = 3000;
+        var c = Enumerable.Range(0, n).Select(i => i % 17 == 0 ? (float)(i % 3) / 2
+            : skewed && i % 10 < 8 ? 0.95f + 0.05f * (float)random.NextDouble() : (float)random.NextDouble()).ToArray();
+        var ok = c.Select((_, i) => (float)(i % 3 == 0 || skewed && i % 10 < 7 ? 1 : 0)).ToArray();
+        var nll = c.Select((v, i) => v == 0 ? float.PositiveInfinity : i % 29 == 0 ? 1e-30f : -MathF.Log(v)).ToArray();
         var brier = c.Select(v => (1 - v) * (1 - v)).ToArray();
         var options = new BootstrapOptions(37, 3);
-        ReplicaTotals Run(int width)
+        float[] thresholds = [0.9f, 0.5f, 0.99f];
+        int slots = Binning.Slots(15, rule);
+        ReplicaTotals Run(int width, bool givenSlots)
         {
-            int slots = Binning.Slots(15, BinningRule.GuoReference);
-            var totals = new ReplicaTotals(slots, options, ReplicaBinner.Stride(options));
-            var binner = new ReplicaBinner(15, BinningRule.GuoReference, options, width);
+            var totals = new ReplicaTotals(slots, options, ReplicaBinner.Stride(options), thresholds.Length);
+            var binner = new ReplicaBinner(15, rule, options, width, thresholds: thresholds);
+            int at = 0;
             fixed (float* pc = c, pk = ok, pl = nll, pb = brier)
-                binner.Add(totals, pc, pk, pl, pb, n, 1_000_000);
+            {
+                foreach (int size in new[] { 1, 1024, 700, 1024, 251 })
+                {
+                    // the block binner's slot layout: the block's row i in copy i mod 4, past every copy for no bin
+                    var slot = Enumerable.Range(0, size).Select(i => Binning.Of(c[at + i], 15, rule) is var bin && bin < 0 ? 4 * slots : (i & 3) * slots + bin).ToArray();
+                    fixed (int* ps = slot)
+                        binner.Add(totals, pc + at, pk + at, pl + at, pb + at, size, 1_000_000 + at, givenSlots ? ps : null, 4);
+                    at += size;
+                }
+            }
             binner.Flush(totals);
             return totals;
         }
-        var scalar = Run(0);
-        foreach (int width in new[] { 128, 256, 512 })
+        var scalar = Run(0, false);
+        foreach (var (width, givenSlots) in new[] { (128, false), (256, true), (512, false), (512, true) })
         {
-            var vector = Run(width);
+            var vector = Run(width, givenSlots);
             Assert.Equal(scalar.Count, vector.Count);
             Assert.Equal(scalar.Correct, vector.Correct);
             Assert.Equal(scalar.Units, vector.Units);
             Assert.Equal(scalar.ScoredWeight, vector.ScoredWeight);
+            Assert.Equal(scalar.TierCount, vector.TierCount);
+            Assert.Equal(scalar.TierCorrect, vector.TierCorrect);
             for (int r = 0; r < options.Replicas; r++)
             {
-                Assert.Equal(scalar.NegLogLikelihood[r].ToDouble(), vector.NegLogLikelihood[r].ToDouble());
-                Assert.Equal(scalar.Brier[r].ToDouble(), vector.Brier[r].ToDouble());
+                // the exact sums' states (digits and infinity counts), since a sum with a +inf term reads as +inf
+                Assert.Equal(State(scalar.NegLogLikelihood[r]), State(vector.NegLogLikelihood[r]));
+                Assert.Equal(State(scalar.Brier[r]), State(vector.Brier[r]));
             }
         }
-        // the weights are the documented ones: replica 5's weight of row 1,000,007 (slot of c[7])
+        // the weights are the documented ones: replica 5's total weight, and its weight of rows at or above 0.9
         long weight = 0;
         for (int s = 0; s <= scalar.Slots; s++) weight += scalar.Count[s * scalar.Stride + 5];
         Assert.Equal(Enumerable.Range(0, n).Sum(i => Weight(3, 1_000_000 + i, 5)), weight);
+        long above = 0;
+        for (int tier = 2; tier <= thresholds.Length; tier++) above += scalar.TierCount[tier * scalar.Stride + 5];
+        Assert.Equal(Enumerable.Range(0, n).Where(i => c[i] >= 0.9f).Sum(i => Weight(3, 1_000_000 + i, 5)), above);
     }
 
     [Theory]
