@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using FastCalib.Kernels.Internals;
 
 namespace FastCalib;
 
@@ -73,7 +74,7 @@ internal static unsafe class ReplicaSums256
                         var rowWeight = next;
                         next = Weight(Hash((Vector256.Create(block->KeyLow[i + 1]) ^ replicaKey) + Vector256.Create(block->KeyHigh[i + 1])), thresholds);
                         weight += rowWeight;
-                        var (a, b) = Vector256.Widen(Vector256.ConvertToSingle(rowWeight));
+                        var (a, b) = SimdMath256.WidenToDouble(rowWeight);
                         var rowUnits = Vector256.Create(block->Units[i]);
                         unitsA = Vector256.FusedMultiplyAdd(a, rowUnits, unitsA);
                         unitsB = Vector256.FusedMultiplyAdd(b, rowUnits, unitsB);

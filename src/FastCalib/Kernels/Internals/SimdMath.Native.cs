@@ -9,6 +9,12 @@ namespace FastCalib.Kernels.Internals;
 
 public static unsafe partial class SimdMath128
 {
+    /// <summary>The int lanes as float64, low half and high half: one conversion each (vcvtdq2pd), exact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector128<double> Low, Vector128<double> High) WidenToDouble(Vector128<int> v) => Sse2.IsSupported
+        ? (Sse2.ConvertToVector128Double(v), Sse2.ConvertToVector128Double(Sse2.Shuffle(v, 0b11_10_11_10)))
+        : Vector128.Widen(Vector128.ConvertToSingle(v));
+
     /// <summary>
     /// Per lane, <paramref name="whenTrue"/> where <paramref name="mask"/> is set, else <paramref name="whenFalse"/>, for
     /// masks whose lanes are all ones or all zeros (compares and their combinations). One blend instruction: the JIT
@@ -113,6 +119,12 @@ public static unsafe partial class SimdMath128
 
 public static unsafe partial class SimdMath256
 {
+    /// <summary>The int lanes as float64, low half and high half: one conversion each (vcvtdq2pd), exact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<double> Low, Vector256<double> High) WidenToDouble(Vector256<int> v) => Avx.IsSupported
+        ? (Avx.ConvertToVector256Double(v.GetLower()), Avx.ConvertToVector256Double(v.GetUpper()))
+        : Vector256.Widen(Vector256.ConvertToSingle(v));
+
     /// <summary>
     /// Per lane, <paramref name="whenTrue"/> where <paramref name="mask"/> is set, else <paramref name="whenFalse"/>, for
     /// masks whose lanes are all ones or all zeros (compares and their combinations). One blend instruction: the JIT
@@ -221,6 +233,12 @@ public static unsafe partial class SimdMath256
 
 public static unsafe partial class SimdMath512
 {
+    /// <summary>The int lanes as float64, low half and high half: one conversion each (vcvtdq2pd), exact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector512<double> Low, Vector512<double> High) WidenToDouble(Vector512<int> v) => Avx512F.IsSupported
+        ? (Avx512F.ConvertToVector512Double(v.GetLower()), Avx512F.ConvertToVector512Double(v.GetUpper()))
+        : Vector512.Widen(Vector512.ConvertToSingle(v));
+
     /// <summary>
     /// Per lane, <paramref name="whenTrue"/> where <paramref name="mask"/> is set, else <paramref name="whenFalse"/>, for
     /// masks whose lanes are all ones or all zeros (compares and their combinations). One blend instruction: the JIT
