@@ -23,7 +23,9 @@ rm -rf "$out"; mkdir -p "$out"
 for r in $(seq 1 "$rounds"); do
   for side in base new; do
     echo "round $r: $side"
-    (cd "$work" && dotnet "$work/bin-$side/FastCalib.Benchmarks.dll" --filter "${filters[@]}" --artifacts "$out/$side-$r" >"$out/$side-$r.log" 2>&1) \
+    # BenchmarkDotNet rebuilds the benchmark project it finds under the current folder: run each side from its own tree
+    tree=$([ "$side" = base ] && echo "$work/base" || echo "$root")
+    (cd "$tree" && dotnet "$work/bin-$side/FastCalib.Benchmarks.dll" --filter "${filters[@]}" --artifacts "$out/$side-$r" >"$out/$side-$r.log" 2>&1) \
       || { tail -20 "$out/$side-$r.log"; exit 1; }
   done
 done
