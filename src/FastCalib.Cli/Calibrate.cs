@@ -115,8 +115,8 @@ public static class Calibrate
     internal static readonly string[] MulticlassKinds = ["temperature", "vector", "matrix", "dirichlet", "ets"];
 
     /// <summary>
-    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the logits (or ln p of --probs) and
-    /// labels read whole, the library's fit, the calibrator saved.
+    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the library's fit, the calibrator saved.
+    /// The affine fits on the CPU stream the files; the others, and every fit on a device, read the files whole.
     /// </summary>
     private static int FitMulticlass(Arguments a, TextWriter output, string method)
     {
@@ -125,22 +125,21 @@ public static class Calibrate
         if (method is not ("matrix" or "dirichlet"))
             foreach (string option in new[] { "--lambda", "--mu" })
                 if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
-        if (method is "vector" or "matrix" or "dirichlet" && a.Get("--device") == "gpu")
-            throw new UsageException($"--method {method} fits on the CPU only; leave out --device gpu.");
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
         string outPath = a.Required("--out");
         MulticlassFit<MulticlassCalibrator> fit;
         long n;
         int width;
-        if (method is "vector" or "matrix" or "dirichlet")
+        var options = a.Device();
+        if (method is "vector" or "matrix" or "dirichlet" && options.Backend != Backend.Gpu)
         {
-            // the affine fits stream the files, pass after pass, as fit-temperature does
+            // on the CPU the affine fits stream the files, pass after pass, as fit-temperature does; on a device the
+            // rows are uploaded once and every pass runs there
             (fit, n, width) = FitStreaming(a, method, penalty);
         }
         else
         {
             var (logits, labels, classes, name, labelsName) = ReadMulticlass(a, "--logits", "--probs", "--labels");
-            var options = method is "temperature" or "ets" ? a.Device() : default;
             fit = FitOne(method, logits, labels, classes, penalty, options, name, labelsName);
             (n, width) = (labels.Length, classes);
         }

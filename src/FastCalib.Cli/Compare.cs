@@ -25,10 +25,11 @@ public static class Compare
         if (methods.Length == 0) throw new UsageException("--methods names no method.");
         if (methods.Distinct().Count() != methods.Length) throw new UsageException("--methods names a method twice.");
         int bins = a.Int("--bins", 15, 1, CalibrationAccumulator.MaxBins);
+        var rule = a.Binning();
         string? picture = a.Get("--out");
         if (picture is not null) Pictures.CheckCanDraw(picture);
-        var rows = binary ? Binary(a, methods, bins, out var fitN, out var evalN, out var fitName, out var evalName, out int classes)
-            : Multiclass(a, methods, bins, out fitN, out evalN, out fitName, out evalName, out classes);
+        var rows = binary ? Binary(a, methods, bins, rule, out var fitN, out var evalN, out var fitName, out var evalName, out int classes)
+            : Multiclass(a, methods, bins, rule, out fitN, out evalN, out fitName, out evalName, out classes);
 
         if (picture is not null)
         {
@@ -43,6 +44,7 @@ public static class Compare
                 n_eval = evalN,
                 classes,
                 bins,
+                binning = a.Get("--binning") ?? "torchmetrics",
                 results = rows.Select(r => new
                 {
                     method = r.Method,
@@ -60,7 +62,7 @@ public static class Compare
         }
         else
         {
-            output.WriteLine($"fitted on {fitN:N0} rows of {fitName}, evaluated on {evalN:N0} held-out rows of {evalName} ({(binary ? "binary scores" : $"{classes} classes")}, {bins} bins)");
+            output.WriteLine($"fitted on {fitN:N0} rows of {fitName}, evaluated on {evalN:N0} held-out rows of {evalName} ({(binary ? "binary scores" : $"{classes} classes")}, {bins} bins{(a.Get("--binning") is { } name ? $", --binning {name}" : "")})");
             output.WriteLine();
             output.WriteLine($"{"method",-14} {"NLL",9} {"ECE",9} {"MCE",9} {"Brier",9} {"accuracy",9} {"passes",7}");
             foreach (var (method, report, passes, converged, _) in rows)
@@ -72,7 +74,7 @@ public static class Compare
         return 0;
     }
 
-    private static List<(string Method, CalibrationReport Report, int? Passes, bool? Converged, string? Calibrator)> Multiclass(Arguments a, string[] methods, int bins,
+    private static List<(string Method, CalibrationReport Report, int? Passes, bool? Converged, string? Calibrator)> Multiclass(Arguments a, string[] methods, int bins, BinningRule rule,
         out long fitN, out long evalN, out string fitName, out string evalName, out int classes)
     {
         foreach (string option in new[] { "--eval-scores" })
@@ -84,22 +86,20 @@ public static class Compare
         int bad = evalLabels.AsSpan().IndexOfAnyExceptInRange(0, c - 1);
         if (bad >= 0) throw new InputException($"{a.Get("--eval-labels")}: label {bad} is {evalLabels[bad]}; labels must be in [0, {c}).");
         (fitN, evalN, fitName, evalName, classes) = (fitLabels.Length, evalLabels.Length, fitFile, evalFile, c);
-        // only the temperature (and ETS's temperature) fit on a device; everything else on the CPU
         var device = a.Device();
         var rows = new List<(string, CalibrationReport, int?, bool?, string?)>();
-        var before = CalibrationEvaluation.Multiclass(new TemperatureCalibrator(1f), evalLogits, evalLabels, c, bins).Before!;
+        var before = CalibrationEvaluation.Multiclass(new TemperatureCalibrator(1f), evalLogits, evalLabels, c, bins, rule: rule).Before!;
         rows.Add(("uncalibrated", before, null, null, null));
         foreach (string method in methods)
         {
-            var options = method is "temperature" or "ets" ? device : default;
-            var fit = Calibrate.FitOne(method, fitLogits, fitLabels, c, penalty, options, fitFile, fitLabelsName);
-            rows.Add((method, CalibrationEvaluation.Multiclass(fit.Calibrator, evalLogits, evalLabels, c, bins).After, fit.Passes, fit.Converged, fit.Calibrator.ToJson()));
+            var fit = Calibrate.FitOne(method, fitLogits, fitLabels, c, penalty, device, fitFile, fitLabelsName);
+            rows.Add((method, CalibrationEvaluation.Multiclass(fit.Calibrator, evalLogits, evalLabels, c, bins, rule: rule).After, fit.Passes, fit.Converged, fit.Calibrator.ToJson()));
         }
         return rows;
     }
 
     /// <summary>Binary: --fit-scores/--fit-labels and --eval-scores/--eval-labels, the raw scores' row only if they are probabilities.</summary>
-    private static List<(string Method, CalibrationReport Report, int? Passes, bool? Converged, string? Calibrator)> Binary(Arguments a, string[] methods, int bins,
+    private static List<(string Method, CalibrationReport Report, int? Passes, bool? Converged, string? Calibrator)> Binary(Arguments a, string[] methods, int bins, BinningRule rule,
         out long fitN, out long evalN, out string fitName, out string evalName, out int classes)
     {
         foreach (string option in new[] { "--fit-logits", "--fit-probs", "--eval-logits", "--eval-probs", "--lambda", "--mu" })
@@ -114,10 +114,10 @@ public static class Compare
         (fitN, evalN, fitName, evalName, classes) = (scores.Length, heldOut.Length, fitScores, evalScores, 2);
         var rows = new List<(string, CalibrationReport, int?, bool?, string?)>();
         var fitted = methods.Select(m => (m, Calibrate.FitBinary(m, scores, labels, a.Int("--bins", 15, 1, 100_000), fitScores, fitLabels))).ToArray();
-        var first = CalibrationEvaluation.Binary(fitted[0].Item2, heldOut, heldOutLabels, bins);
+        var first = CalibrationEvaluation.Binary(fitted[0].Item2, heldOut, heldOutLabels, bins, rule);
         if (first.Before is { } raw) rows.Add(("uncalibrated", raw, null, null, null));
         foreach (var (method, calibrator) in fitted)
-            rows.Add((method, CalibrationEvaluation.Binary(calibrator, heldOut, heldOutLabels, bins).After, null, null, calibrator.ToJson()));
+            rows.Add((method, CalibrationEvaluation.Binary(calibrator, heldOut, heldOutLabels, bins, rule).After, null, null, calibrator.ToJson()));
         return rows;
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class CalibrationAccumulator
     private bool AddOnDevice(string op, AcceleratorStream stream, long rows, int classes, ArrayView<int> labels, RowRule rule, Action<DeviceOutputs> perRow)
     {
         if (rows == 0) return true;
-        CheckLabelsOnDevice(op, stream, labels, classes);
+        DeviceChecks.Labels(op, stream, labels, classes);
         // one allocation for the four per-row outputs
         using var results = stream.Accelerator.Allocate1D<float>(4 * rows);
         var v = results.View;
@@ -72,24 +72,6 @@ public sealed partial class CalibrationAccumulator
         stream.Synchronize();
         AddResults(op, classes, rule, confidence, correct, nll, brier);
         return true;
-    }
-
-    /// <summary>Throws like the host overloads if a label on the device is outside [0, classes); copies back one number (two on error).</summary>
-    private static void CheckLabelsOnDevice(string op, AcceleratorStream stream, ArrayView<int> labels, int classes)
-    {
-        var accelerator = stream.Accelerator;
-        using var first = accelerator.Allocate1D(new[] { long.MaxValue });
-        var kernel = GpuRows.Load(accelerator, "FastCalib.DeviceBinning.FirstBadLabel",
-            static a => a.LoadKernel<ArrayView<int>, int, ArrayView<long>>(DeviceBinning.FirstBadLabel));
-        kernel(stream, GpuRows.ThreadPerRow(accelerator, labels.Length), labels, classes, first.View);
-        var bad = new long[1];
-        first.View.CopyToCPU(stream, bad);
-        stream.Synchronize();
-        if (bad[0] == long.MaxValue) return;
-        var value = new int[1];
-        labels.SubView(bad[0], 1).CopyToCPU(stream, value);
-        stream.Synchronize();
-        throw new ArgumentOutOfRangeException("labels", value[0], $"{op}: labels[{bad[0]}] is {value[0]}; labels must be in [0, {classes}).");
     }
 
     /// <summary>Bins per-row results on the device with <see cref="DeviceBinning"/>, in launches of at most 2^22 rows.</summary>

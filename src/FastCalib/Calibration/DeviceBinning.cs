@@ -24,24 +24,6 @@ internal static class DeviceBinning
 
 
     /// <summary>
-    /// Finds the first label outside [0, <paramref name="classes"/>): <paramref name="first"/>[0] (which must start at
-    /// long.MaxValue) receives its row. Labels are checked on the device so that they need not be copied back.
-    /// </summary>
-    [GpuKernelEntry]
-    public static void FirstBadLabel(ArrayView<int> labels, int classes, ArrayView<long> first)
-    {
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < labels.Length; i += stride)
-        {
-            if ((uint)labels[i] >= (uint)classes)
-            {
-                Atomic.Min(ref first[0], i);
-                return;
-            }
-        }
-    }
-
-    /// <summary>
     /// Bins rows [0, rows) of per-row results into <paramref name="state"/> (laid out by <paramref name="layout"/>) and
     /// <paramref name="scores"/> (the NLL terms' <see cref="ExactSum"/> buckets, then the Brier terms').
     /// <paramref name="invalid"/>[0] receives the smallest invalid row (confidence NaN or outside [0, 1], NaN score)

@@ -1,4 +1,6 @@
 using FastCalib.Kernels.Internals;
+using ILGPU;
+using ILGPU.Runtime;
 
 namespace FastCalib;
 
@@ -40,33 +42,71 @@ internal readonly record struct AffineLayout(int Classes, bool Full, bool LogSof
 internal unsafe delegate void FitBlock(float* z, int* y, long firstRow, long rows);
 
 /// <summary>
-/// The rows a fit passes over, block by block and in order each time: all in memory, or a file read again on every
-/// pass (the tool's). Blocks must hold checked data: finite logits, labels in [0, classes).
+/// The rows a fit passes over, in the same order on every pass: host memory visited block by block
+/// (<see cref="HostRows"/>) or a device view (<see cref="DeviceRows"/>). Rows must hold checked data: finite logits,
+/// labels in [0, classes).
 /// </summary>
-internal interface IFitRows
+internal abstract class FitRows
 {
-    long Rows { get; }
+    public abstract long Rows { get; }
 
-    void ForEachBlock(FitBlock visit);
+    /// <summary>One pass: the float64 sums of <paramref name="layout"/>'s slots at θ, over all rows.</summary>
+    public abstract double[] Sums(in AffineLayout layout, double[] theta, (bool Simd, int Width, int Threads) cpu);
+
+    /// <summary>Rows k · Rows / count for k below <paramref name="count"/>, row-major (a full matrix's Hessian sample).</summary>
+    public abstract float[] Sample(long count, int classes);
+}
+
+/// <summary>Rows in host memory, all in memory or a file read again on every pass (the tool's), visited block by block.</summary>
+internal abstract unsafe class HostRows : FitRows
+{
+    public abstract void ForEachBlock(FitBlock visit);
+
+    /// <summary>The blocks' sums of <see cref="AffineScaling.Pass"/>, added in block order.</summary>
+    public override double[] Sums(in AffineLayout layout, double[] theta, (bool Simd, int Width, int Threads) cpu)
+    {
+        var shape = layout;
+        var sums = new double[layout.Slots];
+        ForEachBlock((z, y, _, n) =>
+        {
+            double[] block = AffineScaling.Pass(z, y, n, shape, theta, cpu.Simd, cpu.Width, cpu.Threads);
+            for (int k = 0; k < sums.Length; k++) sums[k] += block[k];
+        });
+        return sums;
+    }
+
+    /// <summary>The sampled rows, copied in one visit.</summary>
+    public override float[] Sample(long count, int classes)
+    {
+        long rows = Rows;
+        var z = new float[count * classes];
+        long k = 0;
+        ForEachBlock((block, _, first, n) =>
+        {
+            for (; k < count && k * rows / count < first + n; k++)
+                new ReadOnlySpan<float>(block + (k * rows / count - first) * classes, classes).CopyTo(z.AsSpan((int)(k * classes), classes));
+        });
+        return z;
+    }
 }
 
 /// <summary>Rows in memory: one block.</summary>
-internal sealed unsafe class PinnedRows(float* z, int* y, long rows) : IFitRows
+internal sealed unsafe class PinnedRows(float* z, int* y, long rows) : HostRows
 {
-    public long Rows => rows;
+    public override long Rows => rows;
 
-    public void ForEachBlock(FitBlock visit) => visit(z, y, 0, rows);
+    public override void ForEachBlock(FitBlock visit) => visit(z, y, 0, rows);
 }
 
 /// <summary>One checked block of rows as spans: logits, labels and the block's first row.</summary>
 internal delegate void SpanFitBlock(ReadOnlySpan<float> z, ReadOnlySpan<int> y, long firstRow);
 
 /// <summary>Rows produced block by block as spans (a file read chunk by chunk), pinned for the passes.</summary>
-internal sealed unsafe class StreamedRows(long rows, Action<SpanFitBlock> forEachBlock) : IFitRows
+internal sealed unsafe class StreamedRows(long rows, Action<SpanFitBlock> forEachBlock) : HostRows
 {
-    public long Rows => rows;
+    public override long Rows => rows;
 
-    public void ForEachBlock(FitBlock visit) => forEachBlock((z, y, first) =>
+    public override void ForEachBlock(FitBlock visit) => forEachBlock((z, y, first) =>
     {
         fixed (float* zz = z)
         fixed (int* yy = y)
@@ -109,13 +149,16 @@ internal static unsafe class AffineScaling
 
     internal readonly record struct Result(double[] Theta, double NllBefore, double NllAfter, int Passes, int Iterations, bool Converged);
 
-    /// <summary>Fits θ on host logits [rows, classes] (already checked); the starting point is the identity map.</summary>
-    internal static Result Fit(IFitRows source, in AffineLayout layout, OdirPenalty penalty, ComputeOptions options)
+    /// <summary>
+    /// Fits θ on checked logits [rows, classes] from the identity map, with passes of <paramref name="cpu"/>'s CPU path
+    /// over host rows (device rows always pass in float64, as the scalar path).
+    /// </summary>
+    internal static Result Fit(FitRows source, in AffineLayout layout, OdirPenalty penalty, (bool Simd, int Width, int Threads) cpu)
     {
-        var cpu = options.ResolveCpu();
         long rows = source.Rows;
         // a full matrix's Hessian sample, gathered once: evenly spaced rows k · rows / sample
-        var (sampleZ, sampleRows) = layout.Hessian ? (Array.Empty<float>(), 0L) : Sample(source, layout.Classes);
+        long sampleRows = layout.Hessian ? 0 : Math.Min(rows, SampleRows);
+        float[] sampleZ = layout.Hessian ? [] : source.Sample(sampleRows, layout.Classes);
         var shape = layout;
         int c = layout.Classes, count = layout.Parameters;
         double[] theta = new double[count];
@@ -203,7 +246,7 @@ internal static unsafe class AffineScaling
     {
         long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
         Check.PerRow(op, nameof(labels), labels.Length, rows);
-        CheckSettings(op, classes, full, penalty, options);
+        CheckSettings(op, classes, full, penalty);
         if (rows == 0)
             throw new ArgumentException($"{op}: there are no rows to fit on.", nameof(logits));
         int bad = labels.IndexOfAnyExceptInRange(0, classes - 1);
@@ -212,12 +255,48 @@ internal static unsafe class AffineScaling
         bad = Check.FirstNonFinite(logits);
         if (bad >= 0)
             throw new ArgumentException($"{op}: logits[{bad / classes}, {bad % classes}] is {logits[bad]}; fitting needs finite logits.", nameof(logits));
+        var layout = new AffineLayout(classes, full, logSoftmax, Hessian: !full);
+        if (options.Backend == Backend.Gpu)
+            return GpuHost.OnDevice(options, op, GpuHost.Shape(rows, classes), logits, nameof(logits), labels, nameof(labels),
+                (stream, z, y) => FitOnDevice(stream, z, y, layout, penalty, make));
         Result r;
         fixed (float* z = logits)
         fixed (int* y = labels)
-            r = Fit(new PinnedRows(z, y, rows), new AffineLayout(classes, full, logSoftmax, Hessian: !full), penalty, options);
-        return new MulticlassFit<T>(make(r.Theta), r.NllBefore, r.NllAfter, r.Passes, r.Iterations, r.Converged, Tolerance);
+            r = Fit(new PinnedRows(z, y, rows), layout, penalty, options.ResolveCpu());
+        return Wrap(r, make);
     }
+
+    /// <summary>
+    /// The same fit on device views: labels and logits are checked on the device, and every pass runs there
+    /// (<see cref="DeviceRows"/>, float64 like the scalar path); only the slot sums come back. Waits for the stream.
+    /// </summary>
+    public static MulticlassFit<T> Fit<T>(string op, AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes, bool full, bool logSoftmax,
+        OdirPenalty penalty, Func<double[], T> make) where T : MulticlassCalibrator
+    {
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        CheckSettings(op, classes, full, penalty);
+        if (rows == 0)
+            throw new ArgumentException($"{op}: there are no rows to fit on.", nameof(logits));
+        MulticlassFit<T> result = null!;
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () =>
+        {
+            DeviceChecks.Labels(op, stream, labels, classes);
+            DeviceChecks.Finite(op, stream, logits, classes, "fitting");
+            result = FitOnDevice(stream, logits, labels, new AffineLayout(classes, full, logSoftmax, Hessian: !full), penalty, make);
+        });
+        return result;
+    }
+
+    private static MulticlassFit<T> FitOnDevice<T>(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, AffineLayout layout, OdirPenalty penalty,
+        Func<double[], T> make) where T : MulticlassCalibrator
+    {
+        using var source = new DeviceRows(stream, logits, labels, layout);
+        return Wrap(Fit(source, layout, penalty, (false, 0, 1)), make);
+    }
+
+    private static MulticlassFit<T> Wrap<T>(Result r, Func<double[], T> make) where T : MulticlassCalibrator =>
+        new(make(r.Theta), r.NllBefore, r.NllAfter, r.Passes, r.Iterations, r.Converged, Tolerance);
 
     /// <summary>
     /// Fits on rows streamed block by block (each block checked by the caller: finite logits, labels in range), as
@@ -226,13 +305,15 @@ internal static unsafe class AffineScaling
     internal static MulticlassFit<T> Fit<T>(string op, long rows, Action<SpanFitBlock> forEachBlock, int classes, bool full, bool logSoftmax,
         OdirPenalty penalty, ComputeOptions options, Func<double[], T> make) where T : MulticlassCalibrator
     {
-        CheckSettings(op, classes, full, penalty, options);
+        CheckSettings(op, classes, full, penalty);
+        if (options.Backend == Backend.Gpu)
+            throw new ArgumentException($"{op}: rows streamed from the host are fitted on the CPU; use the SIMD or scalar backend, or fit device views.", nameof(options));
         if (rows == 0) throw new ArgumentException($"{op}: there are no rows to fit on.", "logits");
-        var r = Fit(new StreamedRows(rows, forEachBlock), new AffineLayout(classes, full, logSoftmax, Hessian: !full), penalty, options);
-        return new MulticlassFit<T>(make(r.Theta), r.NllBefore, r.NllAfter, r.Passes, r.Iterations, r.Converged, Tolerance);
+        var r = Fit(new StreamedRows(rows, forEachBlock), new AffineLayout(classes, full, logSoftmax, Hessian: !full), penalty, options.ResolveCpu());
+        return Wrap(r, make);
     }
 
-    private static void CheckSettings(string op, int classes, bool full, OdirPenalty penalty, ComputeOptions options)
+    private static void CheckSettings(string op, int classes, bool full, OdirPenalty penalty)
     {
         if (classes < 2)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: calibration needs at least 2 classes, got {classes}.");
@@ -240,8 +321,6 @@ internal static unsafe class AffineScaling
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a full matrix is fitted for up to {MaxFullClasses} classes (its Hessian grows as C^4), got {classes}; use vector scaling or a temperature.");
         if (!(penalty.OffDiagonal >= 0 && penalty.Intercept >= 0 && double.IsFinite(penalty.OffDiagonal) && double.IsFinite(penalty.Intercept)))
             throw new ArgumentOutOfRangeException(nameof(penalty), penalty, $"{op}: the ODIR penalties must be finite and at least 0, got λ = {penalty.OffDiagonal}, μ = {penalty.Intercept}.");
-        if (options.Backend == Backend.Gpu)
-            throw new ArgumentException($"{op}: the GPU backend does not fit this calibrator yet; use the SIMD or scalar backend.", nameof(options));
     }
 
     /// <summary>θ as the saved weights (C scales, or the C x C matrix) and the C biases, in float.</summary>
@@ -297,16 +376,11 @@ internal static unsafe class AffineScaling
     internal readonly record struct Objective(double F, double Nll, double[] G, double[]? H, double[]? Blocks = null);
 
     /// <summary>One pass: <see cref="Objective"/> at <paramref name="theta"/>.</summary>
-    internal static Objective Evaluate(IFitRows source, AffineLayout layout, OdirPenalty penalty, double[] theta, (bool Simd, int Width, int Threads) cpu)
+    internal static Objective Evaluate(FitRows source, AffineLayout layout, OdirPenalty penalty, double[] theta, (bool Simd, int Width, int Threads) cpu)
     {
         int count = layout.Parameters;
         long rows = source.Rows;
-        var sums = new double[layout.Slots];
-        source.ForEachBlock((z, y, _, n) =>
-        {
-            double[] block = Pass(z, y, n, layout, theta, cpu.Simd, cpu.Width, cpu.Threads);
-            for (int k = 0; k < sums.Length; k++) sums[k] += block[k];
-        });
+        var sums = source.Sums(layout, theta, cpu);
         double nll = sums[0] / rows, f = nll;
         var g = new double[count];
         for (int k = 0; k < count; k++)
@@ -452,20 +526,6 @@ internal static unsafe class AffineScaling
             h[(c + i) * n + c + i] += sums[layout.DiagonalSlot + 2 * c + i] / rows;
         }
         return h;
-    }
-
-    /// <summary>Rows k · rows / sample of the source for k below sample = min(rows, <see cref="SampleRows"/>), copied in one visit.</summary>
-    private static (float[] Z, long Rows) Sample(IFitRows source, int c)
-    {
-        long rows = source.Rows, sample = Math.Min(rows, SampleRows);
-        var z = new float[sample * c];
-        long k = 0;
-        source.ForEachBlock((block, _, first, n) =>
-        {
-            for (; k < sample && k * rows / sample < first + n; k++)
-                new ReadOnlySpan<float>(block + (k * rows / sample - first) * c, c).CopyTo(z.AsSpan((int)(k * c), c));
-        });
-        return (z, sample);
     }
 
     /// <summary>

@@ -36,12 +36,20 @@ public static class CalibrationEvaluation
     /// Top-label metrics of softmax(logits) and of a multiclass calibrator's probabilities, the calibrated
     /// probabilities made and binned block by block (no [rows, classes] copy).
     /// </summary>
-    public static CalibrationComparison Multiclass(MulticlassCalibrator calibrator, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, int bins = 15, ComputeOptions options = default)
+    /// <param name="calibrator">The fitted calibrator.</param>
+    /// <param name="logits">Held-out row-major [rows, classes] logits.</param>
+    /// <param name="labels">One label per row, in [0, classes).</param>
+    /// <param name="classes">Classes per row.</param>
+    /// <param name="bins">Equal-width confidence bins.</param>
+    /// <param name="options">Backend and threads of the calibrator and the accumulators.</param>
+    /// <param name="rule">Which bin a confidence on an edge belongs to (torchmetrics' rule by default).</param>
+    public static CalibrationComparison Multiclass(MulticlassCalibrator calibrator, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, int bins = 15,
+        ComputeOptions options = default, BinningRule rule = BinningRule.TorchMetrics)
     {
         ArgumentNullException.ThrowIfNull(calibrator);
-        var before = new CalibrationAccumulator(bins);
+        var before = new CalibrationAccumulator(bins, rule);
         before.AddLogits(logits, labels, classes, 1f, options);
-        var after = new CalibrationAccumulator(bins);
+        var after = new CalibrationAccumulator(bins, rule);
         int blockRows = Math.Max(1, (1 << 18) / classes);
         float[] buffer = System.Buffers.ArrayPool<float>.Shared.Rent(blockRows * classes);
         try
@@ -62,11 +70,11 @@ public static class CalibrationEvaluation
     }
 
     /// <summary>Binary metrics of the scores and of the calibrator's output, with int64 targets (0 or 1).</summary>
-    /// <inheritdoc cref="Binary(BinaryCalibrator, ReadOnlySpan{float}, ReadOnlySpan{int}, int)"/>
-    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, int bins = 15)
+    /// <inheritdoc cref="Binary(BinaryCalibrator, ReadOnlySpan{float}, ReadOnlySpan{int}, int, BinningRule)"/>
+    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, int bins = 15, BinningRule rule = BinningRule.TorchMetrics)
     {
         using var t = NarrowedLabels.Targets("CalibrationEvaluation.Binary", nameof(targets), targets);
-        return Binary(calibrator, scores, t.Span, bins);
+        return Binary(calibrator, scores, t.Span, bins, rule);
     }
 
     /// <summary>
@@ -75,17 +83,29 @@ public static class CalibrationEvaluation
     /// </summary>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
-    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins = 15)
+    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins = 15) =>
+        Binary(calibrator, scores, targets, bins, BinningRule.TorchMetrics);
+
+    /// <summary>
+    /// <see cref="Binary(BinaryCalibrator, ReadOnlySpan{float}, ReadOnlySpan{int}, int)"/> with a binning rule: which bin
+    /// a confidence on an edge belongs to.
+    /// </summary>
+    /// <param name="calibrator">The fitted calibrator.</param>
+    /// <param name="scores">Held-out scores.</param>
+    /// <param name="targets">One 0/1 target per score.</param>
+    /// <param name="bins">Equal-width confidence bins.</param>
+    /// <param name="rule">The binning rule.</param>
+    public static CalibrationComparison Binary(BinaryCalibrator calibrator, ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, int bins, BinningRule rule)
     {
         ArgumentNullException.ThrowIfNull(calibrator);
         Check.SameLength("CalibrationEvaluation.Binary", nameof(targets), targets.Length, nameof(scores), scores.Length);
         CalibrationAccumulator? before = null;
         if (scores.Length > 0 && System.Numerics.Tensors.TensorPrimitives.Min(scores) >= 0 && System.Numerics.Tensors.TensorPrimitives.Max(scores) <= 1)
         {
-            before = new CalibrationAccumulator(bins);
+            before = new CalibrationAccumulator(bins, rule);
             before.AddBinary(scores, targets);
         }
-        var after = new CalibrationAccumulator(bins);
+        var after = new CalibrationAccumulator(bins, rule);
         after.AddBinary(calibrator.Apply(scores), targets);
         return new CalibrationComparison(before?.Report(), after.Report());
     }

@@ -1,6 +1,7 @@
-using System.Buffers;
 using System.Numerics.Tensors;
 using FastCalib.Kernels.Internals;
+using ILGPU;
+using ILGPU.Runtime;
 
 namespace FastCalib;
 
@@ -18,17 +19,54 @@ internal static unsafe class EnsembleTemperature
 
     public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options)
     {
+        const string op = "EnsembleTemperatureCalibrator.Fit";
+        if (options.Backend == Backend.Gpu)
+            return GpuHost.OnDevice(options, op, GpuHost.Shape(logits.Length / Math.Max(classes, 1), classes), logits, nameof(logits), labels, nameof(labels),
+                (stream, z, y) => Fit(stream, z, y, classes));
         var temperature = TemperatureScaling.Fit(logits, labels, classes, options);
         long rows = logits.Length / classes;
         var tempered = new double[rows];
         var raw = new double[rows];
-        var (simd, width, threads) = options.Backend == Backend.Gpu ? ComputeOptions.For(Backend.Simd).ResolveCpu() : options.ResolveCpu();
+        var (simd, width, threads) = options.ResolveCpu();
         fixed (float* z = logits)
         fixed (int* y = labels)
         {
             LabelProbabilities(z, y, rows, classes, 1 / temperature.Temperature, simd, width, threads, tempered);
             LabelProbabilities(z, y, rows, classes, 1, simd, width, threads, raw);
         }
+        return Mixture(temperature, tempered, raw, classes);
+    }
+
+    /// <summary>
+    /// The same fit on device views: T* by the device temperature fit, each row's two label probabilities by the
+    /// temperature kernel on the device (4 bytes a row come back for each), the weights on the host. Waits for the stream.
+    /// </summary>
+    public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes)
+    {
+        const string op = "EnsembleTemperatureCalibrator.Fit";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.PerRow(op, nameof(labels), labels.Length, rows);
+        var temperature = TemperatureScaling.Fit(stream, logits, labels, classes);
+        var tempered = new double[rows];
+        var raw = new double[rows];
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () =>
+        {
+            using var perRow = stream.Accelerator.Allocate1D<float>(3 * rows);
+            var nll = new float[rows];
+            foreach (var (beta, result) in new[] { (1 / temperature.Temperature, tempered), (1f, raw) })
+            {
+                TemperatureKernels.NllDerivativesKernel.Gpu(stream, logits, labels, beta, perRow.View.SubView(0, rows), perRow.View.SubView(rows, rows), perRow.View.SubView(2 * rows, rows), rows, classes);
+                perRow.View.SubView(0, rows).CopyToCPU(stream, nll);
+                stream.Synchronize();
+                for (long i = 0; i < rows; i++) result[i] = Math.Exp(-nll[i]);
+            }
+        });
+        return Mixture(temperature, tempered, raw, classes);
+    }
+
+    /// <summary>The mixture weights minimising the mean NLL, from each row's label probability at T* and at 1.</summary>
+    private static MulticlassFit<EnsembleTemperatureCalibrator> Mixture(TemperatureFit temperature, double[] tempered, double[] raw, int classes)
+    {
         double uniform = 1.0 / classes;
         double[] best = Minimum(tempered, raw, uniform);
         var weights = new[] { (float)best[0], (float)best[1], 0f };
@@ -43,26 +81,19 @@ internal static unsafe class EnsembleTemperature
         const string op = "EnsembleTemperatureCalibrator.Apply";
         long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
         Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
+        Check.NoOverlap(op, nameof(probabilities), probabilities, nameof(logits), logits, inPlaceAllowed: true);
         float w0 = calibrator.Weights[0], w1 = calibrator.Weights[1], floor = calibrator.Weights[2] / classes;
-        int blockRows = Math.Max(1, (1 << 16) / classes);
-        float[] buffer = ArrayPool<float>.Shared.Rent(blockRows * classes);
-        try
-        {
-            for (long start = 0; start < rows; start += blockRows)
-            {
-                int n = (int)Math.Min(blockRows, rows - start) * classes, offset = (int)(start * classes);
-                var tempered = buffer.AsSpan(0, n);
-                var output = probabilities.Slice(offset, n);
-                // the tempered softmax first: the output may be the logits themselves
-                Softmax.Forward(logits.Slice(offset, n), tempered, classes, calibrator.Temperature, options);
-                Softmax.Forward(logits.Slice(offset, n), output, classes, 1f, options);
-                for (int k = 0; k < n; k++) output[k] = w0 * tempered[k] + w1 * output[k] + floor;
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(buffer);
-        }
+        TemperatureKernels.EnsembleProbabilitiesKernel.Host(options, op, rows, classes, logits, probabilities, 1 / calibrator.Temperature, w0, w1, floor);
+    }
+
+    /// <summary>The same on device views (may be the same view).</summary>
+    public static void Apply(EnsembleTemperatureCalibrator calibrator, AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes)
+    {
+        const string op = "EnsembleTemperatureCalibrator.Apply";
+        long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
+        Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(logits), logits.Length);
+        float w0 = calibrator.Weights[0], w1 = calibrator.Weights[1], floor = calibrator.Weights[2] / classes;
+        TemperatureKernels.EnsembleProbabilitiesKernel.Device(stream, op, rows, classes, logits, probabilities, 1 / calibrator.Temperature, w0, w1, floor);
     }
 
     /// <summary>softmax(β z)_y of every row, from the temperature kernel's per-row NLL.</summary>

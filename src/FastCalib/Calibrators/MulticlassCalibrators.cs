@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ILGPU;
+using ILGPU.Runtime;
 
 namespace FastCalib;
 
@@ -24,6 +26,12 @@ public abstract record MulticlassCalibrator
 
     /// <summary>Writes calibrated probabilities of <paramref name="logits"/> [rows, classes] into <paramref name="probabilities"/> (same shape; may be the same span).</summary>
     public abstract void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default);
+
+    /// <summary>
+    /// The same on device views, on <paramref name="stream"/>'s accelerator (<paramref name="probabilities"/> may be
+    /// <paramref name="logits"/> itself).
+    /// </summary>
+    public abstract void Apply(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes);
 
     /// <summary>The calibrator as JSON, with a "kind" field naming its type.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -60,6 +68,10 @@ public sealed record TemperatureCalibrator(float Temperature) : MulticlassCalibr
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         Softmax.Forward(logits, probabilities, classes, Temperature, options);
 
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes) =>
+        Softmax.Forward(stream, logits, probabilities, classes, Temperature);
+
     private protected override string? Invalid() =>
         float.IsFinite(Temperature) && Temperature > 0 ? null : $"the temperature must be finite and greater than 0, got {Temperature}";
 }
@@ -93,7 +105,7 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
     /// <param name="logits">Row-major [rows, classes] logits; must be finite.</param>
     /// <param name="labels">One label per row, in [0, classes).</param>
     /// <param name="classes">Classes, at least 2.</param>
-    /// <param name="options">Scalar or SIMD backend and threads (the GPU backend is not supported yet).</param>
+    /// <param name="options">Backend and threads (scalar or SIMD on the CPU); the GPU backend uploads the data and fits on the device, as the device-view overload does.</param>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<VectorScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default) =>
@@ -121,9 +133,22 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
     public static MulticlassFit<VectorScalingCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, ComputeOptions options = default) =>
         TensorFits.Of("VectorScalingCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, options));
 
+    /// <summary>
+    /// The same fit on device views, on <paramref name="stream"/>'s accelerator: labels and logits are checked there,
+    /// and each pass is one device kernel in float64 (as the scalar backend) of which only the sums come back. Waits
+    /// for the stream.
+    /// </summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/>
+    public static MulticlassFit<VectorScalingCalibrator> Fit(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes) =>
+        AffineScaling.Fit("VectorScalingCalibrator.Fit", stream, logits, labels, classes, full: false, logSoftmax: false, default, theta => From(theta, classes));
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("VectorScalingCalibrator.Apply", logits, probabilities, classes, Scale, Bias, full: false, logSoftmax: false, options);
+
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes) =>
+        AffineDevice.Apply("VectorScalingCalibrator.Apply", stream, logits, probabilities, classes, Scale, Bias, full: false, logSoftmax: false);
 
     /// <summary>The calibrator of fitted parameters θ (weights, then biases).</summary>
     internal static VectorScalingCalibrator From(double[] theta, int classes)
@@ -157,7 +182,7 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
     /// <param name="labels">One label per row, in [0, classes).</param>
     /// <param name="classes">Classes, 2 to 32.</param>
     /// <param name="penalty">The ODIR penalty (default none: plain maximum likelihood).</param>
-    /// <param name="options">Scalar or SIMD backend and threads (the GPU backend is not supported yet).</param>
+    /// <param name="options">Backend and threads (scalar or SIMD on the CPU); the GPU backend uploads the data and fits on the device, as the device-view overload does.</param>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<MatrixScalingCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, OdirPenalty penalty = default, ComputeOptions options = default) =>
@@ -185,9 +210,22 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
     public static MulticlassFit<MatrixScalingCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, OdirPenalty penalty = default, ComputeOptions options = default) =>
         TensorFits.Of("MatrixScalingCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, penalty, options));
 
+    /// <summary>
+    /// The same fit on device views, on <paramref name="stream"/>'s accelerator: labels and logits are checked there,
+    /// and each pass is one device kernel in float64 (as the scalar backend) of which only the sums come back. Waits
+    /// for the stream.
+    /// </summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
+    public static MulticlassFit<MatrixScalingCalibrator> Fit(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes, OdirPenalty penalty = default) =>
+        AffineScaling.Fit("MatrixScalingCalibrator.Fit", stream, logits, labels, classes, full: true, logSoftmax: false, penalty, theta => From(theta, classes));
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("MatrixScalingCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: false, options);
+
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes) =>
+        AffineDevice.Apply("MatrixScalingCalibrator.Apply", stream, logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: false);
 
     /// <summary>The calibrator of fitted parameters θ (weights, then biases).</summary>
     internal static MatrixScalingCalibrator From(double[] theta, int classes)
@@ -242,9 +280,22 @@ public sealed record DirichletCalibrator(float[] Weights, float[] Bias) : Multic
     public static MulticlassFit<DirichletCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, OdirPenalty penalty = default, ComputeOptions options = default) =>
         TensorFits.Of("DirichletCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, penalty, options));
 
+    /// <summary>
+    /// The same fit on device views, on <paramref name="stream"/>'s accelerator: labels and logits are checked there,
+    /// and each pass is one device kernel in float64 (as the scalar backend) of which only the sums come back. Waits
+    /// for the stream.
+    /// </summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, OdirPenalty, ComputeOptions)"/>
+    public static MulticlassFit<DirichletCalibrator> Fit(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes, OdirPenalty penalty = default) =>
+        AffineScaling.Fit("DirichletCalibrator.Fit", stream, logits, labels, classes, full: true, logSoftmax: true, penalty, theta => From(theta, classes));
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         AffineScaling.Apply("DirichletCalibrator.Apply", logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: true, options);
+
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes) =>
+        AffineDevice.Apply("DirichletCalibrator.Apply", stream, logits, probabilities, classes, Weights, Bias, full: true, logSoftmax: true);
 
     /// <summary>The calibrator of fitted parameters θ (weights, then biases).</summary>
     internal static DirichletCalibrator From(double[] theta, int classes)
@@ -277,7 +328,7 @@ public sealed record EnsembleTemperatureCalibrator(float Temperature, float[] We
     /// <param name="logits">Row-major [rows, classes] logits; must be finite.</param>
     /// <param name="labels">One label per row, in [0, classes).</param>
     /// <param name="classes">Classes, at least 2.</param>
-    /// <param name="options">Scalar or SIMD backend and threads.</param>
+    /// <param name="options">Backend and threads (scalar or SIMD on the CPU); the GPU backend uploads the data and fits on the device, as the device-view overload does.</param>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
     public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, ComputeOptions options = default) =>
@@ -304,9 +355,21 @@ public sealed record EnsembleTemperatureCalibrator(float Temperature, float[] We
     public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(in ReadOnlyTensorSpan<float> logits, ReadOnlySpan<long> labels, ComputeOptions options = default) =>
         TensorFits.Of("EnsembleTemperatureCalibrator.Fit", logits, labels, (z, y, classes) => Fit(z, y, classes, options));
 
+    /// <summary>
+    /// The same fit on device views, on <paramref name="stream"/>'s accelerator: T* and each row's two label
+    /// probabilities are computed there (8 bytes a row come back), the weights on the host. Waits for the stream.
+    /// </summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, int, ComputeOptions)"/>
+    public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes) =>
+        EnsembleTemperature.Fit(stream, logits, labels, classes);
+
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> logits, Span<float> probabilities, int classes, ComputeOptions options = default) =>
         EnsembleTemperature.Apply(this, logits, probabilities, classes, options);
+
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> logits, ArrayView<float> probabilities, int classes) =>
+        EnsembleTemperature.Apply(this, stream, logits, probabilities, classes);
 
     /// <summary>Equal when every parameter is (the arrays compared element by element, not by reference).</summary>
     public bool Equals(EnsembleTemperatureCalibrator? other) => other is not null && Temperature.Equals(other.Temperature) && Weights.AsSpan().SequenceEqual(other.Weights);

@@ -32,4 +32,19 @@ internal static partial class TemperatureKernels
         max = top;
         sum = total;
     }
+
+    /// <summary>
+    /// Ensemble temperature scaling's mixture w₀ softmax(z / T) + w₁ softmax(z) + floor (floor = w₂ / C), in one
+    /// traversal for the normalisers and one for the output (which may be z itself).
+    /// </summary>
+    [RowKernel]
+    internal static void EnsembleProbabilities(ReadOnlyRow z, Row p, float invT, float w0, float w1, float floor)
+    {
+        float max = Rows.Max(z, v => v);
+        float tempered = Rows.Sum(z, v => MathF.Exp((v - max) * invT));
+        float raw = Rows.Sum(z, v => MathF.Exp(v - max));
+        float a = w0 / tempered;
+        float b = w1 / raw;
+        Rows.Map(p, z, v => a * MathF.Exp((v - max) * invT) + b * MathF.Exp(v - max) + floor);
+    }
 }

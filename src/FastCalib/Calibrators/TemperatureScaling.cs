@@ -124,20 +124,20 @@ public static unsafe class TemperatureScaling
         return Fit(logits, y.Span, options);
     }
 
-    /// <summary>Fits T* on data already on a device (the labels are copied back once to be checked).</summary>
+    /// <summary>Fits T* on data already on a device (labels and logits are checked there, as the host overloads check them).</summary>
     public static TemperatureFit Fit(AcceleratorStream stream, ArrayView<float> logits, ArrayView<int> labels, int classes)
     {
         const string op = "TemperatureScaling.Fit";
         long rows = Check.Rows(op, nameof(logits), logits.Length, classes);
         Check.PerRow(op, nameof(labels), labels.Length, rows);
-        var host = new int[rows];
-        labels.CopyToCPU(stream, host);
-        stream.Synchronize();
-        CheckLabels(op, host, classes);
+        if (classes < 2)
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a temperature needs at least 2 classes, got {classes}.");
         if (rows == 0) throw new ArgumentException($"{op}: there are no rows to fit a temperature on.", nameof(logits));
         TemperatureFit result = default!;
         GpuHost.Launch(op, stream, GpuHost.Shape(rows, classes), () =>
         {
+            DeviceChecks.Labels(op, stream, labels, classes);
+            DeviceChecks.Finite(op, stream, logits, classes, "temperature fitting");
             using var perRow = stream.Accelerator.Allocate1D<float>(3 * rows);
             using var totals = stream.Accelerator.Allocate1D<double>(3);
             var perRowView = perRow.View;

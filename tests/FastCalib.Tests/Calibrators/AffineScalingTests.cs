@@ -1,15 +1,17 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Xunit;
 
 namespace FastCalib.Tests.Calibrators;
 
 /// <summary>
 /// Vector scaling, matrix scaling and Dirichlet calibration against <see cref="AffineOracle"/>'s float64 optimum on
-/// every CPU path; recovery of the parameters data were drawn from; the pass's gradient and Hessian vs finite
+/// every path (the GPU backend on ILGPU's CPU accelerator, and CUDA where there is a device); recovery of the parameters data were drawn from; the pass's gradient and Hessian vs finite
 /// differences of the oracle's objective; saved and loaded calibrators; bad data.
 /// </summary>
 public class AffineScalingTests
 {
-    public static IEnumerable<object[]> CpuPaths() => Paths.All.Where(p => p.Options.Backend != Backend.Gpu).Select(p => new object[] { p });
+    public static IEnumerable<object[]> AllPaths() => Paths.AllData;
 
     public enum Kind { Vector, Matrix, Dirichlet }
 
@@ -51,7 +53,7 @@ public class AffineScalingTests
         new(f.Calibrator, f.NllBefore, f.NllAfter, f.Passes, f.Iterations, f.Converged, f.Tolerance);
 
     [Theory]
-    [MemberData(nameof(CpuPaths))]
+    [MemberData(nameof(AllPaths))]
     public void Fits_reach_the_float64_optimum_of_their_objective(KernelPath path)
     {
         var cases = new (Kind Kind, int Rows, int Classes, OdirPenalty Penalty)[]
@@ -86,7 +88,7 @@ public class AffineScalingTests
         var (z, y) = Drawn(rows, c, 77);
         var oracle = new AffineOracle(z, y, c, full: false, logSoftmax: false);
         double optimum = oracle.Objective(oracle.Optimum());
-        foreach (var path in Paths.All.Where(p => p.Options.Backend != Backend.Gpu))
+        foreach (var path in Paths.All)
         {
             var (theta, fit) = FitOf(Kind.Vector, z, y, c, default, path.Options);
             double ours = oracle.Objective(theta);
@@ -180,12 +182,22 @@ public class AffineScalingTests
         var random = new Random(9);
         var theta = oracle.Identity().Select(v => v + 0.3 * TestData.Normal(random)).ToArray();
         var layout = new AffineLayout(c, kind != Kind.Vector, kind == Kind.Dirichlet, kind == Kind.Vector);
-        foreach (var path in Paths.All.Where(p => p.Options.Backend != Backend.Gpu))
+        foreach (var path in Paths.All)
         {
             AffineScaling.Objective at;
-            fixed (float* zz = z)
-            fixed (int* yy = y)
-                at = AffineScaling.Evaluate(new PinnedRows(zz, yy, rows), layout, new OdirPenalty(lambda, mu), theta, path.Options.ResolveCpu());
+            if (path.Options.Accelerator is { } accelerator)
+            {
+                using var dz = accelerator.Allocate1D(z);
+                using var dy = accelerator.Allocate1D(y);
+                using var onDevice = new DeviceRows(accelerator.DefaultStream, dz.View, dy.View, layout);
+                at = AffineScaling.Evaluate(onDevice, layout, new OdirPenalty(lambda, mu), theta, default);
+            }
+            else
+            {
+                fixed (float* zz = z)
+                fixed (int* yy = y)
+                    at = AffineScaling.Evaluate(new PinnedRows(zz, yy, rows), layout, new OdirPenalty(lambda, mu), theta, path.Options.ResolveCpu());
+            }
             Assert.Equal(oracle.Objective(theta), at.F, 1e-5);
             var (g, h) = oracle.Derivatives(theta);
             for (int k = 0; k < theta.Length; k++)
@@ -275,7 +287,7 @@ public class AffineScalingTests
         var random = new Random(13);
         var huge = Enumerable.Range(0, 300 * c).Select(_ => (float)(1e4 * (2 * random.NextDouble() - 1))).ToArray();
         var labels = Enumerable.Range(0, 300).Select(_ => random.Next(c)).ToArray();
-        foreach (var path in Paths.All.Where(p => p.Options.Backend != Backend.Gpu))
+        foreach (var path in Paths.All)
             foreach (var kind in new[] { Kind.Vector, Kind.Matrix, Kind.Dirichlet })
             {
                 foreach (var (z, y) in new[] { (huge, labels), (huge[..c], labels[..1]), (huge, new int[300]) })
@@ -296,11 +308,11 @@ public class AffineScalingTests
     }
 
     /// <summary>Rows visited in several blocks (as the tool streams a file) give the fit of the rows in one block.</summary>
-    private sealed unsafe class SplitRows(float* z, int* y, long rows, int c, long block) : IFitRows
+    private sealed unsafe class SplitRows(float* z, int* y, long rows, int c, long block) : HostRows
     {
-        public long Rows => rows;
+        public override long Rows => rows;
 
-        public void ForEachBlock(FitBlock visit)
+        public override void ForEachBlock(FitBlock visit)
         {
             for (long start = 0; start < rows; start += block) visit(z + start * c, y + start, start, Math.Min(block, rows - start));
         }
@@ -318,8 +330,8 @@ public class AffineScalingTests
         fixed (float* zz = z)
         fixed (int* yy = y)
         {
-            var whole = AffineScaling.Fit(new PinnedRows(zz, yy, rows), layout, default, default);
-            var split = AffineScaling.Fit(new SplitRows(zz, yy, rows, c, 1000), layout, default, default);
+            var whole = AffineScaling.Fit(new PinnedRows(zz, yy, rows), layout, default, default(ComputeOptions).ResolveCpu());
+            var split = AffineScaling.Fit(new SplitRows(zz, yy, rows, c, 1000), layout, default, default(ComputeOptions).ResolveCpu());
             var oracle = new AffineOracle(z, y, c, kind != Kind.Vector, kind == Kind.Dirichlet);
             Assert.True(split.Converged);
             Assert.Equal(oracle.Objective(whole.Theta), oracle.Objective(split.Theta), 1e-10);
@@ -363,8 +375,84 @@ public class AffineScalingTests
         Assert.Contains("[1, 0]", Assert.Throws<ArgumentException>(() => DirichletCalibrator.Fit([1f, 2f, float.NaN, 0f], [0, 1], 2)).Message);
         Assert.Equal("penalty", Assert.Throws<ArgumentOutOfRangeException>(() => MatrixScalingCalibrator.Fit([1f, 2f], [0], 2, new OdirPenalty(-1, 0))).ParamName);
         Assert.Equal("classes", Assert.Throws<ArgumentOutOfRangeException>(() => MatrixScalingCalibrator.Fit(new float[33], [0], 33)).ParamName);
-        Assert.Equal("options", Assert.Throws<ArgumentException>(() => VectorScalingCalibrator.Fit([1f, 2f], [0], 2, ComputeOptions.For(Backend.Gpu))).ParamName);
     }
+
+    /// <summary>
+    /// Fits on device views reach the scalar path's optimum (both pass in float64; only the order of the sums
+    /// differs), apply as the float64 model (in place too, every output written), and check labels and logits on the
+    /// device with the host's errors.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(GpuAccelerators))]
+    public void Device_views_fit_and_apply_as_the_scalar_path(string name)
+    {
+        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        Skip.If(accelerator is null, Paths.NoCuda);
+        var stream = accelerator!.DefaultStream;
+        var scalar = new ComputeOptions { Backend = Backend.Scalar, MaxThreads = 1 };
+        foreach (var (kind, rows, c, penalty) in new[] { (Kind.Vector, 1203, 5, default(OdirPenalty)), (Kind.Vector, 500, 70, default), (Kind.Matrix, 4500, 4, default), (Kind.Dirichlet, 907, 6, new OdirPenalty(0.5, 0.2)) })
+        {
+            var (z, y) = Drawn(rows, c, rows + 3 * c);
+            using var dz = accelerator.Allocate1D(z);
+            using var dy = accelerator.Allocate1D(y);
+            MulticlassFit<MulticlassCalibrator> device = kind switch
+            {
+                Kind.Vector => Widen(VectorScalingCalibrator.Fit(stream, dz.View, dy.View, c)),
+                Kind.Matrix => Widen(MatrixScalingCalibrator.Fit(stream, dz.View, dy.View, c, penalty)),
+                _ => Widen(DirichletCalibrator.Fit(stream, dz.View, dy.View, c, penalty)),
+            };
+            var (hostTheta, host) = FitOf(kind, z, y, c, penalty, scalar);
+            double[] theta = device.Calibrator switch
+            {
+                VectorScalingCalibrator v => [.. v.Scale.Select(x => (double)x), .. v.Bias.Select(x => (double)x)],
+                MatrixScalingCalibrator m => [.. m.Weights.Select(x => (double)x), .. m.Bias.Select(x => (double)x)],
+                DirichletCalibrator d => [.. d.Weights.Select(x => (double)x), .. d.Bias.Select(x => (double)x)],
+                _ => throw new InvalidOperationException(),
+            };
+            var oracle = new AffineOracle(z, y, c, kind != Kind.Vector, kind == Kind.Dirichlet, penalty.OffDiagonal, penalty.Intercept);
+            string what = $"{name} {kind} [{rows}x{c}]";
+            Assert.True(device.Converged, $"{what}: not converged after {device.Passes} passes");
+            Assert.True(Math.Abs(oracle.Objective(theta) - oracle.Objective(hostTheta)) <= 1e-9 * oracle.Objective(hostTheta), $"{what}: objective {oracle.Objective(theta):R} vs the scalar path's {oracle.Objective(hostTheta):R}");
+            Assert.Equal(host.NllBefore, device.NllBefore, 1e-12);
+            Assert.Equal(host.NllAfter, device.NllAfter, 1e-9);
+
+            using var dp = accelerator.Allocate1D(TestData.Poisoned(z.Length, TestData.Poison));
+            device.Calibrator.Apply(stream, dz.View, dp.View, c);
+            stream.Synchronize();
+            var output = dp.GetAsArray1D();
+            for (int r = 0; r < rows; r++)
+            {
+                var (p, _) = oracle.Row(r, theta);
+                for (int j = 0; j < c; j++)
+                    Assert.True(Math.Abs(output[r * c + j] - p[j]) <= 2e-6 + 1e-5 * p[j], $"{what} apply [{r}, {j}]: {output[r * c + j]} vs {p[j]}");
+            }
+            device.Calibrator.Apply(stream, dz.View, dz.View, c);
+            stream.Synchronize();
+            Assert.Equal(output, dz.GetAsArray1D());
+        }
+
+        var (z0, y0) = Drawn(40, 3, 1);
+        y0[17] = 3;
+        using (var dz = accelerator.Allocate1D(z0))
+        using (var dy = accelerator.Allocate1D(y0))
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => VectorScalingCalibrator.Fit(stream, dz.View, dy.View, 3));
+            Assert.Equal("labels", e.ParamName);
+            Assert.Contains("labels[17] is 3", e.Message);
+            Assert.Equal("labels", Assert.Throws<ArgumentOutOfRangeException>(() => EnsembleTemperatureCalibrator.Fit(stream, dz.View, dy.View, 3)).ParamName);
+        }
+        y0[17] = 0;
+        z0[3 * 11 + 2] = float.PositiveInfinity;
+        using (var dz = accelerator.Allocate1D(z0))
+        using (var dy = accelerator.Allocate1D(y0))
+        {
+            Assert.Contains("logits[11, 2]", Assert.Throws<ArgumentException>(() => DirichletCalibrator.Fit(stream, dz.View, dy.View, 3)).Message);
+            Assert.Contains("logits[11, 2]", Assert.Throws<ArgumentException>(() => EnsembleTemperatureCalibrator.Fit(stream, dz.View, dy.View, 3)).Message);
+            Assert.Equal("classes", Assert.Throws<ArgumentOutOfRangeException>(() => MatrixScalingCalibrator.Fit(stream, dz.View, dy.View.SubView(0, 3), 40)).ParamName);
+        }
+    }
+
+    public static IEnumerable<object[]> GpuAccelerators() => FastCalib.Tests.Backends.GpuTests.Accelerators();
 
     [Theory]
     [InlineData("{\"kind\": \"vector\", \"Scale\": [1, 2], \"Bias\": [0, 0, 0]}", "3 weights")]

@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Xunit;
 
 namespace FastCalib.Tests.Calibrators;
@@ -49,7 +51,7 @@ public class EnsembleTemperatureTests
     {
         const int rows = 3000, c = 6;
         var (z, y) = Mixture(rows, c, 2.5, source, 17);
-        foreach (var path in Paths.All.Where(p => p.Options.Backend != Backend.Gpu))
+        foreach (var path in Paths.All)
         {
             var fit = EnsembleTemperatureCalibrator.Fit(z, y, c, path.Options);
             var calibrator = fit.Calibrator;
@@ -75,6 +77,21 @@ public class EnsembleTemperatureTests
         }
     }
 
+    /// <summary>Every output is the float64 mixture w₀ softmax(z / T) + w₁ softmax(z) + w₂ / C (poison or a wrong value fails).</summary>
+    private static void AssertMixture(EnsembleTemperatureCalibrator calibrator, float[] z, int c, float[] output, string what)
+    {
+        for (int r = 0; r < z.Length / c; r++)
+        {
+            var tempered = Reference.Softmax(z.AsSpan(r * c, c), calibrator.Temperature);
+            var raw = Reference.Softmax(z.AsSpan(r * c, c), 1);
+            for (int j = 0; j < c; j++)
+            {
+                double expected = calibrator.Weights[0] * tempered[j] + calibrator.Weights[1] * raw[j] + calibrator.Weights[2] / c;
+                Assert.True(Math.Abs(output[r * c + j] - expected) <= 1e-6 + 1e-5 * expected, $"{what} [{r}, {j}]: {output[r * c + j]} vs {expected}");
+            }
+        }
+    }
+
     [Fact]
     public void Applied_saved_and_loaded_it_gives_the_mixture()
     {
@@ -83,16 +100,7 @@ public class EnsembleTemperatureTests
         var calibrator = EnsembleTemperatureCalibrator.Fit(z, y, c).Calibrator;
         var output = TestData.Poisoned(z.Length, TestData.Poison);
         calibrator.Apply(z, output, c);
-        for (int r = 0; r < rows; r++)
-        {
-            var tempered = Reference.Softmax(z.AsSpan(r * c, c), calibrator.Temperature);
-            var raw = Reference.Softmax(z.AsSpan(r * c, c), 1);
-            for (int j = 0; j < c; j++)
-            {
-                double expected = calibrator.Weights[0] * tempered[j] + calibrator.Weights[1] * raw[j] + calibrator.Weights[2] / c;
-                Assert.True(Math.Abs(output[r * c + j] - expected) <= 1e-6 + 1e-5 * expected, $"[{r}, {j}]: {output[r * c + j]} vs {expected}");
-            }
-        }
+        AssertMixture(calibrator, z, c, output, "host");
         var loaded = MulticlassCalibrator.FromJson(calibrator.ToJson());
         Assert.Equal(calibrator, loaded);
         Assert.NotEqual(calibrator, calibrator with { Weights = [1, 0, 0] });
@@ -103,5 +111,46 @@ public class EnsembleTemperatureTests
         var inPlace = z.ToArray();
         calibrator.Apply(inPlace, inPlace, c);
         Assert.Equal(output, inPlace);
+    }
+
+    public static IEnumerable<object[]> GpuAccelerators() => FastCalib.Tests.Backends.GpuTests.Accelerators();
+
+    /// <summary>
+    /// On device views the fit gives the scalar path's temperature and weights (within the temperature's stopping
+    /// tolerance), and the mixture and temperature calibrators apply as the float64 reference, in place too.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(GpuAccelerators))]
+    public void Device_views_fit_and_apply_as_host_spans(string name)
+    {
+        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        Skip.If(accelerator is null, Paths.NoCuda);
+        var stream = accelerator!.DefaultStream;
+        const int rows = 1500, c = 7;
+        var (z, y) = Mixture(rows, c, 2.0, [0.5, 0.3, 0.2], 23);
+        using var dz = accelerator.Allocate1D(z);
+        using var dy = accelerator.Allocate1D(y);
+        var device = EnsembleTemperatureCalibrator.Fit(stream, dz.View, dy.View, c);
+        var host = EnsembleTemperatureCalibrator.Fit(z, y, c, new ComputeOptions { Backend = Backend.Scalar, MaxThreads = 1 });
+        Assert.Equal(host.Calibrator.Temperature, device.Calibrator.Temperature, 1e-5f * host.Calibrator.Temperature);
+        for (int k = 0; k < 3; k++) Assert.Equal(host.Calibrator.Weights[k], device.Calibrator.Weights[k], 1e-4f);
+        Assert.Equal(host.NllAfter, device.NllAfter, 1e-6);
+        Assert.Equal(host.NllBefore, device.NllBefore, 1e-6);
+
+        var calibrator = device.Calibrator;
+        using var dp = accelerator.Allocate1D(TestData.Poisoned(z.Length, TestData.Poison));
+        calibrator.Apply(stream, dz.View, dp.View, c);
+        stream.Synchronize();
+        var output = dp.GetAsArray1D();
+        AssertMixture(calibrator, z, c, output, name);
+        var temperature = new TemperatureCalibrator(1.7f);
+        var expectedTemperature = new float[z.Length];
+        temperature.Apply(z, expectedTemperature, c, new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator });
+        temperature.Apply(stream, dz.View, dp.View, c);
+        stream.Synchronize();
+        Assert.Equal(expectedTemperature, dp.GetAsArray1D());
+        calibrator.Apply(stream, dz.View, dz.View, c);
+        stream.Synchronize();
+        Assert.Equal(output, dz.GetAsArray1D());
     }
 }

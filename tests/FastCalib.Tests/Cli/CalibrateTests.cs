@@ -233,4 +233,45 @@ public sealed class CalibrateTests : ToolTest
         Assert.Equal(2, Run("compare", "--methods", "vector", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"), "--eval-labels", PathOf("el.npy")).Code);
         Assert.Equal(2, Run("compare", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-logits", PathOf("es.npy"), "--eval-labels", PathOf("el.npy")).Code);
     }
+
+    /// <summary>
+    /// --binning picks the rule for confidences on an edge: scores of 0.25, 0.4, 0.5 and 0.75 in 4 bins fall into
+    /// other bins under torchmetrics' rule ([lo, hi)) than under scikit-learn's ((lo, hi]), and compare's numbers are the
+    /// library's under each rule.
+    /// </summary>
+    [Fact]
+    public void Compare_bins_edge_values_by_the_rule_binning_names()
+    {
+        var random = new Random(15);
+        float[] levels = [0.25f, 0.4f, 0.5f, 0.75f];
+        var scores = Enumerable.Range(0, 4_000).Select(_ => levels[random.Next(levels.Length)]).ToArray();
+        // deviations of alternating sign, so that grouping the levels differently changes the ECE
+        double[] positives = [0.5, 0.1, 0.6, 0.75];
+        var labels = scores.Select(s => random.NextDouble() < positives[Array.IndexOf(levels, s)] ? 1 : 0).ToArray();
+        File.WriteAllBytes(PathOf("fs.npy"), CliTests.Npy("<f4", "(2000,)", CliTests.Floats(scores[..2000])));
+        File.WriteAllBytes(PathOf("fl.npy"), CliTests.Npy("<i8", "(2000,)", CliTests.Int64s(labels[..2000])));
+        File.WriteAllBytes(PathOf("es.npy"), CliTests.Npy("<f4", "(2000,)", CliTests.Floats(scores[2000..])));
+        File.WriteAllBytes(PathOf("el.npy"), CliTests.Npy("<i8", "(2000,)", CliTests.Int64s(labels[2000..])));
+        var platt = PlattCalibrator.Fit(scores[..2000], labels[..2000]);
+        var raw = new Dictionary<string, double>();
+        foreach (var (name, rule) in new[] { ("torchmetrics", BinningRule.TorchMetrics), ("sklearn", BinningRule.RightClosed), ("guo", BinningRule.GuoReference) })
+        {
+            var result = Run("compare", "--methods", "platt", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"),
+                "--eval-labels", PathOf("el.npy"), "--bins", "4", "--binning", name, "--json");
+            Assert.True(result.Code == 0, result.Error);
+            using var json = JsonDocument.Parse(result.Out);
+            Assert.Equal(name, json.RootElement.GetProperty("binning").GetString());
+            var entries = json.RootElement.GetProperty("results").EnumerateArray().ToArray();
+            var expected = CalibrationEvaluation.Binary(platt, scores[2000..], labels[2000..], 4, rule);
+            Assert.Equal(expected.Before!.Ece, entries[0].GetProperty("ece").GetDouble(), 12);
+            Assert.Equal(expected.After.Ece, entries[1].GetProperty("ece").GetDouble(), 12);
+            raw[name] = entries[0].GetProperty("ece").GetDouble();
+        }
+        Assert.True(Math.Abs(raw["torchmetrics"] - raw["sklearn"]) > 0.01, $"ECE {raw["torchmetrics"]} under torchmetrics' rule, {raw["sklearn"]} under scikit-learn's");
+        var text = Run("compare", "--methods", "platt", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"),
+            "--eval-labels", PathOf("el.npy"), "--binning", "sklearn");
+        Assert.Contains("--binning sklearn", text.Out);
+        Assert.Equal(2, Run("compare", "--methods", "platt", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"),
+            "--eval-labels", PathOf("el.npy"), "--binning", "nearest").Code);
+    }
 }

@@ -1,0 +1,85 @@
+using FastCalib.Kernels.Internals;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace FastCalib;
+
+/// <summary>
+/// Argument checks of device views, run on the device so that the data need not come back: each finds the first bad
+/// element with an atomic minimum and copies back one number (two on error), then throws as the host overloads do.
+/// </summary>
+internal static class DeviceChecks
+{
+    /// <summary>Throws like the host overloads if a label on the device is outside [0, classes). Waits for the stream.</summary>
+    public static void Labels(string op, AcceleratorStream stream, ArrayView<int> labels, int classes)
+    {
+        var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstBadLabel",
+            static a => a.LoadKernel<ArrayView<int>, int, ArrayView<long>>(FirstBadLabel));
+        long bad = First(stream, labels.Length, first => kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, labels.Length), labels, classes, first));
+        if (bad < 0) return;
+        int value = At(stream, labels, bad);
+        throw new ArgumentOutOfRangeException("labels", value, $"{op}: labels[{bad}] is {value}; labels must be in [0, {classes}).");
+    }
+
+    /// <summary>Throws like the host overloads if a logit on the device is NaN or infinite (<paramref name="what"/> names the need). Waits for the stream.</summary>
+    public static void Finite(string op, AcceleratorStream stream, ArrayView<float> logits, int classes, string what)
+    {
+        var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstNonFinite",
+            static a => a.LoadKernel<ArrayView<float>, ArrayView<long>>(FirstNonFinite));
+        long bad = First(stream, logits.Length, first => kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, logits.Length), logits, first));
+        if (bad < 0) return;
+        float value = At(stream, logits, bad);
+        throw new ArgumentException($"{op}: logits[{bad / classes}, {bad % classes}] is {value}; {what} needs finite logits.", "logits");
+    }
+
+    private static long First(AcceleratorStream stream, long length, Action<ArrayView<long>> launch)
+    {
+        if (length == 0) return -1;
+        using var first = stream.Accelerator.Allocate1D(new[] { long.MaxValue });
+        launch(first.View);
+        var found = new long[1];
+        first.View.CopyToCPU(stream, found);
+        stream.Synchronize();
+        return found[0] == long.MaxValue ? -1 : found[0];
+    }
+
+    private static T At<T>(AcceleratorStream stream, ArrayView<T> view, long index) where T : unmanaged
+    {
+        var value = new T[1];
+        view.SubView(index, 1).CopyToCPU(stream, value);
+        stream.Synchronize();
+        return value[0];
+    }
+
+    /// <summary><paramref name="first"/>[0] (which must start at long.MaxValue) receives the first index of a label outside [0, <paramref name="classes"/>).</summary>
+    [GpuKernelEntry]
+    public static void FirstBadLabel(ArrayView<int> labels, int classes, ArrayView<long> first)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < labels.Length; i += stride)
+        {
+            if ((uint)labels[i] >= (uint)classes)
+            {
+                Atomic.Min(ref first[0], i);
+                return;
+            }
+        }
+    }
+
+    /// <summary><paramref name="first"/>[0] (which must start at long.MaxValue) receives the first index of a NaN or infinite value.</summary>
+    [GpuKernelEntry]
+    public static void FirstNonFinite(ArrayView<float> values, ArrayView<long> first)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < values.Length; i += stride)
+        {
+            // false for NaN as well as for ±∞
+            if (!(XMath.Abs(values[i]) <= float.MaxValue))
+            {
+                Atomic.Min(ref first[0], i);
+                return;
+            }
+        }
+    }
+}
