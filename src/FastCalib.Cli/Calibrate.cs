@@ -115,8 +115,8 @@ public static class Calibrate
     internal static readonly string[] MulticlassKinds = ["temperature", "vector", "matrix", "dirichlet", "ets"];
 
     /// <summary>
-    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the library's fit, the calibrator saved.
-    /// The affine fits on the CPU stream the files; the others, and every fit on a device, read the files whole.
+    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the library's fit (<see cref="FitFiles"/>),
+    /// the calibrator saved.
     /// </summary>
     private static int FitMulticlass(Arguments a, TextWriter output, string method)
     {
@@ -127,22 +127,7 @@ public static class Calibrate
                 if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
         string outPath = a.Required("--out");
-        MulticlassFit<MulticlassCalibrator> fit;
-        long n;
-        int width;
-        var options = a.Device();
-        if (method is "vector" or "matrix" or "dirichlet" && options.Backend != Backend.Gpu)
-        {
-            // on the CPU the affine fits stream the files, pass after pass, as fit-temperature does; on a device the
-            // rows are uploaded once and every pass runs there
-            (fit, n, width) = FitStreaming(a, method, penalty);
-        }
-        else
-        {
-            var (logits, labels, classes, name, labelsName) = ReadMulticlass(a, "--logits", "--probs", "--labels");
-            fit = FitOne(method, logits, labels, classes, penalty, options, name, labelsName);
-            (n, width) = (labels.Length, classes);
-        }
+        var (fit, n, width, _) = FitFiles(a, method, "--logits", "--probs", "--labels", penalty, a.Device());
         Save(fit.Calibrator.ToJson(), outPath);
         if (a.Has("--json"))
             output.WriteLine(JsonSerializer.Serialize(new
@@ -186,61 +171,40 @@ public static class Calibrate
     }
 
     /// <summary>
-    /// fit --method vector|matrix|dirichlet over the files block by block on every pass: each block's logits (or ln p
-    /// of --probs) and labels are checked as they are read, errors naming the file and the row.
+    /// One multiclass method's fit on files: on the CPU every method streams the files block by block on every pass
+    /// (a full matrix keeps a sample of 4096 rows, ETS two float64 numbers a row), each block checked as it is read;
+    /// on a device the files are read whole and uploaded once.
     /// </summary>
-    private static (MulticlassFit<MulticlassCalibrator> Fit, long Rows, int Classes) FitStreaming(Arguments a, string method, OdirPenalty penalty)
+    internal static (MulticlassFit<MulticlassCalibrator> Fit, long Rows, int Classes, string Name) FitFiles(Arguments a, string method, string logitsOption, string probsOption,
+        string labelsOption, OdirPenalty penalty, ComputeOptions options)
     {
-        string? logits = a.Get("--logits"), probs = a.Get("--probs");
-        if ((logits is null) == (probs is null)) throw new UsageException("give one of --logits and --probs.");
-        string valuesPath = logits ?? probs!, labelsPath = a.Required("--labels");
-        long rows;
-        int classes;
-        string name, labelsName;
-        using (var z = ArraySource.Open(valuesPath))
-        using (var y = ArraySource.Open(labelsPath))
+        if (options.Backend == Backend.Gpu)
         {
-            CheckFittable(z, y, "a multiclass calibrator");
-            (rows, classes, name, labelsName) = (z.Rows, z.Cols, z.Name, y.Name);
+            var (logits, labels, c, name, labelsName) = ReadMulticlass(a, logitsOption, probsOption, labelsOption);
+            return (FitOne(method, logits, labels, c, penalty, options, name, labelsName), labels.Length, c, name);
         }
-        void ForEachBlock(SpanFitBlock visit)
-        {
-            using var z = ArraySource.Open(valuesPath);
-            using var y = ArraySource.Open(labelsPath);
-            int chunk = Math.Max(1, (1 << 22) / classes);
-            for (long start = 0; start < rows;)
-            {
-                int n = (int)Math.Min(chunk, rows - start);
-                var values = new float[n * classes];
-                var labels = new int[n];
-                z.ReadFloats(values);
-                y.ReadInts(labels);
-                if (probs is not null) ToLogits(values, classes, name, start);
-                int bad = Check.FirstNonFinite(values);
-                if (bad >= 0) throw new InputException($"{name}: row {start + bad / classes} has a NaN or infinite logit; fitting needs finite logits.");
-                bad = labels.AsSpan().IndexOfAnyExceptInRange(0, classes - 1);
-                if (bad >= 0) throw new InputException($"{labelsName}: label {start + bad} is {labels[bad]}; labels must be in [0, {classes}).");
-                visit(values, labels, start);
-                start += n;
-            }
-        }
+        var blocks = CheckedBlocks.Open(a, logitsOption, probsOption, labelsOption);
+        long rows = blocks.Rows;
+        int classes = blocks.Classes;
         string op = $"fit --method {method}";
         try
         {
             var fit = method switch
             {
-                "vector" => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: false, logSoftmax: false, default, default,
+                "vector" => Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: false, logSoftmax: false, default, options,
                     t => VectorScalingCalibrator.From(t, classes))),
-                "matrix" => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: true, logSoftmax: false, penalty, default,
+                "matrix" => Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: true, logSoftmax: false, penalty, options,
                     t => MatrixScalingCalibrator.From(t, classes))),
-                _ => Widened(AffineScaling.Fit(op, rows, ForEachBlock, classes, full: true, logSoftmax: true, penalty, default,
+                "dirichlet" => Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: true, logSoftmax: true, penalty, options,
                     t => DirichletCalibrator.From(t, classes))),
+                "ets" => Widened(EnsembleTemperature.Fit(rows, blocks.ForEachBlock, classes, options)),
+                _ => Temperature(TemperatureScaling.Fit(rows, blocks.ForEachBlock, classes, options)),
             };
-            return (fit, rows, classes);
+            return (fit, rows, classes, blocks.Name);
         }
         catch (ArgumentException e)
         {
-            throw new InputException($"{name}: {Program.WithoutParameter(e)}");
+            throw new InputException($"{blocks.Name}: {Program.WithoutParameter(e)}");
         }
     }
 
@@ -251,7 +215,7 @@ public static class Calibrate
         new(new TemperatureCalibrator(f.Temperature), f.NllBefore, f.NllAfter, f.Passes, 0, !f.AtBoundary, 1e-8);
 
     /// <summary>Logits (or probabilities) and labels a multiclass fit can use: labels per row, some rows, 2 classes or more.</summary>
-    private static void CheckFittable(ArraySource z, ArraySource y, string what)
+    internal static void CheckFittable(ArraySource z, ArraySource y, string what)
     {
         Commands.CheckPair(z, y);
         if (z.Rows == 0) throw new InputException($"{z.Name}: has no rows; there is nothing to fit {what} on.");
@@ -279,7 +243,7 @@ public static class Calibrate
     }
 
     /// <summary>Checks probability rows (in [0, 1], summing to 1 within 1e-3) and replaces them by ln max(p, 1e-30).</summary>
-    private static void ToLogits(float[] values, int cols, string name, long firstRow = 0)
+    internal static void ToLogits(float[] values, int cols, string name, long firstRow = 0)
     {
         int bad = Check.FirstOutside(values, 0, 1);
         if (bad >= 0) throw new InputException($"{name}: row {firstRow + bad / cols} holds {values[bad]}; probabilities must be in [0, 1].");
@@ -417,5 +381,66 @@ public static class Calibrate
             sum += q < 0 || q > 1 || double.IsNaN(q) ? double.NaN : -Math.Log(q);
         }
         return sum / p.Length;
+    }
+}
+
+/// <summary>
+/// Logits (or ln max(p, 1e-30) of probability rows) and labels read from two files block by block, again on every
+/// visit, each block checked as it is read (finite logits, probability rows, labels in range; errors name the file
+/// and the row): the input of the streaming fits and of compare's held-out evaluation.
+/// </summary>
+internal sealed class CheckedBlocks
+{
+    private readonly string _values, _labels;
+    private readonly bool _probabilities;
+
+    private CheckedBlocks(string values, string labels, bool probabilities, long rows, int classes, string name, string labelsName)
+    {
+        (_values, _labels, _probabilities, Rows, Classes, Name, LabelsName) = (values, labels, probabilities, rows, classes, name, labelsName);
+    }
+
+    public long Rows { get; }
+
+    public int Classes { get; }
+
+    /// <summary>The values' file as messages name it.</summary>
+    public string Name { get; }
+
+    /// <summary>The labels' file as messages name it.</summary>
+    public string LabelsName { get; }
+
+    /// <summary>The files of one of the two options (logits or probabilities) and of the labels, checked to be a usable pair.</summary>
+    public static CheckedBlocks Open(Arguments a, string logitsOption, string probsOption, string labelsOption)
+    {
+        string? logits = a.Get(logitsOption), probs = a.Get(probsOption);
+        if ((logits is null) == (probs is null)) throw new UsageException($"give one of {logitsOption} and {probsOption}.");
+        string values = logits ?? probs!, labels = a.Required(labelsOption);
+        using var z = ArraySource.Open(values);
+        using var y = ArraySource.Open(labels);
+        Calibrate.CheckFittable(z, y, "a multiclass calibrator");
+        return new CheckedBlocks(values, labels, probs is not null, z.Rows, z.Cols, z.Name, y.Name);
+    }
+
+    public void ForEachBlock(SpanFitBlock visit)
+    {
+        using var z = ArraySource.Open(_values);
+        using var y = ArraySource.Open(_labels);
+        // 2^22 values a block (fewer where a test lowers the library's block size)
+        int chunk = (int)Math.Min(Math.Max(1, (1 << 22) / Classes), TensorRows.RowsPerBlock(Classes));
+        for (long start = 0; start < Rows;)
+        {
+            int n = (int)Math.Min(chunk, Rows - start);
+            var values = new float[n * Classes];
+            var labels = new int[n];
+            z.ReadFloats(values);
+            y.ReadInts(labels);
+            if (_probabilities) Calibrate.ToLogits(values, Classes, Name, start);
+            int bad = Check.FirstNonFinite(values);
+            if (bad >= 0) throw new InputException($"{Name}: row {start + bad / Classes} has a NaN or infinite logit; fitting needs finite logits.");
+            bad = labels.AsSpan().IndexOfAnyExceptInRange(0, Classes - 1);
+            if (bad >= 0) throw new InputException($"{LabelsName}: label {start + bad} is {labels[bad]}; labels must be in [0, {Classes}).");
+            visit(values, labels, start);
+            start += n;
+        }
     }
 }

@@ -79,21 +79,27 @@ public static class Compare
     {
         foreach (string option in new[] { "--eval-scores" })
             if (a.Get(option) is not null) throw new UsageException($"{option} goes with --fit-scores (binary calibrators).");
+        if ((a.Get("--eval-logits") is null) == (a.Get("--eval-probs") is null)) throw new UsageException("give one of --eval-logits and --eval-probs.");
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
-        var (fitLogits, fitLabels, c, fitFile, fitLabelsName) = Calibrate.ReadMulticlass(a, "--fit-logits", "--fit-probs", "--fit-labels");
-        var (evalLogits, evalLabels, evalClasses, evalFile, _) = Calibrate.ReadMulticlass(a, "--eval-logits", "--eval-probs", "--eval-labels");
-        if (evalClasses != c) throw new InputException($"{evalFile}: rows of {evalClasses} classes; {fitFile} has {c}.");
-        int bad = evalLabels.AsSpan().IndexOfAnyExceptInRange(0, c - 1);
-        if (bad >= 0) throw new InputException($"{a.Get("--eval-labels")}: label {bad} is {evalLabels[bad]}; labels must be in [0, {c}).");
-        (fitN, evalN, fitName, evalName, classes) = (fitLabels.Length, evalLabels.Length, fitFile, evalFile, c);
         var device = a.Device();
-        var rows = new List<(string, CalibrationReport, int?, bool?, string?)>();
-        var before = CalibrationEvaluation.Multiclass(new TemperatureCalibrator(1f), evalLogits, evalLabels, c, bins, rule: rule).Before!;
-        rows.Add(("uncalibrated", before, null, null, null));
-        foreach (string method in methods)
+        var held = CheckedBlocks.Open(a, "--eval-logits", "--eval-probs", "--eval-labels");
+        var fits = methods.Select(method => (Method: method, Result: Calibrate.FitFiles(a, method, "--fit-logits", "--fit-probs", "--fit-labels", penalty, device))).ToArray();
+        int c = fits[0].Result.Classes;
+        if (held.Classes != c) throw new InputException($"{held.Name}: rows of {held.Classes} classes; {fits[0].Result.Name} has {c}.");
+        (fitN, evalN, fitName, evalName, classes) = (fits[0].Result.Rows, held.Rows, fits[0].Result.Name, held.Name, c);
+        // the held-out rows stream by: one visit adds each block to the raw model's accumulator and to every method's
+        var raw = new CalibrationAccumulator(bins, rule);
+        var calibrated = fits.Select(_ => new CalibrationAccumulator(bins, rule)).ToArray();
+        held.ForEachBlock((z, y, _) =>
         {
-            var fit = Calibrate.FitOne(method, fitLogits, fitLabels, c, penalty, device, fitFile, fitLabelsName);
-            rows.Add((method, CalibrationEvaluation.Multiclass(fit.Calibrator, evalLogits, evalLabels, c, bins, rule: rule).After, fit.Passes, fit.Converged, fit.Calibrator.ToJson()));
+            for (int k = 0; k < fits.Length; k++)
+                CalibrationEvaluation.AddMulticlass(fits[k].Result.Fit.Calibrator, k == 0 ? raw : null, calibrated[k], z, y, c, default);
+        });
+        var rows = new List<(string, CalibrationReport, int?, bool?, string?)> { ("uncalibrated", raw.Report(), null, null, null) };
+        for (int k = 0; k < fits.Length; k++)
+        {
+            var fit = fits[k].Result.Fit;
+            rows.Add((fits[k].Method, calibrated[k].Report(), fit.Passes, fit.Converged, fit.Calibrator.ToJson()));
         }
         return rows;
     }

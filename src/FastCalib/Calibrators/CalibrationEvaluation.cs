@@ -48,8 +48,20 @@ public static class CalibrationEvaluation
     {
         ArgumentNullException.ThrowIfNull(calibrator);
         var before = new CalibrationAccumulator(bins, rule);
-        before.AddLogits(logits, labels, classes, 1f, options);
         var after = new CalibrationAccumulator(bins, rule);
+        AddMulticlass(calibrator, before, after, logits, labels, classes, options);
+        return new CalibrationComparison(before.Report(), after.Report());
+    }
+
+    /// <summary>
+    /// Adds rows to the accumulators of softmax(logits) (unless <paramref name="before"/> is null) and of the
+    /// calibrator's probabilities, made block by block (no [rows, classes] copy); a file evaluated in parts this way
+    /// gives the report of the whole.
+    /// </summary>
+    internal static void AddMulticlass(MulticlassCalibrator calibrator, CalibrationAccumulator? before, CalibrationAccumulator after, ReadOnlySpan<float> logits,
+        ReadOnlySpan<int> labels, int classes, ComputeOptions options)
+    {
+        before?.AddLogits(logits, labels, classes, 1f, options);
         int blockRows = Math.Max(1, (1 << 18) / classes);
         float[] buffer = System.Buffers.ArrayPool<float>.Shared.Rent(blockRows * classes);
         try
@@ -66,7 +78,6 @@ public static class CalibrationEvaluation
         {
             System.Buffers.ArrayPool<float>.Shared.Return(buffer);
         }
-        return new CalibrationComparison(before.Report(), after.Report());
     }
 
     /// <summary>Binary metrics of the scores and of the calibrator's output, with int64 targets (0 or 1).</summary>

@@ -64,6 +64,34 @@ internal static unsafe class EnsembleTemperature
         return Mixture(temperature, tempered, raw, classes);
     }
 
+    /// <summary>
+    /// The same fit on rows streamed block by block on the CPU backends (each block checked by the caller), as the
+    /// tool does with files larger than memory: T* by streamed passes, then one more visit for the label
+    /// probabilities (two float64 numbers a row are kept).
+    /// </summary>
+    public static MulticlassFit<EnsembleTemperatureCalibrator> Fit(long rows, Action<SpanFitBlock> forEachBlock, int classes, ComputeOptions options)
+    {
+        const string op = "EnsembleTemperatureCalibrator.Fit";
+        if (rows > Array.MaxLength)
+            throw new ArgumentException($"{op}: {rows} rows are more than this fit keeps (two float64 numbers a row, at most {Array.MaxLength} rows); fit on a sample of the rows.", "logits");
+        if (options.Backend == Backend.Gpu)
+            throw new ArgumentException($"{op}: rows streamed from the host are fitted on the CPU; use the SIMD or scalar backend, or fit device views.", nameof(options));
+        var temperature = TemperatureScaling.Fit(rows, forEachBlock, classes, options);
+        var tempered = new double[rows];
+        var raw = new double[rows];
+        var (simd, width, threads) = options.ResolveCpu();
+        forEachBlock((z, y, first) =>
+        {
+            fixed (float* zz = z)
+            fixed (int* yy = y)
+            {
+                LabelProbabilities(zz, yy, y.Length, classes, 1 / temperature.Temperature, simd, width, threads, tempered.AsSpan((int)first, y.Length));
+                LabelProbabilities(zz, yy, y.Length, classes, 1, simd, width, threads, raw.AsSpan((int)first, y.Length));
+            }
+        });
+        return Mixture(temperature, tempered, raw, classes);
+    }
+
     /// <summary>The mixture weights minimising the mean NLL, from each row's label probability at T* and at 1.</summary>
     private static MulticlassFit<EnsembleTemperatureCalibrator> Mixture(TemperatureFit temperature, double[] tempered, double[] raw, int classes)
     {
@@ -97,7 +125,13 @@ internal static unsafe class EnsembleTemperature
     }
 
     /// <summary>softmax(β z)_y of every row, from the temperature kernel's per-row NLL.</summary>
-    private static void LabelProbabilities(float* z, int* y, long rows, int cols, float beta, bool simd, int width, int threads, double[] result)
+    private static void LabelProbabilities(float* z, int* y, long rows, int cols, float beta, bool simd, int width, int threads, Span<double> into)
+    {
+        fixed (double* result = into)
+            LabelProbabilities(z, y, rows, cols, beta, simd, width, threads, result);
+    }
+
+    private static void LabelProbabilities(float* z, int* y, long rows, int cols, float beta, bool simd, int width, int threads, double* result)
     {
         CpuRows.ForEachChunk(rows, cols, threads, (_, range) =>
         {

@@ -148,6 +148,29 @@ public static unsafe class TemperatureScaling
     }
 
     /// <summary>
+    /// Fits T* on rows streamed block by block on the CPU backends (each block checked by the caller: finite logits,
+    /// labels in range), as the tool does with files larger than memory: every pass visits every block.
+    /// </summary>
+    internal static TemperatureFit Fit(long rows, Action<SpanFitBlock> forEachBlock, int classes, ComputeOptions options)
+    {
+        var (simd, width, threads) = options.ResolveCpu();
+        return Solve(beta =>
+        {
+            (double F, double G, double H) sum = default;
+            forEachBlock((z, y, _) =>
+            {
+                fixed (float* zz = z)
+                fixed (int* yy = y)
+                {
+                    var (f, g, h) = CpuPass(zz, yy, y.Length, classes, beta, simd, width, threads);
+                    sum = (sum.F + f, sum.G + g, sum.H + h);
+                }
+            });
+            return sum;
+        }, rows);
+    }
+
+    /// <summary>
     /// Fits T* with a caller-supplied pass returning the sums (over all rows) of the NLL and its first two derivatives
     /// in β = 1/T, e.g. one that streams a file larger than memory through <see cref="Evaluate"/>.
     /// </summary>

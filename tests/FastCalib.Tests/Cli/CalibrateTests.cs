@@ -274,4 +274,63 @@ public sealed class CalibrateTests : ToolTest
         Assert.Equal(2, Run("compare", "--methods", "platt", "--fit-scores", PathOf("fs.npy"), "--fit-labels", PathOf("fl.npy"), "--eval-scores", PathOf("es.npy"),
             "--eval-labels", PathOf("el.npy"), "--binning", "nearest").Code);
     }
+
+    /// <summary>
+    /// Files streamed in blocks of 100 rows (the block size lowered for the test): fit --method temperature on --probs
+    /// and fit --method ets give the in-memory library's fit within the rounding of sums taken in another order, and
+    /// compare's held-out numbers are, to the last digit, the library's evaluation of the calibrators it prints.
+    /// </summary>
+    [Fact]
+    public void Streamed_fits_and_evaluation_match_the_in_memory_library()
+    {
+        var random = new Random(21);
+        const int rows = 1_000, classes = 4;
+        var labels = Enumerable.Range(0, 2 * rows).Select(_ => random.Next(classes)).ToArray();
+        var logits = Enumerable.Range(0, 2 * rows * classes).Select(i => (float)(2 * ((i % classes == labels[i / classes] ? 1.5 : 0) + TestData.Normal(random)))).ToArray();
+        var probs = new float[logits.Length];
+        FastCalib.Softmax.Forward(logits, probs, classes);
+        var (fitZ, fitP, fitY) = (logits[..(rows * classes)], probs[..(rows * classes)], labels[..rows]);
+        var (evalZ, evalY) = (logits[(rows * classes)..], labels[rows..]);
+        File.WriteAllBytes(PathOf("z.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(fitZ)));
+        File.WriteAllBytes(PathOf("p.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(fitP)));
+        File.WriteAllBytes(PathOf("y.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(fitY)));
+        File.WriteAllBytes(PathOf("ez.npy"), CliTests.Npy("<f4", $"({rows}, {classes})", CliTests.Floats(evalZ)));
+        File.WriteAllBytes(PathOf("ey.npy"), CliTests.Npy("<i8", $"({rows},)", CliTests.Int64s(evalY)));
+        var lnP = fitP.Select(v => MathF.Log(MathF.Max(v, 1e-30f))).ToArray();
+        var temperature = TemperatureScaling.Fit(lnP, fitY, classes);
+        var ets = EnsembleTemperatureCalibrator.Fit(fitZ, fitY, classes).Calibrator;
+        using (TensorRows.LimitBlocks(100 * classes))
+        {
+            var fit = Run("fit", "--method", "temperature", "--probs", PathOf("p.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("t.json"), "--json", "--device", "cpu");
+            Assert.True(fit.Code == 0, fit.Error);
+            var streamed = (TemperatureCalibrator)MulticlassCalibrator.FromJson(File.ReadAllText(PathOf("t.json")));
+            Assert.Equal(temperature.Temperature, streamed.Temperature, 1e-6f * temperature.Temperature);
+            using (var json = JsonDocument.Parse(fit.Out)) Assert.Equal(temperature.NllAfter, json.RootElement.GetProperty("nll_after").GetDouble(), 1e-9);
+
+            fit = Run("fit", "--method", "ets", "--logits", PathOf("z.npy"), "--labels", PathOf("y.npy"), "--out", PathOf("e.json"), "--device", "cpu");
+            Assert.True(fit.Code == 0, fit.Error);
+            var streamedEts = (EnsembleTemperatureCalibrator)MulticlassCalibrator.FromJson(File.ReadAllText(PathOf("e.json")));
+            Assert.Equal(ets.Temperature, streamedEts.Temperature, 1e-6f * ets.Temperature);
+            for (int k = 0; k < 3; k++) Assert.Equal(ets.Weights[k], streamedEts.Weights[k], 1e-5f);
+
+            var compare = Run("compare", "--methods", "temperature,ets,vector", "--fit-probs", PathOf("p.npy"), "--fit-labels", PathOf("y.npy"),
+                "--eval-logits", PathOf("ez.npy"), "--eval-labels", PathOf("ey.npy"), "--json", "--device", "cpu");
+            Assert.True(compare.Code == 0, compare.Error);
+            using var report = JsonDocument.Parse(compare.Out);
+            var entries = report.RootElement.GetProperty("results").EnumerateArray().ToArray();
+            var before = CalibrationEvaluation.Multiclass(new TemperatureCalibrator(1f), evalZ, evalY, classes).Before!;
+            Assert.Equal(before.Ece, entries[0].GetProperty("ece").GetDouble(), 12);
+            Assert.Equal(before.NegativeLogLikelihood, entries[0].GetProperty("nll").GetDouble(), 12);
+            foreach (var entry in entries[1..])
+            {
+                var calibrator = MulticlassCalibrator.FromJson(entry.GetProperty("calibrator").GetRawText());
+                var after = CalibrationEvaluation.Multiclass(calibrator, evalZ, evalY, classes).After;
+                Assert.Equal(after.Ece, entry.GetProperty("ece").GetDouble(), 12);
+                Assert.Equal(after.NegativeLogLikelihood, entry.GetProperty("nll").GetDouble(), 12);
+                Assert.Equal(after.Brier, entry.GetProperty("brier").GetDouble(), 12);
+            }
+            var fitted = (TemperatureCalibrator)MulticlassCalibrator.FromJson(entries[1].GetProperty("calibrator").GetRawText());
+            Assert.Equal(temperature.Temperature, fitted.Temperature, 1e-6f * temperature.Temperature);
+        }
+    }
 }
