@@ -139,8 +139,33 @@ internal static unsafe class AffineScaling
     /// <summary>Stop when half the Newton decrement (≈ objective − optimum) is below this, relative to 1 + objective.</summary>
     public const double Tolerance = 1e-10;
 
-    /// <summary>Classes up to which a full matrix is fitted (its Hessian has (C(C+1))² entries).</summary>
-    public const int MaxFullClasses = 32;
+    /// <summary>Classes up to which a full matrix takes Newton steps with its sampled Hessian ((C(C+1))² entries).</summary>
+    public const int MaxNewtonClasses = 32;
+
+    /// <summary>
+    /// Classes up to which a full matrix is fitted: beyond <see cref="MaxNewtonClasses"/> by quasi-Newton steps
+    /// (<see cref="QuasiNewton"/>), with C(C+1) parameters and as many float64 sums a pass per chunk of rows.
+    /// </summary>
+    public const int MaxFullClasses = 256;
+
+    /// <summary>Quasi-Newton iterations at most (they converge linearly, so more of them than Newton's).</summary>
+    public const int MaxQuasiNewtonIterations = 1000;
+
+    [ThreadStatic]
+    private static int? t_newtonClasses;
+
+    /// <summary>Lowers <see cref="MaxNewtonClasses"/> on this thread until the scope is disposed, so that tests reach the quasi-Newton path with few classes.</summary>
+    internal static IDisposable LimitNewtonClasses(int classes)
+    {
+        var before = t_newtonClasses;
+        t_newtonClasses = classes;
+        return new Restore(() => t_newtonClasses = before);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
 
     private const int SampleRows = 4096;
 
@@ -164,17 +189,25 @@ internal static unsafe class AffineScaling
         double[] theta = new double[count];
         for (int i = 0; i < c; i++) theta[layout.Full ? i * c + i : i] = 1;
         Objective At(double[] t) => Evaluate(source, shape, penalty, t, cpu);
+        // many classes: quasi-Newton steps on the sampled Hessian's per-class blocks
+        var quasi = layout.Full && c > (t_newtonClasses ?? MaxNewtonClasses) ? new QuasiNewton() : null;
 
         var current = At(theta);
         int passes = 1, iterations = 0;
         double before = current.Nll;
         bool converged = false;
-        while (iterations < MaxIterations)
+        bool linear = current.Blocks is not null || quasi is not null;
+        while (iterations < (quasi is null ? MaxIterations : MaxQuasiNewtonIterations))
         {
             double[] step;
             if (current.Blocks is { } blocks)
             {
                 step = BlockStep(blocks, current.G, c);
+            }
+            else if (quasi is not null)
+            {
+                var classBlocks = ClassBlocks(sampleZ, sampleRows, shape, theta, penalty);
+                step = quasi.Direction(current.G, q => SolveClassBlocks(classBlocks, q, c));
             }
             else
             {
@@ -189,9 +222,9 @@ internal static unsafe class AffineScaling
                 converged = !double.IsNaN(decrement);
                 break;
             }
-            if (cpu.Simd && current.Blocks is not null && decrement <= NoiseLevel * (1 + Math.Abs(current.F)))
+            if (cpu.Simd && linear && decrement <= NoiseLevel * (1 + Math.Abs(current.F)))
             {
-                // block steps converge linearly and their decrement is no measure of the gap at float32 resolution:
+                // block and quasi-Newton steps converge linearly and their decrement is no measure of the gap at float32 resolution:
                 // the last steps run on float64 passes of the scalar path
                 cpu = (false, 0, cpu.Threads);
                 current = At(theta);
@@ -214,12 +247,16 @@ internal static unsafe class AffineScaling
                 bool atResolution = t == 1 && cpu.Simd && decrement <= NoiseLevel * (1 + Math.Abs(current.F)) && next.F <= current.F + NoiseLevel * (1 + Math.Abs(current.F));
                 if (sufficient || atResolution)
                 {
+                    // a step taken only at float32 resolution tells nothing of the curvature
+                    if (sufficient) quasi?.Remember(trial, theta, next.G, current.G, shape, penalty);
                     theta = trial;
                     current = next;
                     accepted = true;
                     break;
                 }
             }
+            if (!accepted && quasi is not null && quasi.Forget())
+                continue;   // retry from the initial model alone
             if (!accepted && cpu.Simd && decrement > NoiseLevel * (1 + Math.Abs(current.F)))
             {
                 // the float32 lanes cannot resolve the remaining descent (seen with the block steps of many
@@ -318,7 +355,7 @@ internal static unsafe class AffineScaling
         if (classes < 2)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: calibration needs at least 2 classes, got {classes}.");
         if (full && classes > MaxFullClasses)
-            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a full matrix is fitted for up to {MaxFullClasses} classes (its Hessian grows as C^4), got {classes}; use vector scaling or a temperature.");
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: a full matrix is fitted for up to {MaxFullClasses} classes (it has C(C+1) parameters), got {classes}; use vector scaling or a temperature.");
         if (!(penalty.OffDiagonal >= 0 && penalty.Intercept >= 0 && double.IsFinite(penalty.OffDiagonal) && double.IsFinite(penalty.Intercept)))
             throw new ArgumentOutOfRangeException(nameof(penalty), penalty, $"{op}: the ODIR penalties must be finite and at least 0, got λ = {penalty.OffDiagonal}, μ = {penalty.Intercept}.");
     }
@@ -526,6 +563,158 @@ internal static unsafe class AffineScaling
             h[(c + i) * n + c + i] += sums[layout.DiagonalSlot + 2 * c + i] / rows;
         }
         return h;
+    }
+
+    /// <summary>
+    /// The full-matrix objective's mean Hessian restricted to each class's own parameters (row i of A and b_i, over
+    /// x̃ = [x, 1]): mean p_i (1 − p_i) x̃ x̃ᵀ over an evenly spaced part of the sample (at most 2^27 / (C (C+1)²) rows,
+    /// from 256 up to the whole sample, so that a block set costs about as much at any C), plus the penalty's
+    /// curvature. It carries the correlation of the inputs, which makes the problem ill-conditioned, and leaves the
+    /// coupling between classes to the quasi-Newton corrections.
+    /// </summary>
+    private static double[][] ClassBlocks(float[] sampleZ, long sample, in AffineLayout layout, double[] theta, OdirPenalty penalty)
+    {
+        int c = layout.Classes, m = c + 1;
+        long used = Math.Clamp((1L << 27) / ((long)c * m * m), Math.Min(256, sample), Math.Max(1, sample));
+        long stride = Math.Max(1, sample / used);
+        var blocks = new double[c][];
+        for (int i = 0; i < c; i++) blocks[i] = new double[m * m];
+        var x = new double[m];
+        var p = new double[c];
+        long counted = 0;
+        fixed (float* z = sampleZ)
+            for (long row = 0; row < sample; row += stride, counted++)
+            {
+                Probabilities(z + row * c, layout, theta, x, p);
+                x[c] = 1;
+                for (int i = 0; i < c; i++)
+                {
+                    double spread = p[i] * (1 - p[i]);
+                    var block = blocks[i];
+                    for (int a = 0; a < m; a++)
+                    {
+                        double va = spread * x[a];
+                        for (int b = a; b < m; b++) block[a * m + b] += va * x[b];
+                    }
+                }
+            }
+        for (int i = 0; i < c; i++)
+        {
+            var block = blocks[i];
+            for (int a = 0; a < m; a++)
+                for (int b = a; b < m; b++)
+                    block[b * m + a] = block[a * m + b] /= Math.Max(1, counted);
+            for (int a = 0; a < m; a++) block[a * m + a] += Penalty(layout, a < c ? i * c + a : c * c + i, penalty);
+        }
+        return blocks;
+    }
+
+    /// <summary>The blocks' inverse applied to q in θ's order (each class's block solved as <see cref="NewtonStep"/> solves, flat directions held at 0).</summary>
+    private static double[] SolveClassBlocks(double[][] blocks, double[] q, int c)
+    {
+        int m = c + 1;
+        var r = new double[q.Length];
+        var part = new double[m];
+        for (int i = 0; i < c; i++)
+        {
+            for (int a = 0; a < c; a++) part[a] = -q[i * c + a];
+            part[c] = -q[c * c + i];
+            var solved = NewtonStep(blocks[i], part, m);
+            for (int a = 0; a < c; a++) r[i * c + a] = solved[a];
+            r[c * c + i] = solved[c];
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// Limited-memory BFGS directions (Nocedal and Wright, "Numerical Optimization", algorithm 7.4) whose initial
+    /// inverse Hessian is the caller's, chosen afresh each iteration: the last <see cref="Memory"/> steps s and
+    /// gradient changes y correct it. A pair with sᵀy ≤ 0 (no curvature seen along the step) is not kept, and a
+    /// direction that does not descend restarts from the initial inverse alone.
+    /// </summary>
+    internal sealed class QuasiNewton
+    {
+        public const int Memory = 20;
+
+        private readonly List<(double[] S, double[] Y, double Rho)> _pairs = new();
+
+        public double[] Direction(double[] g, Func<double[], double[]> initialInverse)
+        {
+            var minus = new double[g.Length];
+            for (int k = 0; k < g.Length; k++) minus[k] = -g[k];
+            var plain = initialInverse(minus);
+            if (_pairs.Count == 0) return plain;
+            var d = TwoLoop(g, initialInverse);
+            double slope = 0, plainSlope = 0;
+            for (int k = 0; k < g.Length; k++)
+            {
+                slope += g[k] * d[k];
+                plainSlope += g[k] * plain[k];
+            }
+            // a correction that turns uphill, or promises far more descent than the initial model, comes from pairs
+            // spoiled by rounding: start again from the initial model
+            if (slope < 0 && slope >= 100 * plainSlope) return d;
+            _pairs.Clear();
+            return plain;
+        }
+
+        /// <summary>Forgets the corrections (after a direction that no step along lowered the objective).</summary>
+        public bool Forget()
+        {
+            bool had = _pairs.Count > 0;
+            _pairs.Clear();
+            return had;
+        }
+
+        public void Remember(double[] next, double[] theta, double[] nextG, double[] g, in AffineLayout layout, OdirPenalty penalty)
+        {
+            int n = theta.Length;
+            var s = new double[n];
+            var y = new double[n];
+            for (int k = 0; k < n; k++)
+            {
+                s[k] = next[k] - theta[k];
+                y[k] = nextG[k] - g[k];
+            }
+            // the step's part along softmax's invariances changes nothing: leave it out, as the gradient does
+            Canonical(layout, s, penalty);
+            double sy = 0, ss = 0, yy = 0;
+            for (int k = 0; k < n; k++)
+            {
+                sy += s[k] * y[k];
+                ss += s[k] * s[k];
+                yy += y[k] * y[k];
+            }
+            if (!(sy > 1e-8 * Math.Sqrt(ss * yy))) return;
+            if (_pairs.Count == Memory) _pairs.RemoveAt(0);
+            _pairs.Add((s, y, 1 / sy));
+        }
+
+        private double[] TwoLoop(double[] g, Func<double[], double[]> initialInverse)
+        {
+            int n = g.Length, m = _pairs.Count;
+            var q = new double[n];
+            for (int k = 0; k < n; k++) q[k] = -g[k];
+            var alpha = new double[m];
+            for (int i = m - 1; i >= 0; i--)
+            {
+                var (s, y, rho) = _pairs[i];
+                double a = 0;
+                for (int k = 0; k < n; k++) a += s[k] * q[k];
+                alpha[i] = a *= rho;
+                for (int k = 0; k < n; k++) q[k] -= a * y[k];
+            }
+            q = initialInverse(q);
+            for (int i = 0; i < m; i++)
+            {
+                var (s, y, rho) = _pairs[i];
+                double b = 0;
+                for (int k = 0; k < n; k++) b += y[k] * q[k];
+                b *= rho;
+                for (int k = 0; k < n; k++) q[k] += (alpha[i] - b) * s[k];
+            }
+            return q;
+        }
     }
 
     /// <summary>

@@ -168,7 +168,7 @@ public sealed record VectorScalingCalibrator(float[] Scale, float[] Bias) : Mult
 
 /// <summary>
 /// Matrix scaling (Guo et al. 2017): probabilities softmax(A z + b) with a full C x C matrix, optionally with the ODIR
-/// penalty of Kull et al. 2019 on A's off-diagonal entries and on b. For up to 32 classes.
+/// penalty of Kull et al. 2019 on A's off-diagonal entries and on b. For up to 256 classes.
 /// </summary>
 /// <param name="Weights">A, row-major C x C, finite.</param>
 /// <param name="Bias">b, C finite values.</param>
@@ -176,11 +176,13 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
 {
     /// <summary>
     /// A and b minimising mean NLL + λ/(C(C−1)) Σ_{i≠j} A_ij² + μ/C Σ b_i², from A = I, b = 0, by Newton steps with the
-    /// exact gradient (one fused pass each) and the Hessian of an evenly spaced sample of 4096 rows.
+    /// exact gradient (one fused pass each) and the Hessian of an evenly spaced sample of 4096 rows; beyond 32 classes
+    /// by limited-memory BFGS steps whose initial model is that sample's per-class Hessian blocks (linear convergence:
+    /// many more passes).
     /// </summary>
     /// <param name="logits">Row-major [rows, classes] logits; must be finite.</param>
     /// <param name="labels">One label per row, in [0, classes).</param>
-    /// <param name="classes">Classes, 2 to 32.</param>
+    /// <param name="classes">Classes, 2 to 256.</param>
     /// <param name="penalty">The ODIR penalty (default none: plain maximum likelihood).</param>
     /// <param name="options">Backend and threads (scalar or SIMD on the CPU); the GPU backend uploads the data and fits on the device, as the device-view overload does.</param>
     // int32 labels win a call with a literal such as [] that fits both label types
@@ -245,7 +247,7 @@ public sealed record MatrixScalingCalibrator(float[] Weights, float[] Bias) : Mu
 
 /// <summary>
 /// Dirichlet calibration (Kull et al. 2019): probabilities softmax(A ln q + b) of the model's probabilities
-/// q = softmax(z), i.e. matrix scaling of the log-probabilities, optionally with the ODIR penalty. For up to 32 classes.
+/// q = softmax(z), i.e. matrix scaling of the log-probabilities, optionally with the ODIR penalty. For up to 256 classes.
 /// </summary>
 /// <param name="Weights">A, row-major C x C, finite.</param>
 /// <param name="Bias">b, C finite values.</param>

@@ -76,6 +76,25 @@ internal sealed class AffineOracle(float[] z, int[] labels, int classes, bool fu
         return f;
     }
 
+    /// <summary>The objective's gradient alone (O(rows · parameters), for fits with too many parameters for <see cref="Derivatives"/>).</summary>
+    public double[] Gradient(double[] theta)
+    {
+        int n = theta.Length;
+        var g = new double[n];
+        for (int r = 0; r < labels.Length; r++)
+        {
+            var x = Features(r);
+            var (p, _) = Row(r, theta);
+            for (int k = 0; k < n; k++)
+            {
+                var (i, a) = Parameters[k];
+                g[k] += (p[i] - (labels[r] == i ? 1 : 0)) * x[a];
+            }
+        }
+        for (int k = 0; k < n; k++) g[k] = g[k] / labels.Length + 2 * PenaltyWeight(k) * theta[k];
+        return g;
+    }
+
     public (double[] G, double[,] H) Derivatives(double[] theta)
     {
         int n = theta.Length;
