@@ -98,7 +98,7 @@ internal sealed class AffineOracle(float[] z, int[] labels, int classes, bool fu
     public (double[] G, double[,] H) Derivatives(double[] theta)
     {
         int n = theta.Length;
-        var g = new double[n];
+        var g = Gradient(theta);
         var h = new double[n, n];
         for (int r = 0; r < labels.Length; r++)
         {
@@ -107,7 +107,6 @@ internal sealed class AffineOracle(float[] z, int[] labels, int classes, bool fu
             for (int k = 0; k < n; k++)
             {
                 var (i, a) = Parameters[k];
-                g[k] += (p[i] - (labels[r] == i ? 1 : 0)) * x[a];
                 for (int l = 0; l < n; l++)
                 {
                     var (j, b) = Parameters[l];
@@ -117,7 +116,6 @@ internal sealed class AffineOracle(float[] z, int[] labels, int classes, bool fu
         }
         for (int k = 0; k < n; k++)
         {
-            g[k] = g[k] / labels.Length + 2 * PenaltyWeight(k) * theta[k];
             for (int l = 0; l < n; l++) h[k, l] /= labels.Length;
             h[k, k] += 2 * PenaltyWeight(k);
         }

@@ -64,24 +64,31 @@ public class AffineScalingTests
         };
         foreach (var (kind, rows, c, penalty) in cases)
         {
-            var (z, y) = Drawn(rows, c, rows + c);
-            var oracle = new AffineOracle(z, y, c, kind != Kind.Vector, kind == Kind.Dirichlet, penalty.OffDiagonal, penalty.Intercept);
-            var (theta, fit) = FitOf(kind, z, y, c, penalty, path.Options);
-            var best = oracle.Optimum();
-            double ours = oracle.Objective(theta), optimum = oracle.Objective(best);
-            string what = $"{path} {kind} [{rows}x{c}] {penalty}";
-            Assert.True(fit.Converged, $"{what}: not converged after {fit.Passes} passes");
-            Assert.True(ours - optimum <= 1e-7 * optimum, $"{what}: objective {ours:R} vs optimum {optimum:R}");
-            // parameters as close as the curvature allows: the objective's quadratic rise from the optimum is tiny
-            Assert.True(oracle.CurvatureDistance(theta, best) <= 2e-7 * optimum, $"{what}: curvature distance {oracle.CurvatureDistance(theta, best):G3}");
+            var (oracle, theta, fit) = AssertAtOptimum(kind, rows, c, penalty, path, rows + c);
             Assert.Equal(oracle.Nll(oracle.Identity()), fit.NllBefore, 1e-5);
             Assert.Equal(oracle.Nll(theta), fit.NllAfter, 1e-5);
             Assert.InRange(fit.Passes, 2, 40);
         }
     }
 
+    /// <summary>Fits data drawn with <paramref name="seed"/> and asserts convergence to the oracle's float64 optimum, in objective and in parameters.</summary>
+    private static (AffineOracle Oracle, double[] Theta, MulticlassFit<MulticlassCalibrator> Fit) AssertAtOptimum(Kind kind, int rows, int c, OdirPenalty penalty, KernelPath path, int seed)
+    {
+        var (z, y) = Drawn(rows, c, seed);
+        var oracle = new AffineOracle(z, y, c, kind != Kind.Vector, kind == Kind.Dirichlet, penalty.OffDiagonal, penalty.Intercept);
+        var (theta, fit) = FitOf(kind, z, y, c, penalty, path.Options);
+        var best = oracle.Optimum();
+        double ours = oracle.Objective(theta), optimum = oracle.Objective(best);
+        string what = $"{path} {kind} [{rows}x{c}] {penalty}";
+        Assert.True(fit.Converged, $"{what}: not converged after {fit.Passes} passes");
+        Assert.True(ours - optimum <= 1e-7 * optimum, $"{what}: objective {ours:R} vs optimum {optimum:R}");
+        // parameters as close as the curvature allows: the objective's quadratic rise from the optimum is tiny
+        Assert.True(oracle.CurvatureDistance(theta, best) <= 2e-7 * optimum, $"{what}: curvature distance {oracle.CurvatureDistance(theta, best):G3}");
+        return (oracle, theta, fit);
+    }
+
     /// <summary>
-    /// Full matrices of many classes take quasi-Newton steps (L-BFGS scaled by the sampled Hessian's diagonal):
+    /// Full matrices of many classes take quasi-Newton steps (L-BFGS on the sampled Hessian's per-class blocks):
     /// forced here from 3 classes on, they reach the same float64 optimum as the oracle's Newton on every path.
     /// </summary>
     [Theory]
@@ -95,18 +102,7 @@ public class AffineScalingTests
         };
         using var _ = AffineScaling.LimitNewtonClasses(2);
         foreach (var (kind, rows, c, penalty) in cases)
-        {
-            var (z, y) = Drawn(rows, c, rows + 7 * c);
-            var oracle = new AffineOracle(z, y, c, full: true, kind == Kind.Dirichlet, penalty.OffDiagonal, penalty.Intercept);
-            var (theta, fit) = FitOf(kind, z, y, c, penalty, path.Options);
-            var best = oracle.Optimum();
-            double ours = oracle.Objective(theta), optimum = oracle.Objective(best);
-            string what = $"{path} {kind} [{rows}x{c}] {penalty}";
-            Assert.True(fit.Converged, $"{what}: not converged after {fit.Passes} passes");
-            Assert.True(ours - optimum <= 1e-7 * optimum, $"{what}: objective {ours:R} vs optimum {optimum:R}");
-            Assert.True(oracle.CurvatureDistance(theta, best) <= 2e-7 * optimum, $"{what}: curvature distance {oracle.CurvatureDistance(theta, best):G3}");
-            Assert.InRange(fit.Iterations, 1, AffineScaling.MaxQuasiNewtonIterations);
-        }
+            Assert.InRange(AssertAtOptimum(kind, rows, c, penalty, path, rows + 7 * c).Fit.Iterations, 1, AffineScaling.MaxQuasiNewtonIterations);
     }
 
     /// <summary>
