@@ -27,7 +27,7 @@ public static class Calibrate
         if (!BinaryKinds.Contains(method))
             throw new UsageException($"--method must be {string.Join(", ", MulticlassKinds)}, {string.Join(", ", BinaryKinds)}, got '{method}'.");
         var (scores, labels) = ReadPairs(a.Required("--scores"), a.Required("--labels"));
-        var calibrator = FitBinary(method, scores, labels, bins, a.Required("--scores"), a.Required("--labels"));
+        var calibrator = FitBinary(method, scores, labels, bins, a.Required("--scores"), a.Required("--labels"), a.Device());
         string outPath = a.Required("--out");
         Save(calibrator.ToJson(), outPath);
         var calibrated = calibrator.Apply(scores);
@@ -93,14 +93,14 @@ public static class Calibrate
     internal static readonly string[] BinaryKinds = ["platt", "beta", "isotonic", "histogram"];
 
     /// <summary>One binary method's fit; the library's argument errors name the file they are about.</summary>
-    internal static BinaryCalibrator FitBinary(string method, float[] scores, int[] labels, int bins, string scoresName, string labelsName)
+    internal static BinaryCalibrator FitBinary(string method, float[] scores, int[] labels, int bins, string scoresName, string labelsName, ComputeOptions options)
     {
         try
         {
             return method switch
             {
-                "platt" => PlattCalibrator.Fit(scores, labels),
-                "beta" => BetaCalibrator.Fit(scores, labels),
+                "platt" => PlattCalibrator.Fit(scores, labels, true, options),
+                "beta" => BetaCalibrator.Fit(scores, labels, options: options),
                 "isotonic" => IsotonicCalibrator.Fit(scores, labels),
                 _ => HistogramCalibrator.Fit(scores, labels, bins),
             };

@@ -119,7 +119,7 @@ public static class Compare
         if (bad >= 0) throw new InputException($"{evalScores}: score {bad} is {heldOut[bad]}; scores must be finite.");
         (fitN, evalN, fitName, evalName, classes) = (scores.Length, heldOut.Length, fitScores, evalScores, 2);
         var rows = new List<(string, CalibrationReport, int?, bool?, string?)>();
-        var fitted = methods.Select(m => (m, Calibrate.FitBinary(m, scores, labels, a.Int("--bins", 15, 1, 100_000), fitScores, fitLabels))).ToArray();
+        var fitted = methods.Select(m => (m, Calibrate.FitBinary(m, scores, labels, a.Int("--bins", 15, 1, 100_000), fitScores, fitLabels, a.Device()))).ToArray();
         var first = CalibrationEvaluation.Binary(fitted[0].Item2, heldOut, heldOutLabels, bins, rule);
         if (first.Before is { } raw) rows.Add(("uncalibrated", raw, null, null, null));
         foreach (var (method, calibrator) in fitted)

@@ -25,12 +25,37 @@ internal static class DeviceChecks
     /// <summary>Throws like the host overloads if a logit on the device is NaN or infinite (<paramref name="what"/> names the need). Waits for the stream.</summary>
     public static void Finite(string op, AcceleratorStream stream, ArrayView<float> logits, int classes, string what)
     {
-        var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstNonFinite",
-            static a => a.LoadKernel<ArrayView<float>, ArrayView<long>>(FirstNonFinite));
-        long bad = First(stream, logits.Length, first => kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, logits.Length), logits, first));
+        long bad = FirstOutside(stream, logits, float.MinValue, float.MaxValue);
         if (bad < 0) return;
         float value = At(stream, logits, bad);
         throw new ArgumentException($"{op}: logits[{bad / classes}, {bad % classes}] is {value}; {what} needs finite logits.", "logits");
+    }
+
+    /// <summary>Throws like the binary calibrators' host fits if a score is NaN, infinite or (for probabilities) outside [0, 1]. Waits for the stream.</summary>
+    public static void Scores(string op, AcceleratorStream stream, ArrayView<float> scores, bool probabilities)
+    {
+        long bad = FirstOutside(stream, scores, probabilities ? 0f : float.MinValue, probabilities ? 1f : float.MaxValue);
+        if (bad < 0) return;
+        float value = At(stream, scores, bad);
+        throw new ArgumentException($"{op}: scores[{bad}] is {value}; scores must be finite{(probabilities ? " and in [0, 1]" : "")}.", "scores");
+    }
+
+    /// <summary>Throws like the binary calibrators' host fits if a target is not 0 or 1. Waits for the stream.</summary>
+    public static void Targets(string op, AcceleratorStream stream, ArrayView<int> targets)
+    {
+        var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstBadLabel",
+            static a => a.LoadKernel<ArrayView<int>, int, ArrayView<long>>(FirstBadLabel));
+        long bad = First(stream, targets.Length, first => kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, targets.Length), targets, 2, first));
+        if (bad < 0) return;
+        int value = At(stream, targets, bad);
+        throw new ArgumentException($"{op}: targets[{bad}] is {value}; targets must be 0 or 1.", "targets");
+    }
+
+    private static long FirstOutside(AcceleratorStream stream, ArrayView<float> values, float low, float high)
+    {
+        var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstOutside",
+            static a => a.LoadKernel<ArrayView<float>, float, float, ArrayView<long>>(FirstOutside));
+        return First(stream, values.Length, first => kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, values.Length), values, low, high, first));
     }
 
     private static long First(AcceleratorStream stream, long length, Action<ArrayView<long>> launch)
@@ -67,15 +92,16 @@ internal static class DeviceChecks
         }
     }
 
-    /// <summary><paramref name="first"/>[0] (which must start at long.MaxValue) receives the first index of a NaN or infinite value.</summary>
+    /// <summary><paramref name="first"/>[0] (which must start at long.MaxValue) receives the first index of a value outside [low, high] or NaN.</summary>
     [GpuKernelEntry]
-    public static void FirstNonFinite(ArrayView<float> values, ArrayView<long> first)
+    public static void FirstOutside(ArrayView<float> values, float low, float high, ArrayView<long> first)
     {
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = Grid.GlobalIndex.X; i < values.Length; i += stride)
         {
-            // false for NaN as well as for ±∞
-            if (!(XMath.Abs(values[i]) <= float.MaxValue))
+            // false for NaN as well as for values outside
+            float v = values[i];
+            if (!(v >= low && v <= high))
             {
                 Atomic.Min(ref first[0], i);
                 return;

@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ILGPU;
+using ILGPU.Runtime;
 
 namespace FastCalib;
 
@@ -20,6 +22,24 @@ public abstract record BinaryCalibrator
 
     /// <summary>Writes calibrated probabilities for <paramref name="scores"/> into <paramref name="probabilities"/> (same length).</summary>
     public abstract void Apply(ReadOnlySpan<float> scores, Span<float> probabilities);
+
+    /// <summary>
+    /// The same on device views, on <paramref name="stream"/>'s accelerator (<paramref name="probabilities"/> may be
+    /// <paramref name="scores"/>). Platt scaling and beta calibration run a kernel there; isotonic regression and
+    /// histogram binning copy the scores to host memory, apply there and copy the probabilities back. Waits for the
+    /// stream.
+    /// </summary>
+    public virtual void Apply(AcceleratorStream stream, ArrayView<float> scores, ArrayView<float> probabilities)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Check.SameLength(GetType().Name + ".Apply", nameof(probabilities), probabilities.Length, nameof(scores), scores.Length);
+        var host = new float[scores.Length];
+        scores.CopyToCPU(stream, host);
+        stream.Synchronize();
+        Apply(host, host);
+        probabilities.CopyFromCPU(stream, host);
+        stream.Synchronize();
+    }
 
     /// <summary>Calibrated probabilities of <paramref name="scores"/> in a new array.</summary>
     public float[] Apply(ReadOnlySpan<float> scores)
@@ -64,23 +84,26 @@ public abstract record BinaryCalibrator
     }
 
     /// <summary>
-    /// The fitting targets: 0/1, or with Platt's smoothing 1/(N₋ + 2) and (N₊ + 1)/(N₊ + 2); without smoothing both
-    /// classes must be present.
+    /// The fitting targets of the labels 1 and 0: 1 and 0, or with Platt's smoothing (N₊ + 1)/(N₊ + 2) and
+    /// 1/(N₋ + 2); without smoothing both classes must be present.
     /// </summary>
-    internal static double[] Targets(string op, ReadOnlySpan<int> targets, int positives, bool smooth)
+    internal static (double High, double Low) Targets(string op, long rows, long positives, bool smooth)
     {
-        int negatives = targets.Length - positives;
+        long negatives = rows - positives;
         if (!smooth && (positives == 0 || negatives == 0))
-            throw new ArgumentException($"{op}: only one class is present; without target smoothing the fit diverges.", nameof(targets));
-        double hi = smooth ? (positives + 1.0) / (positives + 2.0) : 1;
-        double lo = smooth ? 1.0 / (negatives + 2.0) : 0;
-        var t = new double[targets.Length];
-        for (int i = 0; i < t.Length; i++) t[i] = targets[i] == 1 ? hi : lo;
-        return t;
+            throw new ArgumentException($"{op}: only one class is present; without target smoothing the fit diverges.", "targets");
+        return smooth ? ((positives + 1.0) / (positives + 2.0), 1.0 / (negatives + 2.0)) : (1, 0);
     }
 
     /// <summary>The intercept a fit starts from: the log odds of the classes, kept finite.</summary>
-    internal static double Prior(int positives, int count) => Math.Log((positives + 1.0) / (count - positives + 1.0));
+    internal static double Prior(long positives, long count) => Math.Log((positives + 1.0) / (count - positives + 1.0));
+
+    /// <summary>The logit of the mean fitting target, the intercept of constant scores.</summary>
+    internal static double MeanLogit(ScoreData data, (double High, double Low) t)
+    {
+        double mean = (data.Positives * t.High + (data.Rows - data.Positives) * t.Low) / data.Rows;
+        return Math.Log(mean / (1 - mean));
+    }
 
     internal static void CheckApply(string op, ReadOnlySpan<float> scores, Span<float> probabilities) =>
         Check.SameLength(op, nameof(probabilities), probabilities.Length, nameof(scores), scores.Length);
@@ -97,32 +120,46 @@ public abstract record BinaryCalibrator
 public sealed record PlattCalibrator(double A, double B) : BinaryCalibrator
 {
     /// <summary>Fits A and B on scores and int64 0/1 targets (NumPy's and PyTorch's default integer type).</summary>
-    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool)"/>
-    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, bool smoothTargets = true)
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool, ComputeOptions)"/>
+    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, bool smoothTargets = true, ComputeOptions options = default)
     {
         using var t = NarrowedLabels.Targets("PlattCalibrator.Fit", nameof(targets), targets);
-        return Fit(scores, t.Span, smoothTargets);
+        return Fit(scores, t.Span, smoothTargets, options);
     }
 
     /// <summary>Fits A and B on scores (any finite values) and 0/1 targets.</summary>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
-    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = true)
+    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = true) => Fit(scores, targets, smoothTargets, default);
+
+    /// <summary>
+    /// Fits A and B on scores (any finite values) and 0/1 targets: Newton's method, each step one fused pass over the
+    /// scores (on the CPU's threads, or on the device with the GPU backend), nothing kept per score.
+    /// </summary>
+    /// <param name="scores">The classifier's scores; must be finite.</param>
+    /// <param name="targets">One 0/1 target per score.</param>
+    /// <param name="smoothTargets">Platt's target smoothing (keeps the fit finite on separable data or one class).</param>
+    /// <param name="options">Backend and threads; the GPU backend uploads the data and fits on the device.</param>
+    public static PlattCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets, ComputeOptions options) =>
+        ScoreData.OnHost("PlattCalibrator.Fit", scores, targets, probabilities: false, options, (op, data) => Fit(op, data, smoothTargets));
+
+    /// <summary>The same fit on device views, on <paramref name="stream"/>'s accelerator (scores and targets checked there). Waits for the stream.</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool, ComputeOptions)"/>
+    public static PlattCalibrator Fit(AcceleratorStream stream, ArrayView<float> scores, ArrayView<int> targets, bool smoothTargets = true) =>
+        ScoreData.OnDevice("PlattCalibrator.Fit", stream, scores, targets, probabilities: false, (op, data) => Fit(op, data, smoothTargets));
+
+    private static PlattCalibrator Fit(string op, ScoreData data, bool smoothTargets)
     {
-        const string op = "PlattCalibrator.Fit";
-        int positives = CheckTraining(op, scores, targets, probabilities: false);
-        var t = Targets(op, targets, positives, smoothTargets);
-        if (scores.IndexOfAnyExcept(scores[0]) < 0)
-        {
-            // constant scores determine only A·s + B: take A = 0 and B at the logit of the mean target
-            double mean = t.Average();
-            return new PlattCalibrator(0, Math.Log(mean / (1 - mean)));
-        }
-        var s = new double[scores.Length];
-        for (int i = 0; i < s.Length; i++) s[i] = scores[i];
-        var w = Logistic.Fit([s], t, Prior(positives, scores.Length));
+        var t = Targets(op, data.Rows, data.Positives, smoothTargets);
+        // constant scores determine only A·s + B: take A = 0 and B at the logit of the mean target
+        if (data.Constant) return new PlattCalibrator(0, MeanLogit(data, t));
+        var w = Logistic.Fit(data.Pass, new LogisticModel(1, 0, 0, 0, t.High, t.Low), Prior(data.Positives, data.Rows), data.Rows);
         return new PlattCalibrator(w[0], w[1]);
     }
+
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> scores, ArrayView<float> probabilities) =>
+        LogisticPasses.Apply("PlattCalibrator.Apply", stream, scores, probabilities, new LogisticModel(1, A, B, 0, 1, 0));
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> scores, Span<float> probabilities)
@@ -295,48 +332,56 @@ public sealed record BetaCalibrator(double A, double B, double C) : BinaryCalibr
     public const double ScoreClip = 1e-12;
 
     /// <summary>Fits A, B and C on scores in [0, 1] and int64 0/1 targets.</summary>
-    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool)"/>
-    public static BetaCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, bool smoothTargets = false)
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool, ComputeOptions)"/>
+    public static BetaCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<long> targets, bool smoothTargets = false, ComputeOptions options = default)
     {
         using var t = NarrowedLabels.Targets("BetaCalibrator.Fit", nameof(targets), targets);
-        return Fit(scores, t.Span, smoothTargets);
+        return Fit(scores, t.Span, smoothTargets, options);
     }
 
-    /// <summary>Fits A, B and C on scores in [0, 1] (probabilities of the positive class) and 0/1 targets.</summary>
+    /// <summary>
+    /// Fits A, B and C on scores in [0, 1] (probabilities of the positive class) and 0/1 targets: Newton's method,
+    /// each step one fused pass over the scores (on the CPU's threads, or on the device with the GPU backend),
+    /// nothing kept per score.
+    /// </summary>
+    /// <param name="scores">Probabilities of the positive class, in [0, 1].</param>
+    /// <param name="targets">One 0/1 target per score.</param>
+    /// <param name="smoothTargets">Platt's target smoothing (off by default, as betacal).</param>
+    /// <param name="options">Backend and threads; the GPU backend uploads the data and fits on the device.</param>
     // int32 labels win a call with a literal such as [] that fits both label types
     [System.Runtime.CompilerServices.OverloadResolutionPriority(1)]
-    public static BetaCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = false)
+    public static BetaCalibrator Fit(ReadOnlySpan<float> scores, ReadOnlySpan<int> targets, bool smoothTargets = false, ComputeOptions options = default) =>
+        ScoreData.OnHost("BetaCalibrator.Fit", scores, targets, probabilities: true, options, (op, data) => Fit(op, data, smoothTargets));
+
+    /// <summary>The same fit on device views, on <paramref name="stream"/>'s accelerator (scores and targets checked there). Waits for the stream.</summary>
+    /// <inheritdoc cref="Fit(ReadOnlySpan{float}, ReadOnlySpan{int}, bool, ComputeOptions)"/>
+    public static BetaCalibrator Fit(AcceleratorStream stream, ArrayView<float> scores, ArrayView<int> targets, bool smoothTargets = false) =>
+        ScoreData.OnDevice("BetaCalibrator.Fit", stream, scores, targets, probabilities: true, (op, data) => Fit(op, data, smoothTargets));
+
+    private static BetaCalibrator Fit(string op, ScoreData data, bool smoothTargets)
     {
-        const string op = "BetaCalibrator.Fit";
-        int positives = CheckTraining(op, scores, targets, probabilities: true);
-        var t = Targets(op, targets, positives, smoothTargets);
-        var x1 = new double[scores.Length];
-        var x2 = new double[scores.Length];
-        for (int i = 0; i < t.Length; i++)
-        {
-            double v = Math.Clamp(scores[i], ScoreClip, 1 - ScoreClip);
-            x1[i] = Math.Log(v);
-            x2[i] = -Math.Log(1 - v);
-        }
-        if (scores.IndexOfAnyExcept(scores[0]) < 0)
-        {
-            double mean = t.Average();
-            return new BetaCalibrator(0, 0, Math.Log(mean / (1 - mean)));
-        }
-        double prior = Prior(positives, scores.Length);
-        var w = Logistic.Fit([x1, x2], t, prior);
+        var t = Targets(op, data.Rows, data.Positives, smoothTargets);
+        if (data.Constant) return new BetaCalibrator(0, 0, MeanLogit(data, t));
+        double prior = Prior(data.Positives, data.Rows);
+        double[] Regress(int mask) => Logistic.Fit(data.Pass, new LogisticModel(mask, 0, 0, 0, t.High, t.Low), prior, data.Rows);
+        // features ln s (bit 2) and −ln(1 − s) (bit 4); a negative weight drops its feature, as betacal does
+        var w = Regress(6);
         if (w[0] < 0)
         {
-            var only = Logistic.Fit([x2], t, prior);
+            var only = Regress(4);
             return new BetaCalibrator(0, Math.Max(0, only[0]), only[1]);
         }
         if (w[1] < 0)
         {
-            var only = Logistic.Fit([x1], t, prior);
+            var only = Regress(2);
             return new BetaCalibrator(Math.Max(0, only[0]), 0, only[1]);
         }
         return new BetaCalibrator(w[0], w[1], w[2]);
     }
+
+    /// <inheritdoc/>
+    public override void Apply(AcceleratorStream stream, ArrayView<float> scores, ArrayView<float> probabilities) =>
+        LogisticPasses.Apply("BetaCalibrator.Apply", stream, scores, probabilities, new LogisticModel(6, A, B, C, 1, 0));
 
     /// <inheritdoc/>
     public override void Apply(ReadOnlySpan<float> scores, Span<float> probabilities)
@@ -357,59 +402,41 @@ public sealed record BetaCalibrator(double A, double B, double C) : BinaryCalibr
 }
 
 /// <summary>
-/// Maximum-likelihood logistic regression with an intercept on one to a few features, for calibrators: Newton's
-/// method with a backtracking (Armijo) line search and a ridge of 1e-12 on the Hessian, from zero weights and the
-/// intercept at <c>prior</c>; at most 100 iterations.
+/// Maximum-likelihood logistic regression with an intercept on one or two functions of a score, for calibrators:
+/// Newton's method with a backtracking (Armijo) line search and a ridge of 1e-12 on the Hessian, from zero weights
+/// and the intercept at <c>prior</c>; at most 100 iterations. Each evaluation is one fused pass over the scores
+/// (<see cref="LogisticPasses"/>), whose sums give the loss, the gradient and the Hessian together.
 /// </summary>
 internal static class Logistic
 {
-    /// <summary>The weights of <paramref name="features"/> (columns), then the intercept.</summary>
-    public static double[] Fit(double[][] features, double[] t, double prior)
+    /// <summary>The weights of the model's features, then the intercept, from passes of <paramref name="pass"/>.</summary>
+    public static double[] Fit(Func<LogisticModel, LogisticSums> pass, LogisticModel model, double prior, long rows)
     {
-        int k = features.Length, n = t.Length, d = k + 1;
+        int d = model.Features + 1;
         var w = new double[d];
-        w[k] = prior;
-        double loss = Loss(features, t, w);
-        var gradient = new double[d];
-        var hessian = new double[d, d];
-        var x = new double[d];
+        w[d - 1] = prior;
+        var sums = pass(model.With(w));
         for (int iteration = 0; iteration < 100; iteration++)
         {
-            Array.Clear(gradient);
-            Array.Clear(hessian);
-            for (int i = 0; i < n; i++)
-            {
-                for (int j = 0; j < k; j++) x[j] = features[j][i];
-                x[k] = 1;
-                double p = Sigmoid(Dot(w, x)), r = p - t[i], c = p * (1 - p);
-                for (int a = 0; a < d; a++)
-                {
-                    gradient[a] += r * x[a];
-                    for (int b = 0; b <= a; b++) hessian[a, b] += c * x[a] * x[b];
-                }
-            }
-            if (gradient.All(g => Math.Abs(g) < 1e-12 * n)) break;
-            for (int a = 0; a < d; a++)
-            {
-                hessian[a, a] += 1e-12;
-                for (int b = 0; b < a; b++) hessian[b, a] = hessian[a, b];
-            }
+            var gradient = sums.Gradient(d);
+            if (gradient.All(g => Math.Abs(g) < 1e-12 * rows)) break;
+            var hessian = sums.Hessian(d);
+            for (int a = 0; a < d; a++) hessian[a, a] += 1e-12;
             var step = Solve(hessian, gradient);   // H · step = g; the Newton direction is −step
             double slope = -Dot(gradient, step), size = 1;
+            LogisticSums next = default;
+            double[] trial = w;
             while (size > 1e-10)
             {
-                var trial = w.Select((v, a) => v - size * step[a]).ToArray();
-                if (Loss(features, t, trial) < loss + 1e-4 * size * slope) break;
+                trial = [.. w.Select((v, a) => v - size * step[a])];
+                next = pass(model.With(trial));
+                if (next.Loss < sums.Loss + 1e-4 * size * slope) break;
                 size /= 2;
             }
             if (size <= 1e-10) break;
             bool small = true;
-            for (int a = 0; a < d; a++)
-            {
-                small &= Math.Abs(size * step[a]) < 1e-12 * (1 + Math.Abs(w[a]));
-                w[a] -= size * step[a];
-            }
-            loss = Loss(features, t, w);
+            for (int a = 0; a < d; a++) small &= Math.Abs(size * step[a]) < 1e-12 * (1 + Math.Abs(w[a]));
+            (w, sums) = (trial, next);
             if (small) break;
         }
         return w;
@@ -423,22 +450,6 @@ internal static class Logistic
         for (int i = 0; i < a.Length; i++) sum += a[i] * b[i];
         return sum;
     }
-
-    /// <summary>Σ −[t ln p + (1 − t) ln(1 − p)], with log(1 + e^x) kept stable.</summary>
-    private static double Loss(double[][] features, double[] t, double[] w)
-    {
-        int k = features.Length;
-        double loss = 0;
-        for (int i = 0; i < t.Length; i++)
-        {
-            double f = w[k];
-            for (int j = 0; j < k; j++) f += w[j] * features[j][i];
-            loss += t[i] * Softplus(-f) + (1 - t[i]) * Softplus(f);
-        }
-        return loss;
-    }
-
-    private static double Softplus(double x) => x > 0 ? x + Math.Log(1 + Math.Exp(-x)) : Math.Log(1 + Math.Exp(x));
 
     /// <summary>Solves the small symmetric positive definite system by Gaussian elimination with partial pivoting.</summary>
     private static double[] Solve(double[,] m, double[] v)

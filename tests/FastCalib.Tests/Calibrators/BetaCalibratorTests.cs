@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Xunit;
 
 namespace FastCalib.Tests.Calibrators;
@@ -93,6 +95,89 @@ public class BetaCalibratorTests
         Assert.InRange(recovered.A, 1.2, 1.4);
         Assert.InRange(recovered.B, 0.5, 0.7);
         Assert.InRange(recovered.C, -0.35, -0.05);
+    }
+
+    /// <summary>
+    /// The fused passes give the independent solver's fit on every path (the GPU backend on host spans and device
+    /// views on ILGPU's CPU accelerator, CUDA where there is one), with any thread count the same parameters bit for
+    /// bit, and Platt scaling the same on every path as on the default one; device views are checked on the device.
+    /// </summary>
+    [Fact]
+    public void Every_path_and_device_views_fit_as_the_independent_solver()
+    {
+        var (s, y) = Draw(5_001, 1.3, 0.6, -0.2, 4);
+        var reference = Irls(Features(s), y);
+        var platt = PlattCalibrator.Fit(s, y);
+        var one = BetaCalibrator.Fit(s, y, options: new ComputeOptions { MaxThreads = 1 });
+        Assert.Equal(one, BetaCalibrator.Fit(s, y, options: new ComputeOptions { MaxThreads = 2 }));
+        var accelerators = new[] { Paths.CpuAccelerator.Value, Paths.Cuda.Value }.OfType<Accelerator>();
+        foreach (var path in Paths.All)
+        {
+            var fit = BetaCalibrator.Fit(s, y, options: path.Options);
+            Assert.Equal(reference[0], fit.A, 6);
+            Assert.Equal(reference[1], fit.B, 6);
+            Assert.Equal(reference[2], fit.C, 6);
+            var p = PlattCalibrator.Fit(s, y, true, path.Options);
+            Assert.Equal(platt.A, p.A, 1e-9 * Math.Abs(platt.A));
+            Assert.Equal(platt.B, p.B, 1e-9 * (1 + Math.Abs(platt.B)));
+        }
+        foreach (var accelerator in accelerators)
+        {
+            var stream = accelerator.DefaultStream;
+            using var ds = accelerator.Allocate1D(s);
+            using var dy = accelerator.Allocate1D(y);
+            var fit = BetaCalibrator.Fit(stream, ds.View, dy.View);
+            Assert.Equal(reference[0], fit.A, 6);
+            Assert.Equal(reference[1], fit.B, 6);
+            Assert.Equal(reference[2], fit.C, 6);
+            var p = PlattCalibrator.Fit(stream, ds.View, dy.View);
+            Assert.Equal(platt.A, p.A, 1e-9 * Math.Abs(platt.A));
+            // the refit without a feature, constant scores and one class without smoothing, as on the host
+            var (sd, yd) = Draw(3_000, -0.8, 0.9, 0.1, 3);
+            using (var ds2 = accelerator.Allocate1D(sd))
+            using (var dy2 = accelerator.Allocate1D(yd))
+                Assert.Equal(0, BetaCalibrator.Fit(stream, ds2.View, dy2.View).A);
+            using (var flat = accelerator.Allocate1D(Enumerable.Repeat(0.3f, 100).ToArray()))
+            using (var labels = accelerator.Allocate1D(Enumerable.Range(0, 100).Select(i => i % 4 == 0 ? 1 : 0).ToArray()))
+            {
+                var constant = BetaCalibrator.Fit(stream, flat.View, labels.View);
+                Assert.Equal(BetaCalibrator.Fit(Enumerable.Repeat(0.3f, 100).ToArray(), Enumerable.Range(0, 100).Select(i => i % 4 == 0 ? 1 : 0).ToArray()), constant);
+            }
+            using (var none = accelerator.Allocate1D(new int[100]))
+            using (var flat = accelerator.Allocate1D(Enumerable.Repeat(0.3f, 100).ToArray()))
+                Assert.Contains("only one class", Assert.Throws<ArgumentException>(() => BetaCalibrator.Fit(stream, flat.View, none.View)).Message);
+            var bad = s.ToArray();
+            bad[77] = 1.5f;
+            using (var db = accelerator.Allocate1D(bad))
+            {
+                var e = Assert.Throws<ArgumentException>(() => BetaCalibrator.Fit(stream, db.View, dy.View));
+                Assert.Equal("scores", e.ParamName);
+                Assert.Contains("scores[77] is 1.5", e.Message);
+                Assert.NotNull(PlattCalibrator.Fit(stream, db.View, dy.View));   // Platt takes any finite score
+            }
+            // applied on the device: as on the host (float64 there, so within float rounding), every output written, in place too
+            var withNaN = s.ToArray();
+            withNaN[9] = float.NaN;
+            using (var dn = accelerator.Allocate1D(withNaN))
+            using (var dp = accelerator.Allocate1D(TestData.Poisoned(s.Length, TestData.Poison)))
+            {
+                foreach (BinaryCalibrator calibrator in new BinaryCalibrator[] { fit, p, IsotonicCalibrator.Fit(s, y), HistogramCalibrator.Fit(s, y, 10) })
+                {
+                    var expected = calibrator.Apply(withNaN);
+                    calibrator.Apply(stream, dn.View, dp.View);
+                    var got = dp.GetAsArray1D();
+                    for (int i = 0; i < s.Length; i++)
+                        Assert.True(float.IsNaN(expected[i]) ? float.IsNaN(got[i]) : Math.Abs(got[i] - expected[i]) <= 1e-6, $"{calibrator.GetType().Name} [{i}]: {got[i]} vs {expected[i]}");
+                    using var inPlace = accelerator.Allocate1D(withNaN);
+                    calibrator.Apply(stream, inPlace.View, inPlace.View);
+                    Assert.Equal(got, inPlace.GetAsArray1D());
+                }
+            }
+            var badY = y.ToArray();
+            badY[5] = 2;
+            using (var dby = accelerator.Allocate1D(badY))
+                Assert.Contains("targets[5] is 2", Assert.Throws<ArgumentException>(() => PlattCalibrator.Fit(stream, ds.View, dby.View)).Message);
+        }
     }
 
     [Fact]
