@@ -34,6 +34,9 @@ public static class Cases
         yield return Calibration(accelerator, fromLogits: true, Rows(10_000_000), 10);
         yield return TemperatureFit(accelerator, Rows(1_000_000), 10);
         yield return TemperatureFit(accelerator, Rows(100_000), 1000);
+        yield return AffineFit(accelerator, "vector scaling fit", Rows(1_000_000), 10);
+        yield return AffineFit(accelerator, "Dirichlet fit, ODIR 0.01", Rows(1_000_000), 10);
+        yield return BetaFit(accelerator, Rows(10_000_000));
 
         foreach (var (n, h, w) in new[] { (65_536L, 28, 28), (16_384L, 64, 64), (20_000L, 28, 28), (5_000L, 64, 64) })
             foreach (bool half in new[] { false, true })
@@ -152,6 +155,42 @@ public static class Cases
         int passes = TemperatureScaling.Fit(accelerator.DefaultStream, z, labels, cols).Passes;
         return new GpuCase($"temperature fit ({passes} passes; GB/s per pass)", $"{rows} x {cols}", passes * (4.0 * n + 4.0 * rows), 1,
             (s, _) => TemperatureScaling.Fit(s, z, labels, cols), owned);
+    }
+
+    /// <summary>A vector-scaling or Dirichlet fit on device views: every pass one device kernel and a column sum (GB/s per pass).</summary>
+    private static GpuCase AffineFit(Accelerator accelerator, string name, long rows, int cols)
+    {
+        long n = rows * cols;
+        var owned = new List<IDisposable>();
+        var y = Labels(rows, cols);
+        var z = Sets(accelerator, owned, 1, n, _ => OverconfidentLogits(y, cols))[0];
+        var labels = Own(owned, accelerator.Allocate1D(y)).View;
+        bool vector = name.StartsWith("vector");
+        int Fit(AcceleratorStream s) => vector
+            ? VectorScalingCalibrator.Fit(s, z, labels, cols).Passes
+            : DirichletCalibrator.Fit(s, z, labels, cols, new OdirPenalty(0.01, 0.01)).Passes;
+        int passes = Fit(accelerator.DefaultStream);
+        return new GpuCase($"{name} ({passes} passes; GB/s per pass)", $"{rows} x {cols}", passes * (4.0 * n + 4.0 * rows), 1, (s, _) => Fit(s), owned);
+    }
+
+    /// <summary>Beta calibration on device views of scores and 0/1 targets: every Newton step one pass of one kernel (GB/s per pass).</summary>
+    private static GpuCase BetaFit(Accelerator accelerator, long count)
+    {
+        var owned = new List<IDisposable>();
+        var random = new Random(5);
+        var scores = new float[count];
+        var targets = new int[count];
+        for (long i = 0; i < count; i++)
+        {
+            scores[i] = (float)(0.001 + 0.998 * random.NextDouble());
+            double logit = -0.2 + 1.3 * Math.Log(scores[i]) - 0.6 * Math.Log(1 - scores[i]);
+            targets[i] = random.NextDouble() < 1 / (1 + Math.Exp(-logit)) ? 1 : 0;
+        }
+        var s0 = Own(owned, accelerator.Allocate1D(scores)).View;
+        var t0 = Own(owned, accelerator.Allocate1D(targets)).View;
+        BetaCalibrator.Fit(accelerator.DefaultStream, s0, t0);
+        return new GpuCase("beta calibration fit (GB/s of one read of the scores and targets)", $"{count}", 8.0 * count, 1,
+            (s, _) => BetaCalibrator.Fit(s, s0, t0), owned);
     }
 
     private static GpuCase Fourier(Accelerator accelerator, long images, int h, int w, bool half)
