@@ -107,11 +107,15 @@ internal sealed class DeviceRows : FitRows, IDisposable
         _totals.Dispose();
     }
 
-    /// <summary>A thread per row up to the budget of <paramref name="perThread"/> float64 values a thread (and at least one group).</summary>
+    /// <summary>
+    /// A thread per row up to the budget of <paramref name="perThread"/> float64 values a thread and 8 groups a
+    /// multiprocessor (a grid-stride loop needs no more to fill the device), at least one group.
+    /// </summary>
     internal static KernelConfig Launch(Accelerator accelerator, long rows, int perThread)
     {
         var shape = GpuRows.ThreadPerRow(accelerator, rows);
-        long group = shape.GroupDim.X, groups = Math.Clamp(DeviceBudget / perThread / group, 1, shape.GridDim.X);
+        long group = shape.GroupDim.X;
+        long groups = Math.Clamp(Math.Min(DeviceBudget / perThread / group, 8L * accelerator.NumMultiprocessors), 1, shape.GridDim.X);
         return new KernelConfig((int)groups, (int)group);
     }
 
