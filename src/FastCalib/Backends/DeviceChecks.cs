@@ -51,6 +51,18 @@ internal static class DeviceChecks
         throw new ArgumentException($"{op}: targets[{bad}] is {value}; targets must be 0 or 1.", "targets");
     }
 
+    /// <summary>Throws like <see cref="SampledAnswers.Summarize(ReadOnlySpan{int}, int, Span{int}, Span{float}, Span{float}, ComputeOptions)"/> if an answer is below −1. Waits for the stream.</summary>
+    public static void Answers(string op, AcceleratorStream stream, ArrayView<int> answers, int samples)
+    {
+        var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstBelow",
+            static a => a.LoadKernel<ArrayView<int>, int, ArrayView<long>>(FirstBelow));
+        long bad = First(stream, answers.Length, first => kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, answers.Length), answers, -1, first));
+        if (bad < 0) return;
+        int value = At(stream, answers, bad);
+        throw new ArgumentOutOfRangeException("answers", value,
+            $"{op}: answers[{bad / samples}, {bad % samples}] is {value}; answers must be class ids (0 or more) or -1 for an answer outside the classes.");
+    }
+
     private static long FirstOutside(AcceleratorStream stream, ArrayView<float> values, float low, float high)
     {
         var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.DeviceChecks.FirstOutside",
@@ -85,6 +97,21 @@ internal static class DeviceChecks
         for (long i = Grid.GlobalIndex.X; i < labels.Length; i += stride)
         {
             if ((uint)labels[i] >= (uint)classes)
+            {
+                Atomic.Min(ref first[0], i);
+                return;
+            }
+        }
+    }
+
+    /// <summary><paramref name="first"/>[0] (which must start at long.MaxValue) receives the first index of a value below <paramref name="least"/>.</summary>
+    [GpuKernelEntry]
+    public static void FirstBelow(ArrayView<int> values, int least, ArrayView<long> first)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < values.Length; i += stride)
+        {
+            if (values[i] < least)
             {
                 Atomic.Min(ref first[0], i);
                 return;

@@ -193,7 +193,7 @@ public sealed unsafe partial class CalibrationAccumulator
     /// <summary>
     /// Adds rows of <paramref name="samples"/> sampled answers, row-major [rows, samples] (class ids, or −1 for an
     /// answer outside the classes), with one label per row: the prediction is the majority class and the confidence
-    /// its share of the answers, as <see cref="SampledAnswers.Summarize"/> defines them; correct = (majority = label).
+    /// its share of the answers, as <see cref="SampledAnswers.Summarize(ReadOnlySpan{int}, int, Span{int}, Span{float}, Span{float}, ComputeOptions)"/> defines them; correct = (majority = label).
     /// NLL and Brier are not fed (there are no probabilities). Nothing is added if an answer or a label is invalid.
     /// </summary>
     public void AddVotes(ReadOnlySpan<int> answers, ReadOnlySpan<int> labels, int samples, ComputeOptions options = default) =>

@@ -1,4 +1,7 @@
 using FastCalib.Kernels.Internals;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
 
 namespace FastCalib;
 
@@ -14,7 +17,8 @@ namespace FastCalib;
 /// has majority −1 and confidence 0 (and is never correct). The vote entropy is that of the answers' empirical
 /// distribution, −Σ_k (n_k / S) ln(n_k / S) over the distinct answers, −1 counted as one outcome: 0 when all agree, ln S
 /// when all differ. Rows run on all cores; each row's answers are sorted in a scratch copy (S log S per row, any class
-/// count). The work runs on the host whatever the backend of the options (their thread count applies).
+/// count). The host-span overload runs on the host whatever the backend of the options (their thread count applies);
+/// the device-view overload runs a thread per row on the device, counting each answer's repeats (S² per row).
 /// </remarks>
 public static class SampledAnswers
 {
@@ -30,6 +34,29 @@ public static class SampledAnswers
         Check.PerRow(op, nameof(confidence), confidence.Length, rows);
         if (!voteEntropy.IsEmpty) Check.PerRow(op, nameof(voteEntropy), voteEntropy.Length, rows);
         Run(answers, samples, majority, confidence, voteEntropy, options);
+    }
+
+    /// <summary>
+    /// The same on device views, on <paramref name="stream"/>'s accelerator: answers are checked there, and
+    /// <paramref name="voteEntropy"/> may be an empty view (not wanted). Waits for the stream.
+    /// </summary>
+    public static void Summarize(AcceleratorStream stream, ArrayView<int> answers, int samples, ArrayView<int> majority, ArrayView<float> confidence, ArrayView<float> voteEntropy)
+    {
+        const string op = "SampledAnswers.Summarize";
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), samples, $"{op}: samples must be at least 1, got {samples}.");
+        long rows = Check.Rows(op, nameof(answers), answers.Length, samples, nameof(samples));
+        Check.PerRow(op, nameof(majority), majority.Length, rows);
+        Check.PerRow(op, nameof(confidence), confidence.Length, rows);
+        if (voteEntropy.Length > 0) Check.PerRow(op, nameof(voteEntropy), voteEntropy.Length, rows);
+        if (rows == 0) return;
+        GpuHost.Launch(op, stream, GpuHost.Shape(rows, samples), () =>
+        {
+            DeviceChecks.Answers(op, stream, answers, samples);
+            var kernel = GpuRows.Load(stream.Accelerator, "FastCalib.SampledAnswerKernels.SummarizeRows",
+                static a => a.LoadKernel<ArrayView<int>, int, ArrayView<int>, ArrayView<float>, ArrayView<float>, long>(SampledAnswerKernels.SummarizeRows));
+            kernel(stream, GpuRows.ThreadPerRow(stream.Accelerator, rows), answers, samples, majority, confidence, voteEntropy, rows);
+            stream.Synchronize();
+        });
     }
 
     /// <summary>Checks the shape and that every answer is −1 or a class id; returns the rows.</summary>
@@ -96,5 +123,39 @@ public static class SampledAnswers
             i = j;
         }
         return (majority, best, sumNLogN);
+    }
+}
+
+/// <summary>The device kernel of <see cref="SampledAnswers"/>.</summary>
+internal static class SampledAnswerKernels
+{
+    /// <summary>
+    /// One thread per row: each answer's count among the row's (so Σ_i ln n(a_i) = Σ_k n_k ln n_k), the most frequent
+    /// id ≥ 0 with the smallest id on ties, and the vote entropy ln S − (1/S) Σ n ln n, as the host's sorted tally gives them.
+    /// </summary>
+    [GpuKernelEntry]
+    public static void SummarizeRows(ArrayView<int> answers, int samples, ArrayView<int> majority, ArrayView<float> confidence, ArrayView<float> voteEntropy, long rows)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long row = Grid.GlobalIndex.X; row < rows; row += stride)
+        {
+            long at = row * samples;
+            int top = -1, best = 0;
+            double sumLogCounts = 0;
+            for (int i = 0; i < samples; i++)
+            {
+                int answer = answers[at + i], n = 0;
+                for (int j = 0; j < samples; j++) n += answers[at + j] == answer ? 1 : 0;
+                sumLogCounts += XMath.Log((double)n);
+                if (answer >= 0 && (n > best || (n == best && answer < top)))
+                {
+                    best = n;
+                    top = answer;
+                }
+            }
+            majority[row] = top;
+            confidence[row] = (float)((double)best / samples);
+            if (voteEntropy.Length > 0) voteEntropy[row] = (float)XMath.Max(0.0, XMath.Log((double)samples) - sumLogCounts / samples);
+        }
     }
 }

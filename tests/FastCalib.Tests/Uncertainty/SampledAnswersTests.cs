@@ -2,6 +2,8 @@ using FastCalib.Tests.Calibration;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using ILGPU;
+using ILGPU.Runtime;
 using Xunit;
 
 namespace FastCalib.Tests.Uncertainty;
@@ -47,6 +49,39 @@ public class SampledAnswersTests
             Tolerance.AssertClose(confidence[r], conf, 6e-8 * conf, $"confidence[{r}]");
             Tolerance.AssertClose(entropy[r], h, 2e-7 * (1 + h), $"vote entropy[{r}]");
             Assert.InRange(entropy[r], 0, Math.Log(c.Samples) + 1e-6);
+        }
+    }
+
+    /// <summary>On device views (ILGPU's CPU accelerator here, CUDA where there is one): the float64 count of every row, every output written, bad answers refused by name.</summary>
+    [Property(Arbitrary = new[] { typeof(SampledAnswersTests) }, MaxTest = 15)]
+    public void Device_views_match_the_float64_count((int[] Answers, int Samples, int Threads) c)
+    {
+        foreach (var accelerator in new[] { Paths.CpuAccelerator.Value, Paths.Cuda.Value }.OfType<Accelerator>())
+        {
+            var stream = accelerator.DefaultStream;
+            int rows = c.Answers.Length / c.Samples;
+            using var answers = accelerator.Allocate1D(c.Answers.Length == 0 ? [0] : c.Answers);
+            using var majority = accelerator.Allocate1D(Enumerable.Repeat(int.MinValue, Math.Max(1, rows)).ToArray());
+            using var confidence = accelerator.Allocate1D(Enumerable.Repeat(float.NaN, Math.Max(1, rows)).ToArray());
+            using var entropy = accelerator.Allocate1D(Enumerable.Repeat(float.NaN, Math.Max(1, rows)).ToArray());
+            SampledAnswers.Summarize(stream, answers.View.SubView(0, c.Answers.Length), c.Samples, majority.View.SubView(0, rows), confidence.View.SubView(0, rows), entropy.View.SubView(0, rows));
+            var (m, p, h) = (majority.GetAsArray1D(), confidence.GetAsArray1D(), entropy.GetAsArray1D());
+            for (int r = 0; r < rows; r++)
+            {
+                var (rm, rc, rh) = Reference(c.Answers.AsSpan(r * c.Samples, c.Samples));
+                Assert.Equal(rm, m[r]);
+                Assert.Equal(rc, p[r], 1e-6);
+                Assert.Equal(rh, h[r], 1e-5);
+            }
+            if (c.Answers.Length > 0)
+            {
+                var bad = c.Answers.ToArray();
+                bad[^1] = -2;
+                using var wrong = accelerator.Allocate1D(bad);
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => SampledAnswers.Summarize(stream, wrong.View, c.Samples, majority.View.SubView(0, rows), confidence.View.SubView(0, rows), default));
+                Assert.Equal("answers", e.ParamName);
+                Assert.Contains($"answers[{rows - 1}, {c.Samples - 1}] is -2", e.Message);
+            }
         }
     }
 
