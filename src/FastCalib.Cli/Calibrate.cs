@@ -115,7 +115,7 @@ public static class Calibrate
     internal static readonly string[] MulticlassKinds = ["temperature", "vector", "matrix", "dirichlet", "ets"];
 
     /// <summary>
-    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the library's fit (<see cref="FitFiles"/>),
+    /// fit --method vector|matrix|dirichlet|ets (or temperature on --probs): the library's fit (<see cref="FitInput"/>),
     /// the calibrator saved.
     /// </summary>
     private static int FitMulticlass(Arguments a, TextWriter output, string method)
@@ -127,7 +127,8 @@ public static class Calibrate
                 if (a.Get(option) is not null) throw new UsageException($"{option} is for --method matrix or dirichlet only.");
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
         string outPath = a.Required("--out");
-        var (fit, n, width, _) = FitFiles(a, method, "--logits", "--probs", "--labels", penalty, a.Device());
+        var input = FitInput.Open(a, "--logits", "--probs", "--labels", a.Device());
+        var (fit, n, width) = (input.Fit(method, penalty), input.Rows, input.Classes);
         Save(fit.Calibrator.ToJson(), outPath);
         if (a.Has("--json"))
             output.WriteLine(JsonSerializer.Serialize(new
@@ -170,48 +171,10 @@ public static class Calibrate
         }
     }
 
-    /// <summary>
-    /// One multiclass method's fit on files: on the CPU every method streams the files block by block on every pass
-    /// (a full matrix keeps a sample of 4096 rows, ETS two float64 numbers a row), each block checked as it is read;
-    /// on a device the files are read whole and uploaded once.
-    /// </summary>
-    internal static (MulticlassFit<MulticlassCalibrator> Fit, long Rows, int Classes, string Name) FitFiles(Arguments a, string method, string logitsOption, string probsOption,
-        string labelsOption, OdirPenalty penalty, ComputeOptions options)
-    {
-        if (options.Backend == Backend.Gpu)
-        {
-            var (logits, labels, c, name, labelsName) = ReadMulticlass(a, logitsOption, probsOption, labelsOption);
-            return (FitOne(method, logits, labels, c, penalty, options, name, labelsName), labels.Length, c, name);
-        }
-        var blocks = CheckedBlocks.Open(a, logitsOption, probsOption, labelsOption);
-        long rows = blocks.Rows;
-        int classes = blocks.Classes;
-        string op = $"fit --method {method}";
-        try
-        {
-            var fit = method switch
-            {
-                "vector" => Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: false, logSoftmax: false, default, options,
-                    t => VectorScalingCalibrator.From(t, classes))),
-                "matrix" => Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: true, logSoftmax: false, penalty, options,
-                    t => MatrixScalingCalibrator.From(t, classes))),
-                "dirichlet" => Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: true, logSoftmax: true, penalty, options,
-                    t => DirichletCalibrator.From(t, classes))),
-                "ets" => Widened(EnsembleTemperature.Fit(rows, blocks.ForEachBlock, classes, options)),
-                _ => Temperature(TemperatureScaling.Fit(rows, blocks.ForEachBlock, classes, options)),
-            };
-            return (fit, rows, classes, blocks.Name);
-        }
-        catch (ArgumentException e)
-        {
-            throw new InputException($"{blocks.Name}: {Program.WithoutParameter(e)}");
-        }
-    }
-
-    private static MulticlassFit<MulticlassCalibrator> Widened<T>(MulticlassFit<T> f) where T : MulticlassCalibrator =>
+    internal static MulticlassFit<MulticlassCalibrator> Widened<T>(MulticlassFit<T> f) where T : MulticlassCalibrator =>
         new(f.Calibrator, f.NllBefore, f.NllAfter, f.Passes, f.Iterations, f.Converged, f.Tolerance);
 
-    private static MulticlassFit<MulticlassCalibrator> Temperature(TemperatureFit f) =>
+    internal static MulticlassFit<MulticlassCalibrator> Temperature(TemperatureFit f) =>
         new(new TemperatureCalibrator(f.Temperature), f.NllBefore, f.NllAfter, f.Passes, 0, !f.AtBoundary, 1e-8);
 
     /// <summary>Logits (or probabilities) and labels a multiclass fit can use: labels per row, some rows, 2 classes or more.</summary>
@@ -441,6 +404,68 @@ internal sealed class CheckedBlocks
             if (bad >= 0) throw new InputException($"{LabelsName}: label {start + bad} is {labels[bad]}; labels must be in [0, {Classes}).");
             visit(values, labels, start);
             start += n;
+        }
+    }
+}
+
+/// <summary>
+/// The fitting files of multiclass fits: on the CPU every fit streams them block by block on every pass (a full
+/// matrix keeps a sample of 4096 rows, ETS two float64 numbers a row), each block checked as it is read; on a device
+/// they are read whole once, here, and each fit uploads them.
+/// </summary>
+internal sealed class FitInput
+{
+    private readonly CheckedBlocks? _blocks;
+    private readonly (float[] Logits, int[] Labels, string LabelsName)? _whole;
+    private readonly ComputeOptions _options;
+
+    private FitInput(CheckedBlocks? blocks, (float[], int[], string)? whole, long rows, int classes, string name, ComputeOptions options) =>
+        (_blocks, _whole, Rows, Classes, Name, _options) = (blocks, whole, rows, classes, name, options);
+
+    public long Rows { get; }
+
+    public int Classes { get; }
+
+    /// <summary>The values' file as messages name it.</summary>
+    public string Name { get; }
+
+    public static FitInput Open(Arguments a, string logitsOption, string probsOption, string labelsOption, ComputeOptions options)
+    {
+        if (options.Backend == Backend.Gpu)
+        {
+            var (logits, labels, c, name, labelsName) = Calibrate.ReadMulticlass(a, logitsOption, probsOption, labelsOption);
+            return new FitInput(null, (logits, labels, labelsName), labels.Length, c, name, options);
+        }
+        var blocks = CheckedBlocks.Open(a, logitsOption, probsOption, labelsOption);
+        return new FitInput(blocks, null, blocks.Rows, blocks.Classes, blocks.Name, options);
+    }
+
+    /// <summary>One method's fit; the library's argument errors name the file they are about.</summary>
+    public MulticlassFit<MulticlassCalibrator> Fit(string method, OdirPenalty penalty)
+    {
+        if (_whole is var (logits, labels, labelsName))
+            return Calibrate.FitOne(method, logits, labels, Classes, penalty, _options, Name, labelsName);
+        var blocks = _blocks!;
+        long rows = Rows;
+        int classes = Classes;
+        string op = $"fit --method {method}";
+        try
+        {
+            return method switch
+            {
+                "vector" => Calibrate.Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: false, logSoftmax: false, default, _options,
+                    t => VectorScalingCalibrator.From(t, classes))),
+                "matrix" => Calibrate.Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: true, logSoftmax: false, penalty, _options,
+                    t => MatrixScalingCalibrator.From(t, classes))),
+                "dirichlet" => Calibrate.Widened(AffineScaling.Fit(op, rows, blocks.ForEachBlock, classes, full: true, logSoftmax: true, penalty, _options,
+                    t => DirichletCalibrator.From(t, classes))),
+                "ets" => Calibrate.Widened(EnsembleTemperature.Fit(rows, blocks.ForEachBlock, classes, _options)),
+                _ => Calibrate.Temperature(TemperatureScaling.Fit(rows, blocks.ForEachBlock, classes, _options)),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InputException($"{Name}: {Program.WithoutParameter(e)}");
         }
     }
 }

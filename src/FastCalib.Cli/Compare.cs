@@ -83,22 +83,23 @@ public static class Compare
         var penalty = new OdirPenalty(a.Penalty("--lambda"), a.Penalty("--mu"));
         var device = a.Device();
         var held = CheckedBlocks.Open(a, "--eval-logits", "--eval-probs", "--eval-labels");
-        var fits = methods.Select(method => (Method: method, Result: Calibrate.FitFiles(a, method, "--fit-logits", "--fit-probs", "--fit-labels", penalty, device))).ToArray();
-        int c = fits[0].Result.Classes;
-        if (held.Classes != c) throw new InputException($"{held.Name}: rows of {held.Classes} classes; {fits[0].Result.Name} has {c}.");
-        (fitN, evalN, fitName, evalName, classes) = (fits[0].Result.Rows, held.Rows, fits[0].Result.Name, held.Name, c);
+        var input = FitInput.Open(a, "--fit-logits", "--fit-probs", "--fit-labels", device);
+        int c = input.Classes;
+        if (held.Classes != c) throw new InputException($"{held.Name}: rows of {held.Classes} classes; {input.Name} has {c}.");
+        (fitN, evalN, fitName, evalName, classes) = (input.Rows, held.Rows, input.Name, held.Name, c);
+        var fits = methods.Select(method => (Method: method, Result: input.Fit(method, penalty))).ToArray();
         // the held-out rows stream by: one visit adds each block to the raw model's accumulator and to every method's
         var raw = new CalibrationAccumulator(bins, rule);
         var calibrated = fits.Select(_ => new CalibrationAccumulator(bins, rule)).ToArray();
         held.ForEachBlock((z, y, _) =>
         {
             for (int k = 0; k < fits.Length; k++)
-                CalibrationEvaluation.AddMulticlass(fits[k].Result.Fit.Calibrator, k == 0 ? raw : null, calibrated[k], z, y, c, default);
+                CalibrationEvaluation.AddMulticlass(fits[k].Result.Calibrator, k == 0 ? raw : null, calibrated[k], z, y, c, default);
         });
         var rows = new List<(string, CalibrationReport, int?, bool?, string?)> { ("uncalibrated", raw.Report(), null, null, null) };
         for (int k = 0; k < fits.Length; k++)
         {
-            var fit = fits[k].Result.Fit;
+            var fit = fits[k].Result;
             rows.Add((fits[k].Method, calibrated[k].Report(), fit.Passes, fit.Converged, fit.Calibrator.ToJson()));
         }
         return rows;

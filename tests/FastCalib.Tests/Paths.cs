@@ -26,6 +26,9 @@ public static class Paths
     public static readonly Lazy<Accelerator?> Cuda = new(() =>
         SharedContext.Value.GetCudaDevices().Count > 0 ? SharedContext.Value.CreateCudaAccelerator(0) : null);
 
+    /// <summary>The accelerator a device test names: "cuda" (null without a device) or ILGPU's CPU accelerator.</summary>
+    public static Accelerator? Device(string name) => name == "cuda" ? Cuda.Value : CpuAccelerator.Value;
+
     public const string NoCuda = "No CUDA device on this machine; the ILGPU kernels are tested on ILGPU's CPU accelerator instead.";
 
     /// <summary>All host-memory paths, single-threaded so that every chunking path is the same.</summary>

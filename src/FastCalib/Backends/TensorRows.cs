@@ -31,11 +31,6 @@ internal static class TensorRows
         return new Restore(() => t_maxBlockValues = before);
     }
 
-    private sealed class Restore(Action restore) : IDisposable
-    {
-        public void Dispose() => restore();
-    }
-
     /// <summary>Whole rows per block of a long call (at least one).</summary>
     public static long RowsPerBlock(int classes) => Math.Max(1, MaxBlockValues / classes);
 
@@ -158,4 +153,10 @@ internal readonly ref struct NarrowedLabels
     {
         if (_rented is not null) System.Buffers.ArrayPool<int>.Shared.Return(_rented);
     }
+}
+
+/// <summary>A scope that puts a setting back when disposed (the thread-local limits tests lower).</summary>
+internal sealed class Restore(Action restore) : IDisposable
+{
+    public void Dispose() => restore();
 }

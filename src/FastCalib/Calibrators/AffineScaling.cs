@@ -162,11 +162,6 @@ internal static unsafe class AffineScaling
         return new Restore(() => t_newtonClasses = before);
     }
 
-    private sealed class Restore(Action restore) : IDisposable
-    {
-        public void Dispose() => restore();
-    }
-
     private const int SampleRows = 4096;
 
     /// <summary>Relative size below which changes of the float32-evaluated objective are not trusted.</summary>
@@ -471,38 +466,61 @@ internal static unsafe class AffineScaling
     /// diagonal entry: one the objective does not curve along beyond what earlier parameters explain (softmax's
     /// invariances, constant or collinear inputs), where a step would follow only the rounding of the gradient.
     /// </summary>
-    internal static double[] NewtonStep(double[] h, double[] g, int n)
+    internal static double[] NewtonStep(double[] h, double[] g, int n) => HeldCholesky.Of(h, n).Step(g);
+
+    /// <summary>
+    /// The Cholesky factor of a symmetric n x n matrix with the parameters <see cref="NewtonStep"/> holds fixed, so
+    /// that one factorisation serves several right-hand sides.
+    /// </summary>
+    internal sealed class HeldCholesky
     {
-        var l = new double[n * n];
-        var held = new bool[n];
-        for (int i = 0; i < n; i++)
+        private readonly double[] _l;
+        private readonly bool[] _held;
+        private readonly int _n;
+
+        private HeldCholesky(double[] l, bool[] held, int n) => (_l, _held, _n) = (l, held, n);
+
+        public static HeldCholesky Of(double[] h, int n)
         {
-            for (int j = 0; j <= i; j++)
+            var l = new double[n * n];
+            var held = new bool[n];
+            for (int i = 0; i < n; i++)
             {
-                if (held[j]) continue;
-                double v = h[i * n + j];
-                for (int k = 0; k < j; k++) v -= l[i * n + k] * l[j * n + k];
-                if (i != j) l[i * n + j] = v / l[j * n + j];
-                else if (v > 1e-9 * h[i * n + i] && v > 0) l[i * n + i] = Math.Sqrt(v);
-                else held[i] = true;
+                for (int j = 0; j <= i; j++)
+                {
+                    if (held[j]) continue;
+                    double v = h[i * n + j];
+                    for (int k = 0; k < j; k++) v -= l[i * n + k] * l[j * n + k];
+                    if (i != j) l[i * n + j] = v / l[j * n + j];
+                    else if (v > 1e-9 * h[i * n + i] && v > 0) l[i * n + i] = Math.Sqrt(v);
+                    else held[i] = true;
+                }
             }
+            return new HeldCholesky(l, held, n);
         }
-        var d = new double[n];
-        for (int i = 0; i < n; i++)
+
+        /// <summary>d with H d = −g on the parameters not held, 0 on the held ones.</summary>
+        public double[] Step(ReadOnlySpan<double> g)
         {
-            if (held[i]) continue;
-            double v = -g[i];
-            for (int k = 0; k < i; k++) v -= l[i * n + k] * d[k];
-            d[i] = v / l[i * n + i];
+            int n = _n;
+            var l = _l;
+            var d = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                if (_held[i]) continue;
+                double v = -g[i];
+                for (int k = 0; k < i; k++) v -= l[i * n + k] * d[k];
+                d[i] = v / l[i * n + i];
+            }
+            for (int i = n - 1; i >= 0; i--)
+            {
+                if (_held[i]) continue;
+                double v = d[i];
+                for (int k = i + 1; k < n; k++) v -= l[k * n + i] * d[k];
+                d[i] = v / l[i * n + i];
+            }
+            return d;
         }
-        for (int i = n - 1; i >= 0; i--)
-        {
-            if (held[i]) continue;
-            double v = d[i];
-            for (int k = i + 1; k < n; k++) v -= l[k * n + i] * d[k];
-            d[i] = v / l[i * n + i];
-        }
-        return d;
     }
 
     /// <summary>Vector scaling's mean 2 x 2 Hessian block of each class (its scale and bias), as (H_ww, H_wb, H_bb) = mean p (1 − p) · (x², x, 1).</summary>
@@ -570,9 +588,9 @@ internal static unsafe class AffineScaling
     /// x̃ = [x, 1]): mean p_i (1 − p_i) x̃ x̃ᵀ over an evenly spaced part of the sample (at most 2^27 / (C (C+1)²) rows,
     /// from 256 up to the whole sample, so that a block set costs about as much at any C), plus the penalty's
     /// curvature. It carries the correlation of the inputs, which makes the problem ill-conditioned, and leaves the
-    /// coupling between classes to the quasi-Newton corrections.
+    /// coupling between classes to the quasi-Newton corrections. Returned factored.
     /// </summary>
-    private static double[][] ClassBlocks(float[] sampleZ, long sample, in AffineLayout layout, double[] theta, OdirPenalty penalty)
+    private static HeldCholesky[] ClassBlocks(float[] sampleZ, long sample, in AffineLayout layout, double[] theta, OdirPenalty penalty)
     {
         int c = layout.Classes, m = c + 1;
         long used = Math.Clamp((1L << 27) / ((long)c * m * m), Math.Min(256, sample), Math.Max(1, sample));
@@ -606,11 +624,12 @@ internal static unsafe class AffineScaling
                     block[b * m + a] = block[a * m + b] /= Math.Max(1, counted);
             for (int a = 0; a < m; a++) block[a * m + a] += Penalty(layout, a < c ? i * c + a : c * c + i, penalty);
         }
-        return blocks;
+        // factored once: each iteration solves with them twice (the plain direction and the quasi-Newton one)
+        return [.. blocks.Select(b => HeldCholesky.Of(b, m))];
     }
 
-    /// <summary>The blocks' inverse applied to q in θ's order (each class's block solved as <see cref="NewtonStep"/> solves, flat directions held at 0).</summary>
-    private static double[] SolveClassBlocks(double[][] blocks, double[] q, int c)
+    /// <summary>The blocks' inverse applied to q in θ's order (each class's factored block, flat directions held at 0).</summary>
+    private static double[] SolveClassBlocks(HeldCholesky[] blocks, double[] q, int c)
     {
         int m = c + 1;
         var r = new double[q.Length];
@@ -619,7 +638,7 @@ internal static unsafe class AffineScaling
         {
             for (int a = 0; a < c; a++) part[a] = -q[i * c + a];
             part[c] = -q[c * c + i];
-            var solved = NewtonStep(blocks[i], part, m);
+            var solved = blocks[i].Step(part);
             for (int a = 0; a < c; a++) r[i * c + a] = solved[a];
             r[c * c + i] = solved[c];
         }

@@ -442,7 +442,7 @@ internal static class Logistic
         return w;
     }
 
-    public static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
+    public static double Sigmoid(double x) => LogisticSums.Sigmoid(x, Math.Exp(-Math.Abs(x)));
 
     private static double Dot(double[] a, double[] b)
     {

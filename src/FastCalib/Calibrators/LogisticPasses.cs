@@ -70,7 +70,7 @@ internal struct LogisticSums
         double x0 = row.X0, x1 = row.X1, x2 = row.X2, f = m.Logit(row);
         double t = target == 1 ? m.High : m.Low;
         // p = σ(f) and the loss t·softplus(−f) + (1 − t)·softplus(f), both stable for any f
-        double e = XMath.Exp(-XMath.Abs(f)), p = f >= 0 ? 1 / (1 + e) : e / (1 + e);
+        double e = XMath.Exp(-XMath.Abs(f)), p = Sigmoid(f, e);
         double softplus = XMath.Log(1 + e);
         Loss += t * (softplus + XMath.Max(-f, 0)) + (1 - t) * (softplus + XMath.Max(f, 0));
         double r = p - t, c = p * (1 - p);
@@ -84,6 +84,39 @@ internal struct LogisticSums
         H21 += c * x2 * x1;
         H22 += c * x2 * x2;
     }
+
+    /// <summary>σ(f) from e = exp(−|f|), without overflow for any f.</summary>
+    public static double Sigmoid(double f, double e) => f >= 0 ? 1 / (1 + e) : e / (1 + e);
+
+    /// <summary>Each sum reduced over the thread group (every thread of the group gets the totals).</summary>
+    public readonly LogisticSums GroupSum() => new()
+    {
+        Loss = GroupReduce.SumDouble(Loss), G0 = GroupReduce.SumDouble(G0), G1 = GroupReduce.SumDouble(G1), G2 = GroupReduce.SumDouble(G2),
+        H00 = GroupReduce.SumDouble(H00), H10 = GroupReduce.SumDouble(H10), H11 = GroupReduce.SumDouble(H11),
+        H20 = GroupReduce.SumDouble(H20), H21 = GroupReduce.SumDouble(H21), H22 = GroupReduce.SumDouble(H22),
+    };
+
+    /// <summary>Stores the sums at <paramref name="at"/> (<see cref="Count"/> values, in field order).</summary>
+    public readonly void WriteTo(ArrayView<double> into, long at)
+    {
+        into[at] = Loss;
+        into[at + 1] = G0;
+        into[at + 2] = G1;
+        into[at + 3] = G2;
+        into[at + 4] = H00;
+        into[at + 5] = H10;
+        into[at + 6] = H11;
+        into[at + 7] = H20;
+        into[at + 8] = H21;
+        into[at + 9] = H22;
+    }
+
+    /// <summary>The sums <see cref="WriteTo"/> stored at <paramref name="at"/>.</summary>
+    public static LogisticSums ReadFrom(double[] from, int at) => new()
+    {
+        Loss = from[at], G0 = from[at + 1], G1 = from[at + 2], G2 = from[at + 3], H00 = from[at + 4],
+        H10 = from[at + 5], H11 = from[at + 6], H20 = from[at + 7], H21 = from[at + 8], H22 = from[at + 9],
+    };
 
     public void Merge(in LogisticSums o)
     {
@@ -199,15 +232,7 @@ internal static unsafe class LogisticPasses
         partial.SubView(0, host.Length).CopyToCPU(stream, host);
         stream.Synchronize();
         var total = new LogisticSums();
-        for (int g = 0; g < config.GridDim.X; g++)
-        {
-            int at = g * LogisticSums.Count;
-            total.Merge(new LogisticSums
-            {
-                Loss = host[at], G0 = host[at + 1], G1 = host[at + 2], G2 = host[at + 3], H00 = host[at + 4],
-                H10 = host[at + 5], H11 = host[at + 6], H20 = host[at + 7], H21 = host[at + 8], H22 = host[at + 9],
-            });
-        }
+        for (int g = 0; g < config.GridDim.X; g++) total.Merge(LogisticSums.ReadFrom(host, g * LogisticSums.Count));
         return total;
     }
 
@@ -217,22 +242,8 @@ internal static unsafe class LogisticPasses
         var sums = new LogisticSums();
         long stride = (long)Grid.DimX * Group.DimX;
         for (long i = Grid.GlobalIndex.X; i < scores.Length; i += stride) sums.Add(scores[i], targets[i], model);
-        double loss = GroupReduce.SumDouble(sums.Loss), g0 = GroupReduce.SumDouble(sums.G0), g1 = GroupReduce.SumDouble(sums.G1);
-        double g2 = GroupReduce.SumDouble(sums.G2), h00 = GroupReduce.SumDouble(sums.H00), h10 = GroupReduce.SumDouble(sums.H10);
-        double h11 = GroupReduce.SumDouble(sums.H11), h20 = GroupReduce.SumDouble(sums.H20), h21 = GroupReduce.SumDouble(sums.H21);
-        double h22 = GroupReduce.SumDouble(sums.H22);
-        if (Group.IdxX != 0) return;
-        long at = (long)Grid.IdxX * LogisticSums.Count;
-        partial[at] = loss;
-        partial[at + 1] = g0;
-        partial[at + 2] = g1;
-        partial[at + 3] = g2;
-        partial[at + 4] = h00;
-        partial[at + 5] = h10;
-        partial[at + 6] = h11;
-        partial[at + 7] = h20;
-        partial[at + 8] = h21;
-        partial[at + 9] = h22;
+        var total = sums.GroupSum();
+        if (Group.IdxX == 0) total.WriteTo(partial, (long)Grid.IdxX * LogisticSums.Count);
     }
 
     /// <summary>σ(w·x) of each score into <paramref name="probabilities"/> (which may be <paramref name="scores"/>); NaN stays NaN.</summary>
@@ -243,8 +254,8 @@ internal static unsafe class LogisticPasses
         for (long i = Grid.GlobalIndex.X; i < scores.Length; i += stride)
         {
             float s = scores[i];
-            double f = model.Logit(model.Row(s)), e = XMath.Exp(-XMath.Abs(f));
-            probabilities[i] = XMath.IsNaN(s) ? float.NaN : (float)(f >= 0 ? 1 / (1 + e) : e / (1 + e));
+            double f = model.Logit(model.Row(s));
+            probabilities[i] = XMath.IsNaN(s) ? float.NaN : (float)LogisticSums.Sigmoid(f, XMath.Exp(-XMath.Abs(f)));
         }
     }
 

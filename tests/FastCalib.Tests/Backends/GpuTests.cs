@@ -26,7 +26,7 @@ public class GpuTests
         yield return new object[] { "cuda" };
     }
 
-    private static Accelerator? Get(string name) => name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+    private static Accelerator? Get(string name) => Paths.Device(name);
 
     [SkippableTheory]
     [MemberData(nameof(Accelerators))]

@@ -79,7 +79,7 @@ public class MoreCalibrationTests
     [MemberData(nameof(Accelerators))]
     public void Device_views_give_the_host_result(string name)
     {
-        var maybe = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var maybe = Paths.Device(name);
         Skip.If(maybe is null, Paths.NoCuda);
         var accelerator = maybe!;
         var (p, labels) = CalibrationTests.ProbabilityData(2000, 10, 3);

@@ -434,7 +434,7 @@ public class AffineScalingTests
     [MemberData(nameof(GpuAccelerators))]
     public void Device_views_fit_and_apply_as_the_scalar_path(string name)
     {
-        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var accelerator = Paths.Device(name);
         Skip.If(accelerator is null, Paths.NoCuda);
         var stream = accelerator!.DefaultStream;
         var scalar = new ComputeOptions { Backend = Backend.Scalar, MaxThreads = 1 };

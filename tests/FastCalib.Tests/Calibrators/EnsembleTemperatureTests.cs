@@ -123,7 +123,7 @@ public class EnsembleTemperatureTests
     [MemberData(nameof(GpuAccelerators))]
     public void Device_views_fit_and_apply_as_host_spans(string name)
     {
-        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var accelerator = Paths.Device(name);
         Skip.If(accelerator is null, Paths.NoCuda);
         var stream = accelerator!.DefaultStream;
         const int rows = 1500, c = 7;

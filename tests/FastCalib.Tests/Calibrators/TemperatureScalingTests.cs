@@ -124,7 +124,7 @@ public class TemperatureScalingTests
     [MemberData(nameof(Accelerators))]
     public void Device_views_fit_the_same_temperature(string name)
     {
-        var maybe = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var maybe = Paths.Device(name);
         Skip.If(maybe is null, Paths.NoCuda);
         var accelerator = maybe!;
         var (z, labels) = Synthetic(3000, 10, 2.0, 9);

@@ -261,7 +261,7 @@ public class EntropyDeviceTests
     [MemberData(nameof(Accelerators))]
     public void Device_views_match_the_host_api(string name)
     {
-        var maybe = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var maybe = Paths.Device(name);
         Skip.If(maybe is null, Paths.NoCuda);
         var accelerator = maybe!;
         var host = new ComputeOptions { Backend = Backend.Gpu, Accelerator = accelerator };

@@ -320,7 +320,7 @@ public class FourierFeaturesTests
     [InlineData("cuda")]
     public void Device_views_match_the_host_api(string name)
     {
-        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var accelerator = Paths.Device(name);
         Skip.If(accelerator is null, Paths.NoCuda);
         var c = new ImageCase(50, 30, 45, 1, true, 8);
         var images = c.Images();

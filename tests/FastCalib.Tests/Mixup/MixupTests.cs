@@ -97,7 +97,7 @@ public class MixupTests
     [InlineData("cuda")]
     public void Device_view_blend_matches_the_host_api(string name)
     {
-        var accelerator = name == "cuda" ? Paths.Cuda.Value : Paths.CpuAccelerator.Value;
+        var accelerator = Paths.Device(name);
         Skip.If(accelerator is null, Paths.NoCuda);
         foreach (var (rows, features) in new[] { (1, 1), (7, 5), (33, 257) })
         {
