@@ -31,6 +31,10 @@ internal sealed class KernelContext
 
     public IEnumerable<ParamModel> RowParams => Kernel.Params.Where(p => p.Kind is ParamKind.InRow or ParamKind.OutRow);
 
+    /// <summary>The input rows the CPU loops read in order, row after row (not rows gathered by index): their lines are
+    /// prefetched ahead of the loop.</summary>
+    public IEnumerable<ParamModel> StreamedRows => Kernel.Params.Where(p => p.Kind == ParamKind.InRow && p.RowFrom.Length == 0);
+
     public IEnumerable<ParamModel> RowInputs => Kernel.Params.Where(p => p.Kind is ParamKind.RowFloat or ParamKind.RowInt);
 
     public bool IsUniform(string name) => Kernel.Params.Any(p => p.Name == name && p.Kind == ParamKind.Uniform);

@@ -16,6 +16,7 @@ internal static class Names
     public const string CpuRows = Internals + ".CpuRows";
     public const string RowRange = Internals + ".RowRange";
     public const string SimdWidth = Internals + ".SimdWidth";
+    public const string Prefetch = Internals + ".Prefetch";
     public const string GpuRows = Internals + ".GpuRows";
     public const string GpuMath = Internals + ".GpuMath";
     public const string GroupReduce = Internals + ".GroupReduce";

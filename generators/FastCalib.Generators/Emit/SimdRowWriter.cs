@@ -28,6 +28,7 @@ internal static class SimdRowWriter
         w.Line("long __o = __row * cols;");
         k.EmitRowInputs();
         foreach (var p in k.RowParams) w.Line($"float* __r_{p.Name} = {p.Name} + {k.RowOffset(p)};");
+        foreach (var p in k.StreamedRows) w.Line($"{Names.Prefetch}.Ahead(__r_{p.Name}, cols);");
         var scalar = ScalarModel.Cpu((row, index) => $"__r_{row}[{index}]");
         foreach (var step in k.Plan.Steps)
         {

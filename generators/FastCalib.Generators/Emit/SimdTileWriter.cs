@@ -29,6 +29,7 @@ internal static class SimdTileWriter
         w.Open("for (long __row = __range.Start; __row < __range.End; __row += __w)");
         w.Line($"int __rows = (int){Names.Math}.Min(__w, __range.End - __row);");
         w.Line("long __o = __row * cols;");
+        foreach (var p in k.StreamedRows) w.Line($"{Names.Prefetch}.Ahead({p.Name} + __o, __rows * cols);");
         foreach (var p in k.RowParams.Where(p => p.Kind == ParamKind.InRow))
             w.Line(p.RowFrom.Length == 0
                 ? $"{M}.LoadTile({p.Name} + __o, cols, __rows, __range.End - __row, __t_{p.Name});"

@@ -1,20 +1,22 @@
-using System.Runtime.Intrinsics;
-
 namespace FastCalib;
 
 /// <summary>The sums of one block that <see cref="BlockSums256"/> and its twins add to (per-threshold arrays are the binner's).</summary>
 internal struct BlockSums
 {
-    public double Units;
+    public long Units;
     public long Correct;
     public long[] AboveCount;
     public long[] AboveCorrect;
+    /// <summary>The largest biased exponent among the block's finite NLL terms (0 if none).</summary>
+    public int LargestNll;
+    /// <summary>The same for the Brier terms.</summary>
+    public int LargestBrier;
 }
 
 /// <summary>
 /// Bins blocks of per-row results (confidence, correct as 0 or 1, and optionally NLL and Brier) into
 /// <see cref="CalibrationTotals"/>: one binner per thread, its tables on the heap (so any bin count fits), reused
-/// block after block. Validity, bin indices and the block sums are vector code at the chosen width; the histogram is
+/// block after block. Validity, bin indices and the block sums are one vector pass at the chosen width; the histogram is
 /// a scalar scatter into four interleaved copies of the table for small tables (so rows landing in the same bin do not
 /// wait on each other); the NLL and Brier terms of a block are summed exactly as integers in a window of binades below
 /// the block's largest term, the rare terms outside it gathered by exponent (<see cref="ExactSum"/>); both are flushed
@@ -42,9 +44,6 @@ internal sealed unsafe class BlockBinner
     /// a flush comes before 2^32 rows). One more slot at the end takes rows in no bin and is never read.</summary>
     private readonly long[] _countAndCorrect;
     private readonly long[] _units;
-    private readonly Vector128<int>[] _above128;
-    private readonly Vector256<int>[] _above256;
-    private readonly Vector512<int>[] _above512;
     private readonly long[] _aboveCount;
     private readonly long[] _aboveCorrect;
     private readonly long[] _nll = new long[ExactSum.Buckets];
@@ -71,9 +70,6 @@ internal sealed unsafe class BlockBinner
         _copies = _slots <= 1024 ? 4 : 1;
         _countAndCorrect = new long[_copies * _slots + 1];
         _units = new long[_copies * _slots + 1];
-        _above128 = vectorWidth == 128 ? new Vector128<int>[2 * thresholds.Length] : [];
-        _above256 = vectorWidth == 256 ? new Vector256<int>[2 * thresholds.Length] : [];
-        _above512 = vectorWidth == 512 ? new Vector512<int>[2 * thresholds.Length] : [];
         _aboveCount = new long[thresholds.Length];
         _aboveCorrect = new long[thresholds.Length];
     }
@@ -87,19 +83,21 @@ internal sealed unsafe class BlockBinner
     /// <remarks><paramref name="firstRow"/> is the index in the data set of the block's first row: it keys the rows' bootstrap weights.</remarks>
     public int Add(CalibrationTotals into, float* confidence, float* correct, float* nll, float* brier, int n, long firstRow = 0)
     {
-        int first = FirstInvalid(confidence, nll, brier, n);
+        Array.Clear(_aboveCount);
+        Array.Clear(_aboveCorrect);
+        var sums = new BlockSums { AboveCount = _aboveCount, AboveCorrect = _aboveCorrect };
+        int first = Terms(confidence, correct, nll, brier, n, ref sums);
         if (first >= 0) return first;
         if (_pending + n > FlushRows) Flush(into);
         _pending += n;
 
-        // vector passes turn rows into slots and increments, so that the scatter below is loads and adds only
-        HistogramTerms(confidence, correct, n);
         if (nll is not null)
         {
-            AddScores(nll, _nll, n);
-            AddScores(brier, _brier, n);
+            AddScores(nll, _nll, n, sums.LargestNll);
+            AddScores(brier, _brier, n, sums.LargestBrier);
             into.Scored += n;
         }
+        // the vector pass turned rows into slots and increments, so that the scatter is loads and adds only
         fixed (int* slot = _slot)
         fixed (long* increment = _increment, rowUnits = _rowUnits, countAndCorrect = _countAndCorrect, units = _units)
         {
@@ -109,33 +107,10 @@ internal sealed unsafe class BlockBinner
                 units[slot[i]] += rowUnits[i];
             }
         }
-
-        Array.Clear(_aboveCount);
-        Array.Clear(_aboveCorrect);
-        var sums = new BlockSums { AboveCount = _aboveCount, AboveCorrect = _aboveCorrect };
-        int done = _width switch
-        {
-            512 => BlockSums512.Sums(confidence, correct, n, _thresholds, _above512, ref sums),
-            256 => BlockSums256.Sums(confidence, correct, n, _thresholds, _above256, ref sums),
-            _ => BlockSums128.Sums(confidence, correct, n, _thresholds, _above128, ref sums),
-        };
-        for (int i = done; i < n; i++)
-        {
-            float c = confidence[i];
-            int ok = (int)correct[i];
-            sums.Units += ConfidenceUnits.Of(c);
-            sums.Correct += ok;
-            for (int t = 0; t < _thresholds.Length; t++)
-            {
-                int above = c >= _thresholds[t] ? 1 : 0;
-                sums.AboveCount[t] += above;
-                sums.AboveCorrect[t] += above & ok;
-            }
-        }
         fixed (int* slot = _slot) _replicas?.Add(into.Replicas!, confidence, correct, nll, brier, n, firstRow, slot, _copies);
         into.Rows += n;
         into.RowsCorrect += sums.Correct;
-        into.UnitsTotal += (Int128)sums.Units;
+        into.UnitsTotal += sums.Units;
         for (int t = 0; t < _thresholds.Length; t++)
         {
             into.AboveCount[t] += sums.AboveCount[t];
@@ -144,8 +119,13 @@ internal sealed unsafe class BlockBinner
         return -1;
     }
 
-    /// <summary>Each row's slot in its copy of the histogram (the no-bin slot for none), count-and-correct increment and confidence units.</summary>
-    private void HistogramTerms(float* confidence, float* correct, int n)
+    /// <summary>
+    /// Each row's slot in its copy of the histogram (the no-bin slot for none), count-and-correct increment and
+    /// confidence units, and the block's sums; returns the first invalid row (confidence NaN or outside [0, 1], NaN
+    /// score), or -1. The rows after the vector pass's last whole vector are checked before any is taken, so an
+    /// invalid row leaves nothing of the block anywhere but in the binner's scratch.
+    /// </summary>
+    private int Terms(float* confidence, float* correct, float* nll, float* brier, int n, ref BlockSums sums)
     {
         fixed (int* slot = _slot)
         fixed (long* increment = _increment, units = _rowUnits)
@@ -153,41 +133,62 @@ internal sealed unsafe class BlockBinner
         {
             int noBin = _copies * _slots;
             // custom edges: the vector form counts edges, worth it up to 64 bins; past that every row takes the binary search
-            int i = _edges is not null && _bins > 64 ? 0 : _width switch
+            bool binInVectors = _edges is null || _bins <= 64;
+            int done = _width switch
             {
-                512 => BlockSums512.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges),
-                256 => BlockSums256.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges),
-                _ => BlockSums128.HistogramTerms(confidence, correct, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges),
+                512 => BlockSums512.Terms(confidence, correct, nll, brier, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges, binInVectors, _thresholds, ref sums),
+                256 => BlockSums256.Terms(confidence, correct, nll, brier, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges, binInVectors, _thresholds, ref sums),
+                _ => BlockSums128.Terms(confidence, correct, nll, brier, slot, increment, units, n, _bins, _rule, _slots, _copies, noBin, edges, binInVectors, _thresholds, ref sums),
             };
-            for (; i < n; i++)
+            for (int i = done; i < n; i++)
+            {
+                float c = confidence[i];
+                if (!(c >= 0 && c <= 1) || (nll is not null && (float.IsNaN(nll[i]) || float.IsNaN(brier[i])))) return i;
+            }
+            for (int i = binInVectors ? done : 0; i < n; i++)
             {
                 int bin = Binning.Of(confidence[i], _bins, _rule, _edges);
                 slot[i] = bin < 0 ? noBin : (i & (_copies - 1)) * _slots + bin;
-                increment[i] = 1 + ((long)correct[i] << 32);
-                units[i] = (long)ConfidenceUnits.Of(confidence[i]);
             }
+            for (int i = done; i < n; i++)
+            {
+                float c = confidence[i];
+                int ok = (int)correct[i];
+                increment[i] = 1 + ((long)ok << 32);
+                units[i] = (long)ConfidenceUnits.Of(c);
+                sums.Units += units[i];
+                sums.Correct += ok;
+                for (int t = 0; t < _thresholds.Length; t++)
+                {
+                    int above = c >= _thresholds[t] ? 1 : 0;
+                    sums.AboveCount[t] += above;
+                    sums.AboveCorrect[t] += above & ok;
+                }
+                if (nll is not null)
+                {
+                    sums.LargestNll = Math.Max(sums.LargestNll, FiniteExponent(nll[i]));
+                    sums.LargestBrier = Math.Max(sums.LargestBrier, FiniteExponent(brier[i]));
+                }
+            }
+            return -1;
         }
+    }
+
+    /// <summary>The biased exponent of a finite term, 0 for an infinite one (gathered apart, so it sets no window).</summary>
+    private static int FiniteExponent(float term)
+    {
+        int exponent = (BitConverter.SingleToInt32Bits(term) >> 23) & 0xFF;
+        return exponent == 0xFF ? 0 : exponent;
     }
 
     /// <summary>
     /// Adds a block's NLL or Brier terms to <paramref name="buckets"/> exactly: the terms within
-    /// <see cref="ExactSum.Window"/> binades of the block's largest summed as one integer (vector code), the others
-    /// (infinities, terms far smaller than the block's largest) gathered one by one by exponent.
+    /// <see cref="ExactSum.Window"/> binades of the block's largest (biased exponent <paramref name="largest"/>) summed
+    /// as one integer (vector code), the others (infinities, terms far smaller than the block's largest) gathered one by
+    /// one by exponent.
     /// </summary>
-    private void AddScores(float* terms, long[] buckets, int n)
+    private void AddScores(float* terms, long[] buckets, int n, int largest)
     {
-        int largest = 0;
-        int i = _width switch
-        {
-            512 => BlockSums512.LargestExponent(terms, n, ref largest),
-            256 => BlockSums256.LargestExponent(terms, n, ref largest),
-            _ => BlockSums128.LargestExponent(terms, n, ref largest),
-        };
-        for (; i < n; i++)
-        {
-            int exponent = (BitConverter.SingleToInt32Bits(terms[i]) >> 23) & 0xFF;
-            if (exponent != 0xFF) largest = Math.Max(largest, exponent);
-        }
         int windowBase = ExactSum.WindowBase(largest);
         fixed (long* b = buckets)
         {
@@ -236,22 +237,5 @@ internal sealed unsafe class BlockBinner
         into.Brier.Fold(_brier);
         _replicas?.Flush(into.Replicas!);
         _pending = 0;
-    }
-
-    /// <summary>The first row whose confidence is NaN or outside [0, 1] or whose scores are NaN, or -1.</summary>
-    private int FirstInvalid(float* confidence, float* nll, float* brier, int n)
-    {
-        int i = _width switch
-        {
-            512 => BlockSums512.ValidPrefix(confidence, nll, brier, n),
-            256 => BlockSums256.ValidPrefix(confidence, nll, brier, n),
-            _ => BlockSums128.ValidPrefix(confidence, nll, brier, n),
-        };
-        for (; i < n; i++)
-        {
-            float c = confidence[i];
-            if (!(c >= 0 && c <= 1) || (nll is not null && (float.IsNaN(nll[i]) || float.IsNaN(brier[i])))) return i;
-        }
-        return -1;
     }
 }

@@ -1,21 +1,45 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
 
 namespace FastCalib;
 
 /// <summary>
 /// The vector halves of <see cref="BlockBinner"/> over whole vectors of a block (the template of BlockSums128 and
-/// BlockSums512; the binner finishes the last rows with scalar code). Branch-free: validity, bin indices, and the
-/// block's sums of correct rows, confidence units and rows at or above each threshold.
+/// BlockSums512; the binner finishes the last rows with scalar code): one pass for validity, the histogram terms and
+/// the block's counts, then the exact window sums of the NLL and Brier terms.
 /// </summary>
 [SimdWidthTemplate]
 internal static unsafe class BlockSums256
 {
-    /// <summary>Rows [0, returned) hold valid values: confidence in [0, 1], and NLL and Brier not NaN where given.</summary>
-    public static int ValidPrefix(float* confidence, float* nll, float* brier, int n)
+    /// <summary>
+    /// One pass over whole vectors of the block, stopping before the first vector with an invalid row (confidence NaN
+    /// or outside [0, 1], NLL or Brier NaN where given); returns the rows done. For each row: its histogram slot (its
+    /// bin in the copy the row takes turns on, <paramref name="copies"/> a power of two dividing the lane count;
+    /// <paramref name="noBin"/> for a row in no bin; left to the caller when <paramref name="binInVectors"/> is false), its
+    /// count-and-correct increment (1 + correct · 2^32) and its confidence units (<see cref="ConfidenceUnits.Of"/>), so
+    /// that the binner's scatter is two loads and two adds a row. For the block: correct rows, confidence units, rows at
+    /// or above each threshold and the correct ones among them, and the largest biased exponents of the finite NLL and
+    /// Brier terms (the exact sums' window). Custom <paramref name="edges"/> (e_0..e_bins) replace the equal-width ones
+    /// when given.
+    /// </summary>
+    public static int Terms(float* confidence, float* correct, float* nll, float* brier, int* slot, long* increment, long* units, int n,
+        int bins, BinningRule rule, int slots, int copies, int noBin, float* edges, bool binInVectors, float[] thresholds, ref BlockSums sums)
     {
         int w = Vector256<float>.Count, i = 0;
         var zero = Vector256<float>.Zero;
         var one = Vector256<float>.One;
+        var copyBase = (Vector256<int>.Indices & Vector256.Create(copies - 1)) * Vector256.Create(slots);
+        var none = Vector256.Create(noBin);
+        var unit = Vector256.Create(ConfidenceUnits.One);
+        var half = Vector256.Create(0.5);
+        // an integer-valued double x in [0, 2^52) has the bits of x + 2^52 minus those of 2^52 (exact, any instruction set)
+        var magic = Vector256.Create(4503599627370496.0);
+        var magicBits = magic.AsInt64();
+        var all = Vector256.Create(0xFF);
+        var unitSum = Vector256<long>.Zero;
+        var right = Vector256<int>.Zero;
+        var largestNll = Vector256<int>.Zero;
+        var largestBrier = Vector256<int>.Zero;
         for (; i + w <= n; i += w)
         {
             var c = Vector256.Load(confidence + i);
@@ -25,57 +49,46 @@ internal static unsafe class BlockSums256
                 var l = Vector256.Load(nll + i);
                 var b = Vector256.Load(brier + i);
                 valid &= Vector256.Equals(l, l) & Vector256.Equals(b, b);
+                if (!valid.AsInt32().Equals(Vector256<int>.AllBitsSet)) break;
+                // infinite terms (exponent 0xFF) are gathered apart, so they do not set the window
+                var le = Vector256.ShiftRightLogical(l.AsInt32(), 23) & all;
+                var be = Vector256.ShiftRightLogical(b.AsInt32(), 23) & all;
+                largestNll = Vector256.Max(largestNll, Vector256.ConditionalSelect(Vector256.Equals(le, all), Vector256<int>.Zero, le));
+                largestBrier = Vector256.Max(largestBrier, Vector256.ConditionalSelect(Vector256.Equals(be, all), Vector256<int>.Zero, be));
             }
-            if (!valid.AsInt32().Equals(Vector256<int>.AllBitsSet)) break;
-        }
-        return i;
-    }
-
-    /// <summary>
-    /// For the valid rows [0, returned): each row's histogram slot (its bin in the copy the row takes turns on,
-    /// <paramref name="copies"/> a power of two dividing the lane count; <paramref name="noBin"/> for a row in no bin),
-    /// its count-and-correct increment (1 + correct · 2^32) and its confidence units (<see cref="ConfidenceUnits.Of"/>),
-    /// so that the binner's scatter is two loads and two adds a row. Custom <paramref name="edges"/> (e_0..e_bins) replace
-    /// the equal-width ones when given.
-    /// </summary>
-    public static int HistogramTerms(float* confidence, float* correct, int* slot, long* increment, long* units, int n,
-        int bins, BinningRule rule, int slots, int copies, int noBin, float* edges = null)
-    {
-        int w = Vector256<float>.Count, i = 0;
-        var copyBase = (Vector256<int>.Indices & Vector256.Create(copies - 1)) * Vector256.Create(slots);
-        var none = Vector256.Create(noBin);
-        var one = Vector256.Create(ConfidenceUnits.One);
-        var half = Vector256.Create(0.5);
-        // an integer-valued double x in [0, 2^52) has the bits of x + 2^52 minus those of 2^52 (exact, any instruction set)
-        var magic = Vector256.Create(4503599627370496.0);
-        var magicBits = magic.AsInt64();
-        for (; i + w <= n; i += w)
-        {
-            var c = Vector256.Load(confidence + i);
-            var bin = edges is null ? Binning256.Of(c, bins, rule) : Binning256.Of(c, edges, bins, rule);
-            Vector256.ConditionalSelect(Vector256.LessThan(bin, Vector256<int>.Zero), none, bin + copyBase).Store(slot + i);
-            var (okLow, okHigh) = Vector256.Widen(Vector256.ConvertToInt32(Vector256.Load(correct + i)));
+            else if (!valid.AsInt32().Equals(Vector256<int>.AllBitsSet)) break;
+            if (binInVectors)
+            {
+                var bin = edges is null ? Binning256.Of(c, bins, rule) : Binning256.Of(c, edges, bins, rule);
+                Vector256.ConditionalSelect(Vector256.LessThan(bin, Vector256<int>.Zero), none, bin + copyBase).Store(slot + i);
+            }
+            var okValue = Vector256.Load(correct + i);
+            var ok = Vector256.ConvertToInt32(okValue);
+            right += ok;
+            var (okLow, okHigh) = Vector256.Widen(ok);
             ((okLow << 32) + Vector256<long>.One).Store(increment + i);
             ((okHigh << 32) + Vector256<long>.One).Store(increment + i + w / 2);
             var (cLow, cHigh) = Vector256.Widen(c);
-            ((Vector256.Floor(cLow * one + half) + magic).AsInt64() - magicBits).Store(units + i);
-            ((Vector256.Floor(cHigh * one + half) + magic).AsInt64() - magicBits).Store(units + i + w / 2);
+            var unitsLow = (Vector256.Floor(cLow * unit + half) + magic).AsInt64() - magicBits;
+            var unitsHigh = (Vector256.Floor(cHigh * unit + half) + magic).AsInt64() - magicBits;
+            unitsLow.Store(units + i);
+            unitsHigh.Store(units + i + w / 2);
+            unitSum += unitsLow + unitsHigh;
+            var okMask = Vector256.Equals(okValue, one);
+            for (int t = 0; t < thresholds.Length; t++)
+            {
+                var above = Vector256.GreaterThanOrEqual(c, Vector256.Create(thresholds[t]));
+                sums.AboveCount[t] += BitOperations.PopCount(above.ExtractMostSignificantBits());
+                sums.AboveCorrect[t] += BitOperations.PopCount((above & okMask).ExtractMostSignificantBits());
+            }
         }
-        return i;
-    }
-
-    /// <summary>Raises <paramref name="largest"/> to the largest biased exponent among the finite terms of rows [0, returned).</summary>
-    public static int LargestExponent(float* terms, int n, ref int largest)
-    {
-        int w = Vector256<float>.Count, i = 0;
-        var max = Vector256<int>.Zero;
-        var all = Vector256.Create(0xFF);
-        for (; i + w <= n; i += w)
+        sums.Units += Vector256.Sum(unitSum);
+        sums.Correct += Vector256.Sum(right);
+        for (int k = 0; k < w; k++)
         {
-            var exponent = Vector256.ShiftRightLogical(Vector256.Load(terms + i).AsInt32(), 23) & all;
-            max = Vector256.Max(max, Vector256.ConditionalSelect(Vector256.Equals(exponent, all), Vector256<int>.Zero, exponent));
+            sums.LargestNll = Math.Max(sums.LargestNll, largestNll.GetElement(k));
+            sums.LargestBrier = Math.Max(sums.LargestBrier, largestBrier.GetElement(k));
         }
-        for (int k = 0; k < w; k++) largest = Math.Max(largest, max.GetElement(k));
         return i;
     }
 
@@ -110,40 +123,6 @@ internal static unsafe class BlockSums256
         }
         sum += Vector256.Sum(low + high);
         outside |= !missed.Equals(Vector256<int>.Zero);
-        return i;
-    }
-
-    /// <summary>Adds rows [0, returned) to <paramref name="sums"/>; <paramref name="above"/> holds two vectors per threshold.</summary>
-    public static int Sums(float* confidence, float* correct, int n, float[] thresholds, Vector256<int>[] above, ref BlockSums sums)
-    {
-        int w = Vector256<float>.Count, i = 0;
-        var units = Vector256<double>.Zero;
-        var right = Vector256<int>.Zero;
-        var one = Vector256.Create(ConfidenceUnits.One);
-        var half = Vector256.Create(0.5);
-        Array.Clear(above, 0, 2 * thresholds.Length);
-        for (; i + w <= n; i += w)
-        {
-            var c = Vector256.Load(confidence + i);
-            var ok = Vector256.ConvertToInt32(Vector256.Load(correct + i));
-            var (cLow, cHigh) = Vector256.Widen(c);
-            // ConfidenceUnits.Of lane by lane: floor(c · 2^40 + 1/2), exact in float64
-            units += Vector256.Floor(cLow * one + half) + Vector256.Floor(cHigh * one + half);
-            right += ok;
-            for (int t = 0; t < thresholds.Length; t++)
-            {
-                var isAbove = Vector256.GreaterThanOrEqual(c, Vector256.Create(thresholds[t])).AsInt32();
-                above[2 * t] -= isAbove;
-                above[2 * t + 1] += isAbove & ok;
-            }
-        }
-        sums.Units += Vector256.Sum(units);
-        sums.Correct += Vector256.Sum(right);
-        for (int t = 0; t < thresholds.Length; t++)
-        {
-            sums.AboveCount[t] += Vector256.Sum(above[2 * t]);
-            sums.AboveCorrect[t] += Vector256.Sum(above[2 * t + 1]);
-        }
         return i;
     }
 }
