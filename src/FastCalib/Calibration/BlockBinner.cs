@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace FastCalib;
 
 /// <summary>The sums of one block that <see cref="BlockSums256"/> and its twins add to (per-threshold arrays are the binner's).</summary>
@@ -40,10 +42,10 @@ internal sealed unsafe class BlockBinner
     private readonly int[] _slot = new int[Block];
     private readonly long[] _increment = new long[Block];
     private readonly long[] _rowUnits = new long[Block];
-    /// <summary>Per slot and copy: the count in the low 32 bits and the correct count above them (one add a row;
-    /// a flush comes before 2^32 rows). One more slot at the end takes rows in no bin and is never read.</summary>
-    private readonly long[] _countAndCorrect;
-    private readonly long[] _units;
+    /// <summary>Per slot and copy, two adjacent values: the count in the low 32 bits and the correct count above them (a
+    /// flush comes before 2^32 rows), then the confidence units; so that a row is one 128-bit add. One more slot at the
+    /// end takes rows in no bin and is never read.</summary>
+    private readonly long[] _table;
     private readonly long[] _aboveCount;
     private readonly long[] _aboveCorrect;
     private readonly long[] _nll = new long[ExactSum.Buckets];
@@ -68,8 +70,7 @@ internal sealed unsafe class BlockBinner
         _width = vectorWidth;
         _slots = Binning.Slots(bins, rule);
         _copies = _slots <= 1024 ? 4 : 1;
-        _countAndCorrect = new long[_copies * _slots + 1];
-        _units = new long[_copies * _slots + 1];
+        _table = new long[2 * (_copies * _slots + 1)];
         _aboveCount = new long[thresholds.Length];
         _aboveCorrect = new long[thresholds.Length];
     }
@@ -99,12 +100,12 @@ internal sealed unsafe class BlockBinner
         }
         // the vector pass turned rows into slots and increments, so that the scatter is loads and adds only
         fixed (int* slot = _slot)
-        fixed (long* increment = _increment, rowUnits = _rowUnits, countAndCorrect = _countAndCorrect, units = _units)
+        fixed (long* increment = _increment, rowUnits = _rowUnits, table = _table)
         {
             for (int i = 0; i < n; i++)
             {
-                countAndCorrect[slot[i]] += increment[i];
-                units[slot[i]] += rowUnits[i];
+                long* entry = table + 2 * slot[i];
+                (Vector128.Load(entry) + Vector128.Create(increment[i], rowUnits[i])).Store(entry);
             }
         }
         fixed (int* slot = _slot) _replicas?.Add(into.Replicas!, confidence, correct, nll, brier, n, firstRow, slot, _copies);
@@ -225,14 +226,13 @@ internal sealed unsafe class BlockBinner
         {
             for (int b = 0; b < _slots; b++)
             {
-                long both = _countAndCorrect[k * _slots + b];
+                long both = _table[2 * (k * _slots + b)];
                 into.Count[b] += both & 0xFFFFFFFF;
                 into.Correct[b] += both >> 32;
-                into.Units[b] += _units[k * _slots + b];
+                into.Units[b] += _table[2 * (k * _slots + b) + 1];
             }
         }
-        Array.Clear(_countAndCorrect);   // the no-bin slot too
-        Array.Clear(_units);
+        Array.Clear(_table);   // the no-bin slot too
         into.NegLogLikelihood.Fold(_nll);
         into.Brier.Fold(_brier);
         _replicas?.Flush(into.Replicas!);
