@@ -10,7 +10,8 @@ namespace FastCalib.Cli;
 /// <c>fastcalib uncertainty</c>: S stochastic passes (ensemble members or MC-dropout samples) of the same rows, one
 /// file per pass (--probs or --logits, repeated) or one [S, N, C] stack (--stack, --logit-stack), through <see cref="EnsembleUncertainty"/>;
 /// per-row arrays into an .npz archive, their means printed, and with labels the calibration report of the mean.
-/// One pass is in memory at a time, besides the accumulator's sums.
+/// Pass files are read one at a time (one pass in memory besides the accumulator's sums); a stack that fits one array
+/// is read whole and computed in one read of it (<see cref="EnsembleUncertainty.FromStack"/>).
 /// </summary>
 public static class Uncertainty
 {
@@ -40,6 +41,7 @@ public static class Uncertainty
         var options = a.Device();
 
         EnsembleUncertainty? ensemble = null;
+        EnsembleUncertaintyResult? stacked = null;
         void Add(ArraySource source, int rows, int cols, bool fromLogits, int pass)
         {
             ensemble ??= new EnsembleUncertainty(rows, cols);
@@ -70,7 +72,26 @@ public static class Uncertainty
             var (passes, rows, cols) = (source.Shape[0], source.Shape[1], (int)source.Shape[2]);
             if (passes == 0) throw new InputException($"{source.Name}: holds no pass.");
             CheckPassSize(source, rows, cols);
-            for (int s = 0; s < passes; s++) Add(source, (int)rows, cols, logitStack is not null, s);
+            if (passes * rows * cols <= Array.MaxLength)
+            {
+                // the whole stack in memory: one read of it, the sums kept in cache (the library's FromStack)
+                var values = new float[passes * rows * cols];
+                source.ReadFloats(values);
+                try
+                {
+                    stacked = logitStack is not null
+                        ? EnsembleUncertainty.FromLogitStack(values, (int)passes, cols, temperature, options)
+                        : EnsembleUncertainty.FromStack(values, (int)passes, cols, options);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new InputException($"{source.Name}: {Commands.Strip(e.Message)}");
+                }
+            }
+            else
+            {
+                for (int s = 0; s < passes; s++) Add(source, (int)rows, cols, logitStack is not null, s);
+            }
         }
         else
         {
@@ -83,7 +104,7 @@ public static class Uncertainty
                 Add(source, (int)source.Rows, source.Cols, logits.Length > 0, s);
             }
         }
-        var result = ensemble!.Result(options);
+        var result = stacked ?? ensemble!.Result(options);
 
         CalibrationReport? report = null;
         if (a.Get("--labels") is { } labelsPath)

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace FastCalib;
 
 /// <summary>
@@ -15,7 +17,7 @@ namespace FastCalib;
 /// a caught error from leaving a silently wrong ensemble. Passes run on the CPU (SIMD, all cores) or on a GPU through
 /// <see cref="ComputeOptions"/>; the sums stay in host memory.
 /// </remarks>
-public sealed class EnsembleUncertainty
+public sealed partial class EnsembleUncertainty
 {
     private readonly float[] _sum;
     private readonly float[] _squares;
@@ -24,6 +26,10 @@ public sealed class EnsembleUncertainty
     private readonly float[] _entropy;
     private readonly List<int[]> _predicted = [];
     private string? _fault;
+    private const string NotADistribution = "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than the tolerance)";
+    private const string NotFinite = "has a NaN or infinite logit";
+    /// <summary>The row of the last refused pass that was invalid (for <see cref="FromStack"/>'s message).</summary>
+    private int _refusedRow = -1;
 
     /// <summary>An empty accumulator for passes of <paramref name="rows"/> rows of <paramref name="classes"/> classes.</summary>
     public EnsembleUncertainty(int rows, int classes)
@@ -58,7 +64,7 @@ public sealed class EnsembleUncertainty
     {
         const string op = "EnsembleUncertainty.AddProbabilities";
         CheckPass(op, nameof(probabilities), probabilities.Length);
-        AddPass(op, probabilities, options, "is not a probability distribution (a negative or NaN entry, or a sum off 1 by more than the tolerance)");
+        AddPass(op, probabilities, options, NotADistribution);
     }
 
     /// <summary>Adds one pass of logits, row-major [rows, classes], as softmax(logits / temperature).</summary>
@@ -71,7 +77,7 @@ public sealed class EnsembleUncertainty
         // every element of both is written by the kernel: no zeroing
         var predicted = GC.AllocateUninitializedArray<int>(Rows);
         UncertaintyKernels.AddLogitsKernel.Host(options, op, Rows, Classes, logits, _sum, _squares, _sum, _squares, invT, predicted, _entropy);
-        Record(op, predicted, _entropy, "has a NaN or infinite logit", sumsUpdated: true);
+        Record(op, predicted, _entropy, NotFinite, sumsUpdated: true);
     }
 
     /// <summary>
@@ -97,6 +103,7 @@ public sealed class EnsembleUncertainty
         if (entropy.Length > 0 && float.IsNaN(System.Numerics.Tensors.TensorPrimitives.Max(entropy)))
         {
             int i = Array.FindIndex(entropy, float.IsNaN);
+            _refusedRow = i;
             if (!sumsUpdated)
                 throw new ArgumentException($"{op}: row {i} of pass {Passes} {invalid}; nothing of the pass was added.");
             _fault = $"pass {Passes}, row {i}";
@@ -118,14 +125,48 @@ public sealed class EnsembleUncertainty
             CpuRows.ForEachChunk(Rows, Classes, threads, (_, range) =>
             {
                 long start = range.Start * Classes;
-                int n = checked((int)((range.End - range.Start) * Classes));
-                var x = new ReadOnlySpan<float>(pp + start, n);
-                var s = new Span<float>(ps + start, n);
-                var q = new Span<float>(pq + start, n);
-                System.Numerics.Tensors.TensorPrimitives.Add(s, x, s);
-                System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(x, x, q, q);
+                long n = (range.End - range.Start) * Classes;
+                AddMoments(pp + start, ps + start, pq + start, n);
             });
         }
+    }
+
+    /// <summary>sum += x and squares += x·x over <paramref name="n"/> values in one traversal (the pass read once).</summary>
+    private static unsafe void AddMoments(float* x, float* sum, float* squares, long n)
+    {
+        long i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector512.Load(x + i);
+                (Vector512.Load(sum + i) + v).Store(sum + i);
+                Vector512.FusedMultiplyAdd(v, v, Vector512.Load(squares + i)).Store(squares + i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.Load(x + i);
+                (Vector256.Load(sum + i) + v).Store(sum + i);
+                Vector256.FusedMultiplyAdd(v, v, Vector256.Load(squares + i)).Store(squares + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            sum[i] += x[i];
+            squares[i] = MathF.FusedMultiplyAdd(x[i], x[i], squares[i]);
+        }
+    }
+
+    /// <summary>A row's expected entropy, mutual information and agreement from its sum of pass entropies, the passes
+    /// whose prediction is the mean's top class, and its predictive entropy; <paramref name="cap"/> is ln C.</summary>
+    private static (float Expected, float Mutual, float Agreement) RowMeasures(double entropySum, int agreeing, int passes, double cap, float predictive)
+    {
+        double e = entropySum / passes;
+        // H(p̄) ≥ mean_s H(p_s) by concavity; rounding can leave it a hair below, and neither exceeds ln C
+        return ((float)e, (float)Math.Clamp(predictive - e, 0, cap), (float)agreeing / passes);
     }
 
     private void CheckPass(string op, string argument, long length)
@@ -159,13 +200,7 @@ public sealed class EnsembleUncertainty
                 if (pass[i] == top[i]) agreeing[i]++;
         double cap = Math.Log(Classes);
         for (int i = 0; i < rows; i++)
-        {
-            double e = _entropySum[i] / Passes;
-            expected[i] = (float)e;
-            // H(p̄) ≥ mean_s H(p_s) by concavity; rounding can leave it a hair below, and neither exceeds ln C
-            mutual[i] = (float)Math.Clamp(predictive[i] - e, 0, cap);
-            agreement[i] = (float)agreeing[i] / Passes;
-        }
+            (expected[i], mutual[i], agreement[i]) = RowMeasures(_entropySum[i], agreeing[i], Passes, cap, predictive[i]);
         return new EnsembleUncertaintyResult(rows, Classes, Passes, mean, top, predictive, expected, mutual, variance, agreement);
     }
 }

@@ -82,6 +82,14 @@ public sealed class UncertaintyCliTests : ToolTest
         (code, _, error) = Run("uncertainty", "--logit-stack", stack, "--temperature", "1.5", "--out", PathOf("s.npz"));
         Assert.True(code == 0, error);
         Assert.Equal(fromLogits.Result().MutualInformation, ReadArchive(PathOf("s.npz"))["mutual_information"]);
+        // the stack of probabilities against the pass files above
+        string probStack = Save("p.npy", $"({Passes}, {Rows}, {Cols})", probs.SelectMany(p => p).ToArray());
+        (code, _, error) = Run("uncertainty", "--stack", probStack, "--out", PathOf("ps.npz"));
+        Assert.True(code == 0, error);
+        var fromStack = ReadArchive(PathOf("ps.npz"));
+        Assert.Equal(expected.MeanProbabilities, fromStack["mean_probs"]);
+        Assert.Equal(expected.Agreement, fromStack["agreement"]);
+        Assert.Equal(expected.ExpectedEntropy, fromStack["expected_entropy"]);
     }
 
     [Fact]
@@ -112,6 +120,12 @@ public sealed class UncertaintyCliTests : ToolTest
         (code, _, error) = Run("uncertainty", "--stack", a, "--json");
         Assert.Equal(1, code);
         Assert.Contains("[S, N, C]", error);
+        // a stack, read whole: the first bad row of the first pass with one, named by the file
+        string badStack = Save("bad.npy", $"(3, {Rows}, {Cols})", logits[0].Concat(logits[1]).Concat(nan).ToArray());
+        (code, _, error) = Run("uncertainty", "--logit-stack", badStack, "--out", PathOf("u.npz"));
+        Assert.Equal(1, code);
+        Assert.Contains("bad.npy: row 3 of pass 2 has a NaN or infinite logit", error);
+        Assert.Single(error.Trim().Split('\n'));
         Assert.False(File.Exists(PathOf("u.npz")));
     }
 }

@@ -220,4 +220,105 @@ public class EnsembleUncertaintyTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new EnsembleUncertainty(-1, 3));
         Assert.Throws<ArgumentOutOfRangeException>(() => new EnsembleUncertainty(1, 0));
     }
+
+    /// <summary>The passes one after another, [passes, rows, cols].</summary>
+    private static float[] Stack(float[][] passes) => passes.SelectMany(p => p).ToArray();
+
+    /// <summary>Asserts that two results hold the same bits in every array.</summary>
+    private static void AssertSameBits(EnsembleUncertaintyResult expected, EnsembleUncertaintyResult actual, string what)
+    {
+        Assert.Equal((expected.Rows, expected.Classes, expected.Passes), (actual.Rows, actual.Classes, actual.Passes));
+        Assert.True(expected.MeanProbabilities.AsSpan().SequenceEqual(actual.MeanProbabilities), $"{what}: mean probabilities differ");
+        Assert.True(expected.Predicted.AsSpan().SequenceEqual(actual.Predicted), $"{what}: predictions differ");
+        foreach (var (name, e, a) in new[]
+        {
+            ("predictive entropy", expected.PredictiveEntropy, actual.PredictiveEntropy),
+            ("expected entropy", expected.ExpectedEntropy, actual.ExpectedEntropy),
+            ("mutual information", expected.MutualInformation, actual.MutualInformation),
+            ("top variance", expected.TopVariance, actual.TopVariance),
+            ("agreement", expected.Agreement, actual.Agreement),
+        })
+        {
+            for (int r = 0; r < e.Length; r++)
+                Assert.True(BitConverter.SingleToInt32Bits(e[r]) == BitConverter.SingleToInt32Bits(a[r]), $"{what}: {name}[{r}] is {a[r]:R}, pass by pass {e[r]:R}");
+        }
+    }
+
+    [Property]
+    public void A_stack_gives_the_bits_of_its_passes_added_one_by_one_on_every_path(SoftmaxCase c)
+    {
+        int passes = 1 + c.Seed % 4;
+        var logits = PassLogits(c, passes);
+        var probs = logits.Select(z => Softmax.SoftmaxPropertyTests.ReferenceProbabilities(z, c)).ToArray();
+        var exact = probs.Select(p => p.Select(v => (double)v).ToArray()).ToArray();
+        foreach (var path in Paths.All)
+        {
+            var u = new EnsembleUncertainty(c.Rows, c.Cols);
+            foreach (var p in probs) u.AddProbabilities(p, path.Options);
+            var stacked = EnsembleUncertainty.FromStack(Stack(probs), passes, c.Cols, path.Options);
+            AssertSameBits(u.Result(path.Options), stacked, $"{path} {c} S={passes} probabilities");
+            AssertMatches(stacked, exact, c.Rows, c.Cols, 0, 2e-6, $"{path} {c} S={passes} stack");
+
+            var l = new EnsembleUncertainty(c.Rows, c.Cols);
+            foreach (var z in logits) l.AddLogits(z, c.Temperature, path.Options);
+            AssertSameBits(l.Result(path.Options), EnsembleUncertainty.FromLogitStack(Stack(logits), passes, c.Cols, c.Temperature, path.Options), $"{path} {c} S={passes} logits");
+        }
+    }
+
+    [Theory]
+    [InlineData(20000, 7, 3)]     // several chunks of several blocks, a partial block at each chunk's end
+    [InlineData(300, 1000, 2)]    // wide rows: blocks of 4 rows
+    [InlineData(1000, 10, 300)]   // many passes: the block shrinks so that its predictions stay small
+    [InlineData(17, 1, 5)]        // one class
+    public void Large_stacks_give_the_bits_of_the_passes_added_one_by_one(int rows, int cols, int passes)
+    {
+        var random = new Random(rows + cols + passes);
+        var logits = Enumerable.Range(0, passes).Select(_ => Enumerable.Range(0, rows * cols).Select(_ => (float)(4 * TestData.Normal(random))).ToArray()).ToArray();
+        var probs = logits.Select(z => { var p = new float[z.Length]; FastCalib.Softmax.Forward(z, p, cols); return p; }).ToArray();
+        // the host paths, and the default one (all cores: chunks on several threads)
+        var paths = Paths.All.Where(p => p.Options.Backend != Backend.Gpu).Append(new KernelPath("all cores", default));
+        foreach (var path in paths)
+        {
+            var u = new EnsembleUncertainty(rows, cols);
+            foreach (var p in probs) u.AddProbabilities(p, path.Options);
+            AssertSameBits(u.Result(path.Options), EnsembleUncertainty.FromStack(Stack(probs), passes, cols, path.Options), $"{path} [{passes} x {rows} x {cols}] probabilities");
+            var l = new EnsembleUncertainty(rows, cols);
+            foreach (var z in logits) l.AddLogits(z, 1.5f, path.Options);
+            AssertSameBits(l.Result(path.Options), EnsembleUncertainty.FromLogitStack(Stack(logits), passes, cols, 1.5f, path.Options), $"{path} [{passes} x {rows} x {cols}] logits");
+        }
+    }
+
+    [Fact]
+    public void A_bad_stack_is_refused_naming_the_row_the_pass_by_pass_accumulator_names()
+    {
+        const int rows = 5000, cols = 3, passes = 3;
+        var random = new Random(5);
+        var stack = new float[passes * rows * cols];
+        for (int k = 0; k < stack.Length; k += cols)
+        {
+            float a = (float)random.NextDouble(), b = (float)random.NextDouble() * (1 - a);
+            (stack[k], stack[k + 1], stack[k + 2]) = (a, b, 1 - a - b);
+        }
+        // pass 2 goes bad early (row 10), pass 1 late (row 4000): the first pass with a bad row is named, not the first block
+        stack[(2 * rows + 10) * cols] = -0.25f;
+        stack[(1 * rows + 4000) * cols + 1] = float.NaN;
+        foreach (var path in Paths.All)
+        {
+            var e = Assert.Throws<ArgumentException>(() => EnsembleUncertainty.FromStack(stack, passes, cols, path.Options));
+            Assert.Contains("row 4000 of pass 1 is not a probability distribution", e.Message);
+            Assert.Equal("probabilities", e.ParamName);
+            var logits = (float[])stack.Clone();
+            logits[(1 * rows + 4000) * cols + 1] = 0.5f;
+            logits[(2 * rows + 10) * cols] = float.PositiveInfinity;
+            e = Assert.Throws<ArgumentException>(() => EnsembleUncertainty.FromLogitStack(logits, passes, cols, 1f, path.Options));
+            Assert.Contains("row 10 of pass 2 has a NaN or infinite logit", e.Message);
+        }
+        var shape = Assert.Throws<ArgumentException>(() => EnsembleUncertainty.FromStack(new float[10], 3, 3));
+        Assert.Contains("10 elements", shape.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EnsembleUncertainty.FromStack(new float[9], 0, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => EnsembleUncertainty.FromStack(new float[9], 3, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => EnsembleUncertainty.FromLogitStack(new float[9], 3, 3, 0f));
+        var empty = EnsembleUncertainty.FromStack([], 2, 4);
+        Assert.Equal((0, 4, 2), (empty.Rows, empty.Classes, empty.Passes));
+    }
 }
