@@ -38,8 +38,9 @@ public sealed record BinaryThresholds(long Count, long Positives, double Auroc, 
 /// </summary>
 public static class BinaryCurves
 {
-    /// <summary>Counts at each distinct score, highest first: thresholds t_k, TP(t_k) and FP(t_k) (scikit-learn's confusion_matrix_at_thresholds).</summary>
-    private sealed record Counts(double[] Thresholds, long[] TruePositives, long[] FalsePositives)
+    /// <summary>Counts at each distinct score, highest first: thresholds t_k, TP(t_k) and FP(t_k) (scikit-learn's
+    /// confusion_matrix_at_thresholds); also what <see cref="ScoreHistogram"/> gives at its bins' edges.</summary>
+    internal sealed record Counts(double[] Thresholds, long[] TruePositives, long[] FalsePositives)
     {
         public long Positives => TruePositives.Length == 0 ? 0 : TruePositives[^1];
 
@@ -89,9 +90,11 @@ public static class BinaryCurves
     /// area is the same either way.
     /// </summary>
     /// <exception cref="ArgumentException">Lengths differ, a score is not finite, or a label is not 0 or 1.</exception>
-    public static RocCurve Roc(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels, bool dropIntermediate = true)
+    public static RocCurve Roc(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels, bool dropIntermediate = true) =>
+        Roc(Count("BinaryCurves.Roc", scores, labels), dropIntermediate);
+
+    internal static RocCurve Roc(Counts c, bool dropIntermediate)
     {
-        var c = Count("BinaryCurves.Roc", scores, labels);
         var keep = Enumerable.Range(0, c.Thresholds.Length).ToList();
         if (dropIntermediate && keep.Count > 2)
             keep = keep.Where(k => k == 0 || k == c.Thresholds.Length - 1
@@ -118,7 +121,7 @@ public static class BinaryCurves
     public static PrecisionRecallCurve PrecisionRecall(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels) =>
         PrecisionRecall(Count("BinaryCurves.PrecisionRecall", scores, labels));
 
-    private static PrecisionRecallCurve PrecisionRecall(Counts c)
+    internal static PrecisionRecallCurve PrecisionRecall(Counts c)
     {
         int n = c.Thresholds.Length;
         var precision = new double[n + 1];
@@ -146,11 +149,20 @@ public static class BinaryCurves
     public static BinaryThresholds Thresholds(ReadOnlySpan<float> scores, ReadOnlySpan<int> labels, double? targetPrecision = null, double? targetRecall = null)
     {
         const string op = "BinaryCurves.Thresholds";
+        CheckTargets(op, targetPrecision, targetRecall);
+        return Thresholds(Count(op, scores, labels), scores.Length, targetPrecision, targetRecall);
+    }
+
+    internal static void CheckTargets(string op, double? targetPrecision, double? targetRecall)
+    {
         if (targetPrecision is { } tp && !(tp >= 0 && tp <= 1))
             throw new ArgumentOutOfRangeException(nameof(targetPrecision), tp, $"{op}: targetPrecision must be in [0, 1], got {tp}.");
         if (targetRecall is { } tr && !(tr >= 0 && tr <= 1))
             throw new ArgumentOutOfRangeException(nameof(targetRecall), tr, $"{op}: targetRecall must be in [0, 1], got {tr}.");
-        var c = Count(op, scores, labels);
+    }
+
+    internal static BinaryThresholds Thresholds(Counts c, long count, double? targetPrecision, double? targetRecall)
+    {
         long positives = c.Positives, negatives = c.Negatives;
         int n = c.Thresholds.Length;
 
@@ -175,6 +187,6 @@ public static class BinaryCurves
         }
         double auroc = positives == 0 || negatives == 0 ? double.NaN : area / ((double)positives * negatives);
         OperatingPoint? At(int? k) => k is { } i ? c.Point(i) : null;
-        return new BinaryThresholds(scores.Length, positives, auroc, ap, At(youden), At(maxF1), At(atPrecision), At(atRecall));
+        return new BinaryThresholds(count, positives, auroc, ap, At(youden), At(maxF1), At(atPrecision), At(atRecall));
     }
 }

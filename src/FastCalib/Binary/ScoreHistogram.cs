@@ -14,6 +14,22 @@ namespace FastCalib;
 /// <param name="Negatives">Negatives added.</param>
 public sealed record AurocEstimate(double Auroc, double ErrorBound, long Positives, long Negatives);
 
+/// <summary>An average precision estimated from histograms, and how far from the exact value it can be.</summary>
+/// <param name="AveragePrecision">
+/// The estimate: scikit-learn's average precision of the scores with each bin's taken as tied (at its lower edge); 0
+/// without positives, as the exact value is.
+/// </param>
+/// <param name="ErrorBound">
+/// The largest possible distance to the exact average precision of the same scores (their own ties included). With
+/// TP₀ positives and N₀ scores in the bins above, a bin of c positives and e negatives adds between
+/// (1/P) Σ_{i=1..c} (TP₀ + i)/(N₀ + e + i) (its negatives first, no ties) and (1/P) c (TP₀ + c)/(N₀ + c) (its positives
+/// first, tied): a positive's precision rises with the positives before it and falls with the scores before it. The
+/// bound adds, per bin, the farther of the two from the estimate's term (1/P) c (TP₀ + c)/(N₀ + c + e).
+/// </param>
+/// <param name="Positives">Positives added.</param>
+/// <param name="Negatives">Negatives added.</param>
+public sealed record AveragePrecisionEstimate(double AveragePrecision, double ErrorBound, long Positives, long Negatives);
+
 /// <summary>AURC and E-AURC estimated from histograms of confidence, and how far from the exact values they can be.</summary>
 /// <param name="Count">Predictions.</param>
 /// <param name="Errors">Wrong predictions among them.</param>
@@ -30,8 +46,11 @@ public sealed record SelectiveEstimate(long Count, long Errors, double Aurc, dou
 /// A fine histogram of each class's scores in [0, 1] (probabilities of the positive class, or confidences with
 /// correct as the positive class) for data too large to hold: filled batch by batch in any order and merged across
 /// threads, processes or machines (exact integer counts, so any split gives the same result). From it, the AUROC
-/// (<see cref="Auroc"/>) and, for confidences, the selective-prediction AURC and E-AURC (<see cref="Selective"/>), each
-/// with an error bound computed from the histograms themselves. Bins are [k/B, (k + 1)/B), the last closed at 1.
+/// (<see cref="Auroc"/>), the average precision (<see cref="AveragePrecision"/>) and, for confidences, the
+/// selective-prediction AURC and E-AURC (<see cref="Selective"/>), each with an error bound computed from the
+/// histograms themselves; and the ROC and precision–recall curves and threshold choices at the bins' edges
+/// (<see cref="Roc"/>, <see cref="PrecisionRecall"/>, <see cref="Thresholds"/>), which are exact for a threshold k/B
+/// (predict positive when a score's bin is k or above). Bins are [k/B, (k + 1)/B), the last closed at 1.
 /// </summary>
 public sealed class ScoreHistogram
 {
@@ -105,6 +124,73 @@ public sealed class ScoreHistogram
         return pairs == 0
             ? new AurocEstimate(double.NaN, double.NaN, positives, negatives)
             : new AurocEstimate((ordered + tied / 2) / pairs, tied / 2 / pairs, positives, negatives);
+    }
+
+    /// <summary>The average precision estimate and its bound from everything added so far.</summary>
+    public AveragePrecisionEstimate AveragePrecision()
+    {
+        long positives = 0, negatives = 0;
+        for (int b = 0; b < Bins; b++)
+        {
+            positives += _positive[b];
+            negatives += _negative[b];
+        }
+        if (positives == 0) return new AveragePrecisionEstimate(0, 0, 0, negatives);
+        double estimate = 0, bound = 0;
+        long truePositivesAbove = 0, above = 0;
+        for (int b = Bins - 1; b >= 0; b--)
+        {
+            long c = _positive[b], e = _negative[b];
+            if (c > 0)
+            {
+                double term = (double)c * (truePositivesAbove + c) / (above + c + e);
+                double highest = (double)c * (truePositivesAbove + c) / (above + c);
+                // Σ_{i=1..c} (TP₀ + i)/(N₀ + e + i) = c − (N₀ + e − TP₀) Σ_{i=1..c} 1/(N₀ + e + i)
+                double lowest = c - (above + e - truePositivesAbove) * Reciprocals(above + e, 1, c);
+                estimate += term;
+                bound += Math.Max(highest - term, term - lowest);
+            }
+            truePositivesAbove += c;
+            above += c + e;
+        }
+        return new AveragePrecisionEstimate(estimate / positives, Math.Max(0, bound) / positives, positives, negatives);
+    }
+
+    /// <summary>The ROC curve at the bins' lower edges k/B (scikit-learn's roc_curve of the scores each moved down to its bin's edge).</summary>
+    public RocCurve Roc(bool dropIntermediate = true) => BinaryCurves.Roc(EdgeCounts(), dropIntermediate);
+
+    /// <summary>The precision–recall curve at the bins' lower edges (as <see cref="Roc"/>).</summary>
+    public PrecisionRecallCurve PrecisionRecall() => BinaryCurves.PrecisionRecall(EdgeCounts());
+
+    /// <summary>
+    /// <see cref="BinaryCurves.Thresholds(ReadOnlySpan{float}, ReadOnlySpan{int}, double?, double?)"/> at the bins' lower edges: each operating point is exact for its threshold
+    /// k/B, the choices are the best among the edges, and the AUROC and average precision are the estimates of
+    /// <see cref="Auroc"/> and <see cref="AveragePrecision"/> (whose bounds say how far the exact values can be).
+    /// </summary>
+    public BinaryThresholds Thresholds(double? targetPrecision = null, double? targetRecall = null)
+    {
+        BinaryCurves.CheckTargets("ScoreHistogram.Thresholds", targetPrecision, targetRecall);
+        var counts = EdgeCounts();
+        return BinaryCurves.Thresholds(counts, counts.Positives + counts.Negatives, targetPrecision, targetRecall);
+    }
+
+    /// <summary>TP and FP at the lower edge of every non-empty bin, highest first.</summary>
+    private BinaryCurves.Counts EdgeCounts()
+    {
+        var thresholds = new List<double>();
+        var tp = new List<long>();
+        var fp = new List<long>();
+        long truePositives = 0, falsePositives = 0;
+        for (int b = Bins - 1; b >= 0; b--)
+        {
+            if (_positive[b] + _negative[b] == 0) continue;
+            truePositives += _positive[b];
+            falsePositives += _negative[b];
+            thresholds.Add((double)b / Bins);
+            tp.Add(truePositives);
+            fp.Add(falsePositives);
+        }
+        return new BinaryCurves.Counts(thresholds.ToArray(), tp.ToArray(), fp.ToArray());
     }
 
     /// <summary>

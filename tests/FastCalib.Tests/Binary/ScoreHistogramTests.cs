@@ -135,4 +135,80 @@ public class ScoreHistogramTests
         Assert.Equal(0, s.ErrorBound, 1e-15);
         Assert.Equal(SelectivePrediction.Compute([0.05f, 0.1f, 0.6f, 0.7f, 0.95f], [false, false, true, false, true]).Aurc, s.Aurc, 1e-12);
     }
+
+    [Property(Arbitrary = new[] { typeof(ScoreHistogramTests) }, MaxTest = 40)]
+    public void The_average_precision_estimate_is_within_its_bound_of_the_exact_one((float[] Scores, int[] Labels, int Bins) c)
+    {
+        var streaming = new ScoreHistogram(c.Bins);
+        streaming.Add(c.Scores, c.Labels);
+        var estimate = streaming.AveragePrecision();
+        double exact = BinaryCurves.Thresholds(c.Scores, c.Labels).AveragePrecision;
+        Assert.Equal((c.Labels.Count(v => v == 1), c.Labels.Count(v => v == 0)), (estimate.Positives, estimate.Negatives));
+        Assert.True(Math.Abs(estimate.AveragePrecision - exact) <= estimate.ErrorBound + 1e-12,
+            $"estimate {estimate.AveragePrecision} vs exact {exact}: off by {Math.Abs(estimate.AveragePrecision - exact)}, bound {estimate.ErrorBound}");
+        Assert.InRange(estimate.ErrorBound, 0, 1);
+        // the histogram's thresholds report the same estimate as its own AP
+        Assert.Equal(estimate.AveragePrecision, streaming.Thresholds().AveragePrecision, 12);
+        Assert.Equal(streaming.Auroc().Auroc, streaming.Thresholds().Auroc, 12);
+    }
+
+    /// <summary>Each score moved down to its bin's lower edge, as the histogram bins it (floor(s · B), 1 in the last bin).</summary>
+    private static float[] ToEdges(float[] scores, int bins) => scores.Select(s => (float)((double)Math.Min((int)(s * bins), bins - 1) / bins)).ToArray();
+
+    [Property(Arbitrary = new[] { typeof(ScoreHistogramTests) }, MaxTest = 40)]
+    public void Curves_and_thresholds_are_the_exact_ones_of_the_scores_at_their_bins_edges((float[] Scores, int[] Labels, int Bins) c)
+    {
+        var streaming = new ScoreHistogram(c.Bins);
+        streaming.Add(c.Scores, c.Labels);
+        var edges = ToEdges(c.Scores, c.Bins);
+        var roc = streaming.Roc();
+        var exactRoc = BinaryCurves.Roc(edges, c.Labels);
+        Assert.Equal(exactRoc.FalsePositiveRate, roc.FalsePositiveRate);
+        Assert.Equal(exactRoc.TruePositiveRate, roc.TruePositiveRate);
+        Assert.Equal(exactRoc.Thresholds, roc.Thresholds, (a, b) => Math.Abs(a - b) <= 1e-7 || a == b);
+        var pr = streaming.PrecisionRecall();
+        var exactPr = BinaryCurves.PrecisionRecall(edges, c.Labels);
+        Assert.Equal(exactPr.Precision, pr.Precision);
+        Assert.Equal(exactPr.Recall, pr.Recall);
+        Assert.Equal(exactPr.Thresholds, pr.Thresholds, (a, b) => Math.Abs(a - b) <= 1e-7);
+        var chosen = streaming.Thresholds(targetPrecision: 0.7, targetRecall: 0.8);
+        var exact = BinaryCurves.Thresholds(edges, c.Labels, targetPrecision: 0.7, targetRecall: 0.8);
+        Assert.Equal((exact.Count, exact.Positives), (chosen.Count, chosen.Positives));
+        foreach (var (mine, theirs) in new[] { (chosen.Youden, exact.Youden), (chosen.MaxF1, exact.MaxF1), (chosen.TargetPrecision, exact.TargetPrecision), (chosen.TargetRecall, exact.TargetRecall) })
+        {
+            Assert.Equal(theirs is null, mine is null);
+            if (mine is not { } m || theirs is not { } t) continue;
+            Assert.Equal((t.Precision, t.Recall, t.FalsePositiveRate), (m.Precision, m.Recall, m.FalsePositiveRate));
+            Assert.Equal(t.Threshold, m.Threshold, 7);
+        }
+        // scores on the edges already: the estimates are the exact values
+        if ((c.Bins & (c.Bins - 1)) == 0)
+        {
+            var onEdges = new ScoreHistogram(c.Bins);
+            onEdges.Add(edges, c.Labels);
+            Assert.Equal(exact.AveragePrecision, onEdges.AveragePrecision().AveragePrecision, 12);
+            if (!double.IsNaN(exact.Auroc)) Assert.Equal(exact.Auroc, onEdges.Auroc().Auroc, 12);
+        }
+    }
+
+    [Fact]
+    public void A_bin_holding_both_classes_bounds_the_average_precision_by_its_two_orders()
+    {
+        // one bin, 2 positives and 2 negatives: the exact AP is 1 with the positives first (scores 0.9, 0.9, 0.8, 0.8)
+        // and (1/3 + 2/4)/2 = 5/12 with the negatives first; the estimate ties them all: 2/4 = 1/2
+        var h = new ScoreHistogram(2);
+        h.Add([0.9f, 0.9f, 0.8f, 0.8f], [1, 1, 0, 0]);
+        var e = h.AveragePrecision();
+        Assert.Equal(0.5, e.AveragePrecision, 15);
+        Assert.Equal(0.5, e.ErrorBound, 15);                      // max(1 − 1/2, 1/2 − 5/12)
+        Assert.Equal(1.0, BinaryCurves.Thresholds([0.9f, 0.9f, 0.8f, 0.8f], [1, 1, 0, 0]).AveragePrecision);
+        Assert.Equal(5.0 / 12, BinaryCurves.Thresholds([0.6f, 0.7f, 0.8f, 0.9f], [1, 1, 0, 0]).AveragePrecision, 15);
+        // no positives: 0, as the exact value; a bad target is refused by name
+        var none = new ScoreHistogram(8);
+        none.Add([0.2f, 0.7f], [0, 0]);
+        Assert.Equal((0.0, 0.0), (none.AveragePrecision().AveragePrecision, none.AveragePrecision().ErrorBound));
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => none.Thresholds(targetPrecision: 1.5));
+        Assert.Equal("targetPrecision", bad.ParamName);
+        Assert.Empty(new ScoreHistogram(4).PrecisionRecall().Thresholds);
+    }
 }
