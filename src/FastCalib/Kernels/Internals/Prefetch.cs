@@ -6,13 +6,13 @@ namespace FastCalib.Kernels.Internals;
 /// <summary>
 /// Software prefetch for the generated CPU loops over rows. A loop that does tens of instructions a value keeps too
 /// few cache-line misses in flight for the hardware prefetcher alone to reach the memory's bandwidth on one core:
-/// the calibration kernel over [10^7 x 10] probabilities ran 1.2-1.4x faster with its rows requested a few
-/// kilobytes ahead (benchmarks/RESULTS.md, "Software prefetch").
+/// the calibration kernel over [10^7 x 10] probabilities ran about 1.25x faster with its rows requested a few
+/// kilobytes ahead (benchmarks/RESULTS.md, "Software prefetch, one binner pass, the ensemble stack").
 /// </summary>
 public static unsafe class Prefetch
 {
     /// <summary>How far ahead of the values being read the lines are requested, in bytes.</summary>
-    internal static int Distance = 4096;
+    public const int Distance = 4096;
 
     /// <summary>The longest run of values one call requests (longer rows are left to the hardware prefetcher).</summary>
     public const int MaxValues = 1024;
