@@ -20,6 +20,7 @@ public static class CommandLine
         ["--temperature"] = ("T", "Temperature dividing the logits, finite and > 0 (default 1)."),
         ["--labels"] = ("FILE", "Integer labels [N], one per row, in [0, C)."),
         ["--bins"] = ("COUNT", "Equal-width confidence bins, 1 to 1,000,000 (default 15)."),
+        ["--histogram"] = ("BINS", "Stream the scores (probabilities in [0, 1]) block by block through a histogram of BINS equal bins (2 to 16,777,216; 65536 is common) instead of sorting them in memory: AUROC and average precision with error bounds (auroc_bound, average_precision_bound), thresholds chosen among the bins' edges, each operating point exact at its threshold."),
         ["--edges"] = ("E0,E1,...", "Custom bin edges instead of --bins, from 0 to 1, increasing (decision buckets such as 0,0.5,0.8,0.9,0.95,0.99,1); the confidence profile then uses the inner edges."),
         ["--binning"] = ("RULE", "Which bin an edge value belongs to: torchmetrics (default), closed-last (NumPy histogram, netcal), sklearn, guo."),
         ["--device"] = ("auto|cpu|gpu", "Backend: auto (CUDA if present, else SIMD CPU; the default), cpu (SIMD) or gpu (ILGPU: CUDA, else its CPU accelerator)."),
@@ -95,7 +96,7 @@ public static class CommandLine
         ("compare", "Fit each calibrator named by --methods on --fit-logits (or --fit-probs, or a binary model's --fit-scores) and --fit-labels, and report NLL, ECE, MCE, Brier and accuracy of each, and of the uncalibrated model, on the held-out --eval-logits (--eval-probs, --eval-scores) and --eval-labels; with --out, their reliability diagrams side by side.",
             ["--methods", "--fit-logits", "--fit-probs", "--fit-scores", "--fit-labels", "--eval-logits", "--eval-probs", "--eval-scores", "--eval-labels", "--lambda", "--mu", "--bins", "--binning", "--device", "--out", "--width", "--height", "--json"], FastCalib.Cli.Compare.Run),
         ("thresholds", "Ranking quality and decision thresholds of a binary classifier's scores: AUROC, average precision (scikit-learn's definitions, ties together), and the thresholds of largest Youden's J and F1, and those reaching a target precision or recall.",
-            ["--scores", "--labels", "--target-precision", "--target-recall", "--json"], FastCalib.Cli.Thresholds.Run),
+            ["--scores", "--labels", "--target-precision", "--target-recall", "--histogram", "--json"], FastCalib.Cli.Thresholds.Run),
         ("apply", "Apply a calibrator saved by 'fit': to logits, the calibrated probabilities [N, C]; to binary scores, the calibrated probabilities of the positive class; into a .npy file.",
             ["--calibrator", "--logits", "--probs", "--scores", "--device", "--out", "--float64"], FastCalib.Cli.Calibrate.Apply),
         ("uncertainty", "Uncertainty of S stochastic passes over the same rows (ensemble members, MC-dropout samples), one file per pass or one [S, N, C] stack: "

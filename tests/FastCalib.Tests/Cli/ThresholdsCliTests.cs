@@ -56,6 +56,49 @@ public sealed class ThresholdsCliTests : ToolTest
     }
 
     [Fact]
+    public void Thresholds_from_a_histogram_stream_the_files_and_hold_the_library_histograms_result()
+    {
+        var (scores, labels) = Data();
+        var histogram = new ScoreHistogram(256);
+        histogram.Add(scores, labels);
+        var expected = histogram.Thresholds(0.8, 0.9);
+        var exact = BinaryCurves.Thresholds(scores, labels, 0.8, 0.9);
+        string[] args = ["thresholds", "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--histogram", "256", "--target-precision", "0.8", "--target-recall", "0.9", "--json"];
+        // blocks of 100 rows: 15 of them, read and added one after another
+        (int code, string output, string error) result;
+        using (TensorRows.LimitBlocks(100)) result = Run(args);
+        Assert.True(result.code == 0, result.error);
+        var json = JsonDocument.Parse(result.output).RootElement;
+        Assert.Equal(Rows, json.GetProperty("n").GetInt32());
+        Assert.Equal(256, json.GetProperty("histogram_bins").GetInt32());
+        Assert.Equal(expected.Auroc, json.GetProperty("auroc").GetDouble(), 12);
+        Assert.Equal(expected.AveragePrecision, json.GetProperty("average_precision").GetDouble(), 12);
+        Assert.Equal(histogram.Auroc().ErrorBound, json.GetProperty("auroc_bound").GetDouble(), 12);
+        Assert.Equal(histogram.AveragePrecision().ErrorBound, json.GetProperty("average_precision_bound").GetDouble(), 12);
+        AssertPoint(expected.Youden, json.GetProperty("youden"));
+        AssertPoint(expected.MaxF1, json.GetProperty("max_f1"));
+        AssertPoint(expected.TargetPrecision, json.GetProperty("target_precision"));
+        AssertPoint(expected.TargetRecall, json.GetProperty("target_recall"));
+        // and the exact values within the stated bounds
+        Assert.InRange(exact.Auroc, expected.Auroc - json.GetProperty("auroc_bound").GetDouble() - 1e-12, expected.Auroc + json.GetProperty("auroc_bound").GetDouble() + 1e-12);
+        Assert.InRange(exact.AveragePrecision, expected.AveragePrecision - json.GetProperty("average_precision_bound").GetDouble() - 1e-12, expected.AveragePrecision + json.GetProperty("average_precision_bound").GetDouble() + 1e-12);
+
+        var (textCode, text, _) = Run(["thresholds", "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--histogram", "256"]);
+        Assert.Equal(0, textCode);
+        Assert.Contains("of the exact value; 256 bins", text);
+
+        // a score outside [0, 1] in a later block, and a bad label: named by file and row
+        var outside = scores.ToArray();
+        outside[1234] = 1.5f;
+        File.WriteAllBytes(PathOf("s2.npy"), CliTests.Npy("<f4", $"({Rows},)", CliTests.Floats(outside)));
+        using (TensorRows.LimitBlocks(100)) result = Run(["thresholds", "--scores", PathOf("s2.npy"), "--labels", PathOf("y.npy"), "--histogram", "64"]);
+        Assert.Equal(1, result.code);
+        Assert.Contains("s2.npy: scores[1234] is 1.5; --histogram takes scores in [0, 1]", result.error);
+        Assert.Single(result.error.Trim().Split('\n'));
+        Assert.Equal(2, Run(["thresholds", "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--histogram", "1"]).Code);
+    }
+
+    [Fact]
     public void Report_binary_is_the_accumulators_binary_report()
     {
         var (scores, labels) = Data();
