@@ -82,18 +82,12 @@ public static class Thresholds
             int n = (int)Math.Min(scores.Length, s.Rows - start);
             s.ReadFloats(scores.AsSpan(0, n));
             y.ReadInts(labels.AsSpan(0, n));
-            try
-            {
-                histogram.Add(scores.AsSpan(0, n), labels.AsSpan(0, n));
-            }
-            catch (ArgumentException e)
-            {
-                // the library names the index within the block: name the row of the file
-                int bad = e.ParamName == "labels" ? labels.AsSpan(0, n).IndexOfAnyExceptInRange(0, 1) : Check.FirstOutside(scores.AsSpan(0, n), 0f, 1f);
-                throw e.ParamName == "labels"
-                    ? new InputException($"{y.Name}: labels[{start + bad}] is {labels[bad]}; binary labels must be 0 or 1.")
-                    : new InputException($"{s.Name}: scores[{start + bad}] is {scores[bad]}; --histogram takes scores in [0, 1] (probabilities of the positive class).");
-            }
+            // checked here, so that the error names the file's row (the library would name the block's index)
+            int bad = Check.FirstOutside(scores.AsSpan(0, n), 0f, 1f);
+            if (bad >= 0) throw new InputException($"{s.Name}: scores[{start + bad}] is {scores[bad]}; --histogram takes scores in [0, 1] (probabilities of the positive class).");
+            bad = labels.AsSpan(0, n).IndexOfAnyExceptInRange(0, 1);
+            if (bad >= 0) throw new InputException($"{y.Name}: labels[{start + bad}] is {labels[bad]}; binary labels must be 0 or 1.");
+            histogram.Add(scores.AsSpan(0, n), labels.AsSpan(0, n));
         }
         return histogram;
     }

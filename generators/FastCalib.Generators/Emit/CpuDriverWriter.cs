@@ -12,7 +12,11 @@ internal static class CpuDriverWriter
         var w = k.W;
         w.Line("/// <summary>Runs all rows on host memory (pointers to row-major [rows, cols] data), in chunks on up to <paramref name=\"maxThreads\"/> threads; returns the kernel's total (0 if it has none).</summary>");
         w.Line($"public static double Cpu(bool simd, int vectorWidth, int maxThreads, long rows, int cols, {k.CpuParams()})");
-        w.Line($"    => {Names.CpuRows}.Run(rows, cols, maxThreads, __range => simd ? Simd(__range, vectorWidth, cols, {k.CpuArgs()}) : Scalar(__range, cols, {k.CpuArgs()}));");
+        w.Line($"    => {Names.CpuRows}.Run(rows, cols, maxThreads, __range => OnRows(__range, simd ? vectorWidth : 0, cols, {k.CpuArgs()}));");
+        w.Line();
+        w.Line("/// <summary>Rows [range.Start, range.End) on the SIMD path at <paramref name=\"vectorWidth\"/>, or on the scalar path where it is 0 (for callers that split the rows themselves).</summary>");
+        w.Line($"public static double OnRows({Names.RowRange} __range, int vectorWidth, int cols, {k.CpuParams()})");
+        w.Line($"    => vectorWidth == 0 ? Scalar(__range, cols, {k.CpuArgs()}) : Simd(__range, vectorWidth, cols, {k.CpuArgs()});");
         w.Line();
     }
 

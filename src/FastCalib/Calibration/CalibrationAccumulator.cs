@@ -152,8 +152,7 @@ public sealed unsafe partial class CalibrationAccumulator
             int* yy = y;
             AddOnCpu(op, rows, classes, options, invalid, (range, width, o) =>
             {
-                if (width == 0) CalibrationKernels.FromProbabilitiesKernel.Scalar(range, classes, pp, yy, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
-                else CalibrationKernels.FromProbabilitiesKernel.Simd(range, width, classes, pp, yy, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
+                CalibrationKernels.FromProbabilitiesKernel.OnRows(range, width, classes, pp, yy, tolerance, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
             });
         }
     }
@@ -184,8 +183,7 @@ public sealed unsafe partial class CalibrationAccumulator
             int* yy = y;
             AddOnCpu(op, rows, classes, options, InvalidLogits, (range, width, o) =>
             {
-                if (width == 0) CalibrationKernels.FromLogitsKernel.Scalar(range, classes, zz, yy, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
-                else CalibrationKernels.FromLogitsKernel.Simd(range, width, classes, zz, yy, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
+                CalibrationKernels.FromLogitsKernel.OnRows(range, width, classes, zz, yy, invT, o.Confidence, o.Correct, o.NegLogLikelihood, o.Brier);
             });
         }
     }

@@ -32,13 +32,14 @@ public sealed partial class EnsembleUncertainty
         float invT = fromLogits ? Check.InverseTemperature(op, temperature) : 1f;
         if (passes < 1) throw new ArgumentOutOfRangeException(nameof(passes), passes, $"{op}: passes must be at least 1, got {passes}.");
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"{op}: classes must be at least 1, got {classes}.");
-        long perPass = (long)classes * (stack.Length / ((long)passes * classes));
         if (stack.Length % ((long)passes * classes) != 0)
             throw new ArgumentException($"{op}: {argument} has {stack.Length} elements, not a whole number of [{passes} x rows x {classes}] passes.", argument);
-        int rows = checked((int)(perPass / classes));
+        int rows = (int)(stack.Length / ((long)passes * classes));
+        long perPass = (long)rows * classes;
         if (options.Backend == Backend.Gpu) return PassByPass(op, argument, stack, passes, rows, classes, fromLogits, temperature, options);
 
-        var (simd, width, threads) = CpuRows.Resolve(options);
+        var (simd, vectorWidth, threads) = CpuRows.Resolve(options);
+        int width = simd ? vectorWidth : 0;   // the kernels' OnRows: 0 for the scalar path
         var mean = new float[perPass];
         var top = new int[rows];
         var predictive = new float[rows];
@@ -63,12 +64,12 @@ public sealed partial class EnsembleUncertainty
                 for (long start = range.Start; start < range.End && Volatile.Read(ref failed) == 0; start += blockRows)
                 {
                     var rowsOfBlock = new RowRange(start, Math.Min(range.End, start + blockRows));
-                    if (!block.Add(rowsOfBlock, xs, perPass, fromLogits, invT, tolerance, simd, width))
+                    if (block.Add(rowsOfBlock, xs, perPass, fromLogits, invT, tolerance, width) >= 0)
                     {
                         Interlocked.Exchange(ref failed, 1);
                         return;
                     }
-                    block.Finish(rowsOfBlock, m, tp, pe, tv, simd, width);
+                    block.Finish(rowsOfBlock, m, tp, pe, tv, width);
                     for (long r = rowsOfBlock.Start; r < rowsOfBlock.End; r++)
                     {
                         int i = (int)(r - rowsOfBlock.Start);
@@ -82,7 +83,7 @@ public sealed partial class EnsembleUncertainty
         if (failed != 0)
         {
             // name the row the pass-by-pass accumulator would: the first invalid row of the first pass with one
-            var (pass, row) = FirstInvalid(stack, passes, rows, classes, fromLogits, invT, tolerance, simd, width);
+            var (pass, row) = FirstInvalid(stack, passes, rows, classes, blockRows, fromLogits, invT, tolerance, width);
             throw Invalid(op, argument, pass, row, fromLogits);
         }
         return new EnsembleUncertaintyResult(rows, classes, passes, mean, top, predictive, expected, mutual, variance, agreement);
@@ -112,28 +113,21 @@ public sealed partial class EnsembleUncertainty
     private static ArgumentException Invalid(string op, string argument, int pass, int row, bool fromLogits) =>
         new($"{op}: row {row} of pass {pass} {(fromLogits ? NotFinite : NotADistribution)}.", argument);
 
-    /// <summary>The first (pass, row) whose entropy comes out NaN, pass by pass, on the same path as the blocks (the
-    /// validity of a sum near the tolerance depends on the order of its additions); the error path only.</summary>
-    private static unsafe (int Pass, int Row) FirstInvalid(ReadOnlySpan<float> stack, int passes, int rows, int classes, bool fromLogits, float invT, float tolerance, bool simd, int width)
+    /// <summary>The first (pass, row) whose entropy comes out NaN: pass by pass, block by block, on the same path as the
+    /// blocks (the validity of a sum near the tolerance depends on the order of its additions); the error path only.</summary>
+    private static unsafe (int Pass, int Row) FirstInvalid(ReadOnlySpan<float> stack, int passes, int rows, int classes, int blockRows, bool fromLogits, float invT, float tolerance, int width)
     {
-        var block = new StackBlock(rows, classes, 1);
+        var block = new StackBlock(blockRows, classes, 1);
+        long perPass = (long)rows * classes;
         fixed (float* x = stack)
         {
             for (int s = 0; s < passes; s++)
             {
-                float* pass = x + (long)s * rows * classes;
-                block.Clear(rows);
-                var all = new RowRange(0, rows);
-                fixed (int* predicted = block.Predicted)
-                fixed (float* entropy = block.Entropy, sum = block.Sum, squares = block.Squares)
+                for (long start = 0; start < rows; start += blockRows)
                 {
-                    if (fromLogits && simd) UncertaintyKernels.AddLogitsKernel.Simd(all, width, classes, pass, sum, squares, sum, squares, invT, predicted, entropy);
-                    else if (fromLogits) UncertaintyKernels.AddLogitsKernel.Scalar(all, classes, pass, sum, squares, sum, squares, invT, predicted, entropy);
-                    else if (simd) EntropyKernels.SummarizeKernel.Simd(all, width, classes, pass, tolerance, predicted, entropy);
-                    else EntropyKernels.SummarizeKernel.Scalar(all, classes, pass, tolerance, predicted, entropy);
+                    int bad = block.Add(new RowRange(start, Math.Min(rows, start + blockRows)), x + s * perPass, 0, fromLogits, invT, tolerance, width);
+                    if (bad >= 0) return (s, (int)start + bad);
                 }
-                int row = Array.FindIndex(block.Entropy, float.IsNaN);
-                if (row >= 0) return (s, row);
             }
         }
         return (-1, -1);
@@ -149,7 +143,7 @@ public sealed partial class EnsembleUncertainty
         /// <summary>Pass s's prediction for the block's row i at s · blockRows + i.</summary>
         public int[] Predicted { get; } = new int[passes * blockRows];
 
-        public void Clear(int rows)
+        private void Clear(int rows)
         {
             Array.Clear(Sum, 0, rows * classes);
             Array.Clear(Squares, 0, rows * classes);
@@ -158,10 +152,11 @@ public sealed partial class EnsembleUncertainty
 
         /// <summary>
         /// Every pass's rows of the block, in pass order, with the pass-by-pass path's arithmetic (so the same bits);
-        /// false on a row whose entropy is NaN (an invalid row). The kernels index rows absolutely, so the block's
-        /// buffers are handed over at bases that put its first row at their start.
+        /// returns the block's first row whose entropy is NaN (an invalid row) in the first pass with one, or -1. The
+        /// kernels index rows absolutely, so the block's buffers are handed over at bases that put its first row at
+        /// their start. <paramref name="width"/> is the kernels' OnRows width (0: scalar).
         /// </summary>
-        public bool Add(RowRange rows, float* stack, long perPass, bool fromLogits, float invT, float tolerance, bool simd, int width)
+        public int Add(RowRange rows, float* stack, long perPass, bool fromLogits, float invT, float tolerance, int width)
         {
             int n = (int)(rows.End - rows.Start);
             Clear(n);
@@ -174,36 +169,25 @@ public sealed partial class EnsembleUncertainty
                 {
                     float* pass = stack + s * perPass;
                     int* predictedAt = predicted + s * blockRows - rows.Start;
-                    if (fromLogits)
-                    {
-                        if (simd) UncertaintyKernels.AddLogitsKernel.Simd(rows, width, classes, pass, sumAt, squaresAt, sumAt, squaresAt, invT, predictedAt, entropyAt);
-                        else UncertaintyKernels.AddLogitsKernel.Scalar(rows, classes, pass, sumAt, squaresAt, sumAt, squaresAt, invT, predictedAt, entropyAt);
-                    }
-                    else
-                    {
-                        if (simd) EntropyKernels.SummarizeKernel.Simd(rows, width, classes, pass, tolerance, predictedAt, entropyAt);
-                        else EntropyKernels.SummarizeKernel.Scalar(rows, classes, pass, tolerance, predictedAt, entropyAt);
-                    }
+                    if (fromLogits) UncertaintyKernels.AddLogitsKernel.OnRows(rows, width, classes, pass, sumAt, squaresAt, sumAt, squaresAt, invT, predictedAt, entropyAt);
+                    else EntropyKernels.SummarizeKernel.OnRows(rows, width, classes, pass, tolerance, predictedAt, entropyAt);
                     for (int i = 0; i < n; i++)
                     {
-                        if (float.IsNaN(entropy[i])) return false;
+                        if (float.IsNaN(entropy[i])) return i;
                         EntropySum[i] += entropy[i];
                     }
                     if (!fromLogits) AddMoments(pass + first, sum, squares, (long)n * classes);
                 }
             }
-            return true;
+            return -1;
         }
 
         /// <summary>The block's mean, top class, predictive entropy and top variance, into the result arrays.</summary>
-        public void Finish(RowRange rows, float* mean, int* top, float* predictive, float* variance, bool simd, int width)
+        public void Finish(RowRange rows, float* mean, int* top, float* predictive, float* variance, int width)
         {
             long first = rows.Start * classes;
             fixed (float* sum = Sum, squares = Squares)
-            {
-                if (simd) UncertaintyKernels.FinishKernel.Simd(rows, width, classes, sum - first, squares - first, mean, 1f / passes, top, predictive, variance);
-                else UncertaintyKernels.FinishKernel.Scalar(rows, classes, sum - first, squares - first, mean, 1f / passes, top, predictive, variance);
-            }
+                UncertaintyKernels.FinishKernel.OnRows(rows, width, classes, sum - first, squares - first, mean, 1f / passes, top, predictive, variance);
         }
     }
 }
