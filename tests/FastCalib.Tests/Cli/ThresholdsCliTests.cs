@@ -91,16 +91,20 @@ public sealed class ThresholdsCliTests : ToolTest
         var outside = scores.ToArray();
         outside[1234] = 1.5f;
         File.WriteAllBytes(PathOf("s2.npy"), CliTests.Npy("<f4", $"({Rows},)", CliTests.Floats(outside)));
-        using (TensorRows.LimitBlocks(100)) result = Run(["thresholds", "--scores", PathOf("s2.npy"), "--labels", PathOf("y.npy"), "--histogram", "64"]);
-        Assert.Equal(1, result.code);
-        Assert.Contains("s2.npy: scores[1234] is 1.5; --histogram takes scores in [0, 1]", result.error);
-        Assert.Single(result.error.Trim().Split('\n'));
         var badLabels = labels.ToArray();
         badLabels[900] = 2;
         File.WriteAllBytes(PathOf("y3.npy"), CliTests.Npy("<i8", $"({Rows},)", CliTests.Int64s(badLabels)));
-        using (TensorRows.LimitBlocks(100)) result = Run(["thresholds", "--scores", PathOf("s.npy"), "--labels", PathOf("y3.npy"), "--histogram", "64"]);
-        Assert.Equal(1, result.code);
-        Assert.Contains("y3.npy: labels[900] is 2; binary labels must be 0 or 1", result.error);
+        foreach (var (scoresFile, labelsFile, message) in new[]
+                 {
+                     ("s2.npy", "y.npy", "s2.npy: scores[1234] is 1.5; --histogram takes scores in [0, 1]"),
+                     ("s.npy", "y3.npy", "y3.npy: labels[900] is 2; binary labels must be 0 or 1"),
+                 })
+        {
+            using (TensorRows.LimitBlocks(100)) result = Run(["thresholds", "--scores", PathOf(scoresFile), "--labels", PathOf(labelsFile), "--histogram", "64"]);
+            Assert.Equal(1, result.code);
+            Assert.Contains(message, result.error);
+            Assert.Single(result.error.Trim().Split('\n'));
+        }
         Assert.Equal(2, Run(["thresholds", "--scores", PathOf("s.npy"), "--labels", PathOf("y.npy"), "--histogram", "1"]).Code);
     }
 
